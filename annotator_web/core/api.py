@@ -1,0 +1,82 @@
+"""REST API views: validate, call a service, return. Rules live in policy.py and jobs.py."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator_web.core import jobs, policy
+from annotator_web.core.models import Job
+from annotator_web.core.serializers import JobSerializer, JobStartSerializer
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Jobs you may see. ``POST /api/jobs`` starts one (``{"kind": ..., "params": {...}}``)."""
+
+    serializer_class = JobSerializer
+
+    def get_queryset(self):
+        qs = policy.visible_jobs(self.request.user, Job.objects.select_related("created_by"))
+        for name in ("kind", "state"):
+            value = self.request.query_params.get(name)
+            if value:
+                qs = qs.filter(**{name: value})
+        return qs
+
+    def create(self, request):
+        data = JobStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            kind = jobs.get_kind(data.validated_data["kind"])
+        except jobs.JobError as exc:
+            raise ValidationError({"kind": [str(exc)]}) from None
+        if not policy.can_start_job(request.user, kind):
+            raise PermissionDenied(f"your role may not start {kind.title!r} jobs")
+        job = jobs.start_job(kind.name, params=data.validated_data["params"], user=request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = self.get_object()
+        if not policy.can_cancel_job(request.user, job):
+            raise PermissionDenied("you may not cancel this job")
+        return Response(JobSerializer(jobs.cancel_job(job)).data)
+
+    @action(detail=True, methods=["get"])
+    def result(self, request, pk=None):
+        job = self.get_object()
+        if job.state != Job.State.SUCCEEDED or not job.result_path:
+            raise NotFound(f"job {job.pk} has no result file (state: {job.state})")
+        path = (Path(settings.MEDIA_ROOT) / job.result_path).resolve()
+        if not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not path.is_file():
+            raise NotFound(f"the result file of job {job.pk} is missing")
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=f"job-{job.pk}-{path.name}")
+
+
+class JobKindsView(APIView):
+    def get(self, request):
+        return Response(
+            [
+                {"kind": k.name, "title": k.title, "queue": k.queue, "can_start": policy.can_start_job(request.user, k)}
+                for k in jobs.kinds().values()
+            ]
+        )
+
+
+class MeView(APIView):
+    permission_classes = []
+
+    def get(self, request):
+        if not request.user.is_authenticated:
+            return Response({"detail": "not signed in"}, status=status.HTTP_401_UNAUTHORIZED)
+        return Response({"username": request.user.username, "role": policy.role_of(request.user)})
+
+
+def job_for_page(user, pk: int) -> Job:
+    return get_object_or_404(policy.visible_jobs(user, Job.objects.all()), pk=pk)

@@ -1,0 +1,309 @@
+"""Long-running work as a resource: job kinds, starting, running with progress and heartbeat, recovery.
+
+A job kind is a function ``run(job, ctx) -> dict`` registered with :func:`job_kind`. Starting a job stores a
+``Job`` row and, once that row is committed, sends one Celery message (task ``jobs.run``) to the kind's queue.
+
+Exactly-once results under worker death:
+
+- The broker keeps a message until the task finishes (``acks_late``); a worker whose pool process dies
+  hands the message back (``reject_on_worker_lost``).
+- A worker that claims a job writes a heartbeat every ``JOB_HEARTBEAT_SECONDS``. If the whole worker is
+  killed, the heartbeat goes stale; every worker runs a sweeper that queues such jobs again, on any broker.
+- A claim is a compare-and-set on the job row, and each run carries its attempt number: a duplicate
+  message for a job that is finished or running elsewhere is dropped, and only the current attempt may
+  write the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from annotator_web.core.models import Job
+
+log = logging.getLogger(__name__)
+
+State = Job.State
+
+
+class JobError(Exception):
+    """A job failed for a reason the user should read (no traceback needed)."""
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobLost(Exception):
+    """Another worker took this job over (this one was presumed dead): stop without writing anything."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    title: str
+    run: Callable[[Job, JobContext], dict]
+    queue: str = "default"
+    roles: frozenset[str] = frozenset({"admin"})
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",)):
+    """Register ``run(job, ctx) -> result dict`` as a kind of job."""
+    if queue not in settings.JOB_QUEUES:
+        raise ValueError(f"job kind {name!r}: unknown queue {queue!r}, expected one of {settings.JOB_QUEUES}")
+
+    def register(run):
+        if name in _KINDS:
+            raise ValueError(f"job kind {name!r} is registered twice")
+        _KINDS[name] = JobKind(name=name, title=title, run=run, queue=queue, roles=frozenset(roles))
+        return run
+
+    return register
+
+
+def kinds() -> dict[str, JobKind]:
+    return dict(_KINDS)
+
+
+def get_kind(name: str) -> JobKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise JobError(f"unknown job kind {name!r}; known kinds: {', '.join(sorted(_KINDS)) or 'none'}") from None
+
+
+# --- starting --------------------------------------------------------------------------------------------
+
+
+def start_job(kind_name: str, *, params: dict | None = None, user=None) -> Job:
+    """Create the job and queue it once the surrounding transaction commits."""
+    kind = get_kind(kind_name)
+    job = Job.objects.create(kind=kind.name, params=params or {}, created_by=user, queue=kind.queue, message="queued")
+    transaction.on_commit(lambda: send(job))
+    return job
+
+
+def send(job: Job) -> None:
+    from annotator_web.core.tasks import run_job
+
+    if not settings.REDIS_URL:
+        settings.DATA.broker.mkdir(parents=True, exist_ok=True)
+    run_job.apply_async(args=[job.pk], queue=job.queue)
+
+
+def cancel_job(job: Job) -> Job:
+    """Cancel a queued job at once; ask a running one to stop at its next progress report."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.finished:
+            return job
+        if job.state == State.QUEUED:
+            job.state = State.CANCELLED
+            job.finished_at = timezone.now()
+            job.message = "cancelled before it started"
+        else:
+            job.message = "cancelling…"
+        job.cancel_requested = True
+        job.save()
+    return job
+
+
+# --- running ---------------------------------------------------------------------------------------------
+
+
+def _stale_before():
+    return timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS)
+
+
+def claim(job_id: int, worker: str) -> Job | None:
+    """Take the job for this worker, or None if it is finished, cancelled or alive elsewhere."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            log.warning("job %s does not exist (deleted?); dropping its message", job_id)
+            return None
+        if job.finished:
+            log.info("job %s is already %s; dropping a duplicate message", job_id, job.state)
+            return None
+        if job.state == State.RUNNING and job.heartbeat_at and job.heartbeat_at >= _stale_before():
+            log.info("job %s is running on %s; dropping a duplicate message", job_id, job.worker)
+            return None
+        now = timezone.now()
+        if job.cancel_requested:
+            job.state, job.finished_at, job.message = State.CANCELLED, now, "cancelled"
+            job.save()
+            return None
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            job.state, job.finished_at = State.FAILED, now
+            job.error = f"gave up after {job.attempts} attempts: the worker running it died each time"
+            job.message = "failed"
+            job.save()
+            return None
+        job.state = State.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.heartbeat_at = now
+        job.started_at = job.started_at or now
+        job.message = "started" if job.attempts == 1 else f"started again (attempt {job.attempts})"
+        job.error = job.traceback = ""
+        job.save()
+        return job
+
+
+def _mine(job: Job):
+    """The row of this run of the job: other runs (a worker taken for dead) no longer match."""
+    return Job.objects.filter(pk=job.pk, attempts=job.attempts, state=State.RUNNING)
+
+
+class JobContext:
+    """What a running job uses to report progress; it raises when the job was cancelled or taken over."""
+
+    min_interval = 0.5  # seconds between progress writes
+
+    def __init__(self, job: Job, listener: Callable[[float, str | None], None] | None = None):
+        self.job = job
+        self.listener = listener
+        self.lost = threading.Event()
+        self._last_write = 0.0
+        self._last_percent = -1.0
+
+    @property
+    def output_dir(self) -> Path:
+        """The folder for this job's files, under MEDIA_ROOT."""
+        path = Path(settings.MEDIA_ROOT) / "jobs" / str(self.job.pk)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def progress(self, percent: float, message: str | None = None, *, force: bool = False) -> None:
+        if self.lost.is_set():
+            raise JobLost()
+        percent = max(0.0, min(100.0, float(percent)))
+        if self.listener is not None:
+            self.listener(percent, message)
+        now = time.monotonic()
+        if not force and now - self._last_write < self.min_interval and abs(percent - self._last_percent) < 5:
+            return
+        fields = {"progress": percent, "heartbeat_at": timezone.now()}
+        if message is not None:
+            fields["message"] = message[:500]
+        if _mine(self.job).update(**fields) == 0:
+            self.lost.set()
+            raise JobLost()
+        self._last_write, self._last_percent = now, percent
+        if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+            raise JobCancelled()
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, ctx: JobContext):
+        super().__init__(name=f"job-{ctx.job.pk}-heartbeat", daemon=True)
+        self.ctx = ctx
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+                if _mine(self.ctx.job).update(heartbeat_at=timezone.now()) == 0:
+                    self.ctx.lost.set()
+                    return
+        finally:
+            connection.close()
+
+
+def _finish(job: Job, **fields) -> bool:
+    fields.setdefault("finished_at", timezone.now())
+    with transaction.atomic():
+        return _mine(job).update(**fields) == 1
+
+
+def execute(job_id: int, worker: str, listener=None) -> Job | None:
+    """Claim and run one job; returns the job as stored afterwards, or None if this run did not own it.
+
+    ``listener(percent, message)``, if given, sees every progress report (a command-line progress bar)."""
+    job = claim(job_id, worker)
+    if job is None:
+        return None
+    kind = _KINDS.get(job.kind)
+    ctx = JobContext(job, listener)
+    beat = _Heartbeat(ctx)
+    beat.start()
+    try:
+        if kind is None:
+            raise JobError(f"this worker does not know job kind {job.kind!r}")
+        result = kind.run(job, ctx) or {}
+        if ctx.lost.is_set():
+            raise JobLost()
+        result_path = str(result.pop("result_path", ""))
+        message = str(result.pop("message", "done"))
+        _finish(job, state=State.SUCCEEDED, progress=100.0, result=result, result_path=result_path, message=message)
+    except JobLost:
+        log.warning("job %s attempt %s was taken over by another worker; stopping", job.pk, job.attempts)
+        return None
+    except JobCancelled:
+        _finish(job, state=State.CANCELLED, message="cancelled")
+    except JobError as exc:
+        _finish(job, state=State.FAILED, error=str(exc), message="failed")
+    except Exception as exc:
+        log.exception("job %s (%s) failed", job.pk, job.kind)
+        _finish(
+            job,
+            state=State.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc()[-20000:],
+            message="failed",
+        )
+    finally:
+        beat.stop.set()
+        beat.join()
+    return Job.objects.get(pk=job.pk)
+
+
+# --- recovery --------------------------------------------------------------------------------------------
+
+
+def requeue_stale_jobs() -> list[int]:
+    """Queue again the running jobs whose worker stopped sending heartbeats. Safe to run on many workers."""
+    requeued = []
+    for job in Job.objects.filter(state=State.RUNNING, heartbeat_at__lt=_stale_before()):
+        taken = Job.objects.filter(pk=job.pk, state=State.RUNNING, heartbeat_at=job.heartbeat_at).update(
+            state=State.QUEUED,
+            worker="",
+            message=f"worker {job.worker or '?'} stopped responding; queued again",
+        )
+        if taken:
+            log.warning("job %s lost its worker %s; queued again", job.pk, job.worker)
+            send(job)
+            requeued.append(job.pk)
+    return requeued
+
+
+class Sweeper(threading.Thread):
+    """Runs :func:`requeue_stale_jobs` every ``JOB_SWEEP_SECONDS`` in a worker's main process."""
+
+    def __init__(self):
+        super().__init__(name="job-sweeper", daemon=True)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            close_old_connections()
+            try:
+                requeue_stale_jobs()
+            except Exception:
+                log.exception("job sweep failed; trying again in %ss", settings.JOB_SWEEP_SECONDS)
+            if self.stop.wait(settings.JOB_SWEEP_SECONDS):
+                break
+        connection.close()

@@ -1,0 +1,58 @@
+"""Who may see and do what. Every view and every list filters through these functions."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework.permissions import BasePermission
+
+ADMIN = "admin"
+REVIEWER = "reviewer"
+ANNOTATOR = "annotator"
+# Highest first: a user in several role groups acts with the highest.
+ROLES = (ADMIN, REVIEWER, ANNOTATOR)
+
+
+def role_of(user) -> str | None:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = set(user.groups.values_list("name", flat=True))
+    for role in ROLES:
+        if role in names:
+            return role
+    return None
+
+
+def is_admin(user) -> bool:
+    return role_of(user) == ADMIN
+
+
+class HasRole(BasePermission):
+    """Signed in and given a role by an admin; a user without a role can do nothing yet."""
+
+    message = "Your account has no role yet (admin, reviewer or annotator); ask an admin to give you one."
+
+    def has_permission(self, request, view) -> bool:
+        return role_of(request.user) is not None
+
+
+# --- jobs ----------------------------------------------------------------------------------------------
+
+
+def visible_jobs(user, jobs: QuerySet) -> QuerySet:
+    """Admins see every job; everyone else sees the jobs they started."""
+    role = role_of(user)
+    if role == ADMIN:
+        return jobs
+    if role is None:
+        return jobs.none()
+    return jobs.filter(created_by=user)
+
+
+def can_start_job(user, kind) -> bool:
+    return role_of(user) in kind.roles
+
+
+def can_cancel_job(user, job) -> bool:
+    return is_admin(user) or (role_of(user) is not None and job.created_by_id == user.pk)

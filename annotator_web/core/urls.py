@@ -1,0 +1,22 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from annotator_web.core import api, views
+
+router = DefaultRouter()
+router.trailing_slash = "/?"  # /api/jobs and /api/jobs/ both work
+router.register("jobs", api.JobViewSet, basename="job")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("jobs/", views.jobs_page, name="jobs-page"),
+    path("jobs/<int:pk>/", views.job_page, name="job-page"),
+    path("api/auth/token", obtain_auth_token, name="api-token"),
+    path("api/me", api.MeView.as_view(), name="api-me"),
+    path("api/job-kinds", api.JobKindsView.as_view(), name="api-job-kinds"),
+    path("api/", include(router.urls)),
+]

@@ -1,0 +1,26 @@
+"""HTML pages. They render templates; data comes from the REST API in the browser."""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+
+from annotator_web.core import jobs, policy
+from annotator_web.core.api import job_for_page
+
+
+@login_required
+def home(request):
+    return redirect("jobs-page")
+
+
+@login_required
+def jobs_page(request):
+    startable = [k for k in jobs.kinds().values() if policy.can_start_job(request.user, k)]
+    return render(request, "core/jobs.html", {"startable": startable, "has_role": policy.role_of(request.user)})
+
+
+@login_required
+def job_page(request, pk: int):
+    job = job_for_page(request.user, pk)
+    return render(request, "core/job.html", {"job": job, "result_json": json.dumps(job.result, indent=2)})

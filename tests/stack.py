@@ -1,0 +1,179 @@
+"""The real stack for tests: a gunicorn web server and Celery worker processes, on the test database.
+
+The test process never publishes messages itself: it talks HTTP to the web server, which enqueues through
+the broker given in its environment, and a separate worker process consumes them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from django.conf import settings
+
+from annotator_web.datadir import DataDir
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def services_required() -> bool:
+    """In CI a missing PostgreSQL or Redis is a failure, not a skip."""
+    return os.environ.get("CI", "") not in ("", "0", "false") or os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database the test run uses (pytest-django's test database)."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    if db["ENGINE"].endswith("postgresql"):
+        auth = db.get("USER") or ""
+        if db.get("PASSWORD"):
+            auth += f":{db['PASSWORD']}"
+        return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    raise RuntimeError(f"no URL for database engine {db['ENGINE']}")
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS
+
+
+class Stack:
+    def __init__(self, tmp: Path, broker: str, extra_env: dict | None = None):
+        self.tmp = tmp
+        self.data_dir = tmp / "data"
+        DataDir(self.data_dir).ensure()
+        self.media = self.data_dir / "media"
+        self.logs = tmp / "logs"
+        self.logs.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "CELERY_"))}
+        env.pop("REDIS_URL", None)
+        env.update(
+            APP_ENV="test",
+            DATA_DIR=str(self.data_dir),
+            DATABASE_URL=database_url(),
+            JOB_HEARTBEAT_SECONDS="0.5",
+            JOB_STALE_SECONDS="3",
+            JOB_SWEEP_SECONDS="1",
+            PYTHONUNBUFFERED="1",
+        )
+        if broker == "redis":
+            env["REDIS_URL"] = redis_url()
+            env["CELERY_KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}:"
+        env.update(extra_env or {})
+        self.env = env
+        self.broker = broker
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.session = requests.Session()
+
+    # --- processes -------------------------------------------------------------------------------------
+
+    def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
+        log = open(self.logs / log_name, "ab")  # noqa: SIM115  (the child process writes it)
+        return subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_web(self) -> None:
+        self.web = self._spawn(
+            [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-b", f"127.0.0.1:{self.port}",
+             "-w", "1", "--threads", "4", "--timeout", "60"],
+            "web.log",
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.web.poll() is not None:
+                raise RuntimeError("web server exited:\n" + self.log("web.log"))
+            try:
+                requests.get(self.url + "/login/", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError("web server did not answer in 60 s:\n" + self.log("web.log"))
+
+    def start_worker(self, queues: str = ",".join(settings.JOB_QUEUES)) -> subprocess.Popen:
+        n = len(self.workers) + 1
+        log_name = f"worker-{n}.log"
+        proc = self._spawn(
+            [sys.executable, "-m", "celery", "-A", "annotator_web", "worker", "-Q", queues, "-c", "1",
+             "-n", f"test{n}@%h", "--without-mingle", "--without-gossip", "-l", "INFO"],
+            log_name,
+        )  # fmt: skip
+        self.workers.append(proc)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("worker exited:\n" + self.log(log_name))
+            if " ready." in self.log(log_name):
+                return proc
+            time.sleep(0.2)
+        raise RuntimeError("worker not ready in 60 s:\n" + self.log(log_name))
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        """SIGKILL the process and its children (the worker's pool), as a crash or OOM kill would."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def log(self, name: str) -> str:
+        path = self.logs / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def all_logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-6000:]}" for p in sorted(self.logs.iterdir()))
+
+    def stop(self) -> None:
+        procs = [p for p in [self.web, *self.workers] if p is not None and p.poll() is None]
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    # --- HTTP ------------------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> None:
+        resp = requests.post(self.url + "/api/auth/token", data={"username": username, "password": password})
+        resp.raise_for_status()
+        self.session.headers["Authorization"] = f"Token {resp.json()['token']}"
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.session.get(self.url + path, timeout=10, **kw)
+
+    def post(self, path: str, json=None) -> requests.Response:
+        return self.session.post(self.url + path, json=json, timeout=10)
+
+    def wait_job(self, job_id: int, until, timeout: float = 120, interval: float = 0.1) -> dict:
+        """Poll GET /api/jobs/{id} until ``until(job)`` holds."""
+        deadline = time.monotonic() + timeout
+        job = None
+        while time.monotonic() < deadline:
+            resp = self.get(f"/api/jobs/{job_id}")
+            resp.raise_for_status()
+            job = resp.json()
+            if until(job):
+                return job
+            time.sleep(interval)
+        raise AssertionError(f"job {job_id} did not reach the expected state in {timeout} s: {job}\n{self.all_logs()}")

@@ -1,0 +1,102 @@
+"""Jobs on the real stack: web server + separate Celery worker processes, over Redis and the file broker."""
+
+import hashlib
+import os
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.stack]
+FINISHED = ("succeeded", "failed", "cancelled")
+MB = 1024 * 1024
+
+
+def sparse_files(folder, count: int, size: int) -> str:
+    """Files of zeros that take no disk space; returns their SHA-256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        with open(folder / f"big-{i:02d}.bin", "wb") as handle:
+            handle.truncate(size)
+    digest = hashlib.sha256()
+    with open(folder / "big-00.bin", "rb") as handle:
+        while chunk := handle.read(8 * MB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_job_enqueued_through_the_api_runs_on_a_worker(stack):
+    images = stack.media / "images"
+    images.mkdir()
+    contents = {"a.jpg": b"first image", "b.jpg": b"second", "c.png": b"\x89PNG third"}
+    for name, data in contents.items():
+        (images / name).write_bytes(data)
+
+    resp = stack.post("/api/jobs", {"kind": "integrity_check"})
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert created["state"] == "queued" and created["created_by"] == "root"
+
+    job = stack.wait_job(created["id"], lambda j: j["state"] in FINISHED, timeout=90)
+    assert job["state"] == "succeeded", job
+    assert job["progress"] == 100
+    assert job["attempts"] == 1
+    assert job["result"]["files"] == 3 and job["result"]["ok"] is True
+    assert job["result"]["database"]["ok"] is True
+
+    report = stack.get(job["result_url"])
+    assert report.status_code == 200
+    manifest = {row["path"]: row["sha256"] for row in report.json()["manifest"]}
+    assert manifest == {f"images/{n}": hashlib.sha256(d).hexdigest() for n, d in contents.items()}
+
+    # A second check compares with the first: damage that keeps size and time is reported as corruption.
+    target = images / "b.jpg"
+    st = target.stat()
+    target.write_bytes(b"SECOND")
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (images / "c.png").unlink()
+    second = stack.post("/api/jobs", {"kind": "integrity_check"}).json()
+    job2 = stack.wait_job(second["id"], lambda j: j["state"] in FINISHED, timeout=90)
+    assert job2["state"] == "succeeded", job2
+    assert job2["result"]["baseline_job"] == created["id"]
+    assert job2["result"]["changes"] == {"added": 0, "missing": 1, "modified": 0, "corrupted": 1}
+    assert job2["result"]["ok"] is False
+    assert any("changed content" in p for p in job2["result"]["problems"])
+
+
+def test_job_survives_its_worker_being_killed(stack):
+    sha = sparse_files(stack.media / "videos", count=8, size=256 * MB)
+    job_id = stack.post("/api/jobs", {"kind": "integrity_check"}).json()["id"]
+    stack.wait_job(job_id, lambda j: j["state"] == "running" and j["progress"] >= 10, timeout=60, interval=0.05)
+
+    stack.kill(stack.workers[0])
+    time.sleep(1)
+    orphan = stack.get(f"/api/jobs/{job_id}").json()
+    assert orphan["state"] == "running" and orphan["progress"] < 100, orphan
+    assert orphan["attempts"] == 1
+
+    stack.start_worker()
+    done = stack.wait_job(job_id, lambda j: j["state"] in FINISHED, timeout=180)
+    assert done["state"] == "succeeded", done
+    assert done["attempts"] == 2
+    assert done["result"]["files"] == 8
+
+    # Stored once: one report, every file hashed right, and nothing runs the job again afterwards.
+    assert sorted(p.name for p in (stack.media / "jobs" / str(job_id)).iterdir()) == ["integrity.json"]
+    report = stack.get(done["result_url"]).json()
+    assert len(report["manifest"]) == 8 and {row["sha256"] for row in report["manifest"]} == {sha}
+    time.sleep(4)
+    later = stack.get(f"/api/jobs/{job_id}").json()
+    assert (later["attempts"], later["finished_at"], later["state"]) == (2, done["finished_at"], "succeeded")
+
+
+def test_running_job_can_be_cancelled(stack, broker):
+    if broker != "filesystem":
+        pytest.skip("cancellation does not depend on the broker; run once")
+    sparse_files(stack.media / "videos", count=8, size=256 * MB)
+    job_id = stack.post("/api/jobs", {"kind": "integrity_check"}).json()["id"]
+    stack.wait_job(job_id, lambda j: j["state"] == "running" and j["progress"] >= 6, timeout=60, interval=0.05)
+    resp = stack.post(f"/api/jobs/{job_id}/cancel")
+    assert resp.status_code == 200 and resp.json()["cancel_requested"] is True
+    done = stack.wait_job(job_id, lambda j: j["state"] in FINISHED, timeout=60)
+    assert done["state"] == "cancelled" and done["progress"] < 100
+    assert done["result_url"] is None
