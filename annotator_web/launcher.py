@@ -30,6 +30,12 @@ def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
 def choose_broker(env: dict) -> str:
     if env.get("EMBEDDED_BROKER") == "1":
         env.pop("REDIS_URL", None)
@@ -75,6 +81,9 @@ def main() -> int:
     host = env.get("HOST", "127.0.0.1")
     port = int(env.get("PORT", "8000"))
     url = f"http://{host}:{port}/"
+    if port_taken(host, port):
+        print(f"{host}:{port} is already in use (another make run?); stop it or choose another PORT=", file=sys.stderr)
+        return 1
     broker = choose_broker(env)
     os.environ.clear()
     os.environ.update(env)
@@ -107,7 +116,9 @@ def main() -> int:
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
+    # Also SIGINT: a shell that starts us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     try:
         if not wait_until_answers(url + "login/", web):
             print("the web server did not start; see the messages above", file=sys.stderr)

@@ -209,6 +209,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(DATA.broker),
         "data_folder_out": str(DATA.broker),
+        "control_folder": str(DATA.broker / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"db+sqlite:///{DATA.root / 'celery-results.sqlite3'}"

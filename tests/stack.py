@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -126,6 +127,10 @@ class Stack:
             time.sleep(0.2)
         raise RuntimeError("worker not ready in 60 s:\n" + self.log(log_name))
 
+    def stop_web(self) -> None:
+        os.killpg(self.web.pid, signal.SIGTERM)
+        self.web.wait(timeout=15)
+
     def kill(self, proc: subprocess.Popen) -> None:
         """SIGKILL the process and its children (the worker's pool), as a crash or OOM kill would."""
         os.killpg(proc.pid, signal.SIGKILL)
@@ -177,3 +182,48 @@ class Stack:
                 return job
             time.sleep(interval)
         raise AssertionError(f"job {job_id} did not reach the expected state in {timeout} s: {job}\n{self.all_logs()}")
+
+
+class Launcher:
+    """`make run`'s launcher as a child process, on the embedded defaults unless told otherwise."""
+
+    def __init__(self, data_dir: Path, port: int, embedded_broker: bool = True):
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
+        env.update(DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+        if embedded_broker:
+            env["EMBEDDED_BROKER"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "annotator_web.launcher"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            assert self.proc.poll() is None, f"launcher exited early:\n{self.output}"
+            assert time.monotonic() < deadline, f"no {text!r} in {timeout} s:\n{self.output}"
+            time.sleep(0.2)
+
+    def ctrl_c(self, timeout: float = 40) -> int:
+        """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        code = self.proc.wait(timeout=timeout)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return code
+            time.sleep(0.2)
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        raise AssertionError(f"processes left running after Ctrl-C:\n{self.output}")

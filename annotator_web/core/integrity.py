@@ -119,7 +119,6 @@ def integrity_check(job: Job, ctx: JobContext) -> dict:
     tmp.write_text(json.dumps(report, indent=1))
     os.replace(tmp, out)
     summary["result_path"] = out.relative_to(media).as_posix()
-    summary["message"] = f"{len(manifest)} files, {total_bytes / 1e6:.1f} MB: " + (
-        "no problems" if not problems else "; ".join(problems)
-    )
+    files_text = f"{len(manifest)} file{'' if len(manifest) == 1 else 's'}, {total_bytes / 1e6:.1f} MB"
+    summary["message"] = f"{files_text}: " + ("; ".join(problems) if problems else "no problems")
     return summary

@@ -1,6 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from annotator_web.core import jobs
 from annotator_web.core.models import Job
 
 
@@ -8,6 +9,7 @@ class JobSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     result_url = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    title = serializers.SerializerMethodField()
 
     class Meta:
         model = Job
@@ -15,6 +17,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "url",
             "kind",
+            "title",
             "params",
             "state",
             "progress",
@@ -33,6 +36,10 @@ class JobSerializer(serializers.ModelSerializer):
             "heartbeat_at",
         )
         read_only_fields = fields
+
+    def get_title(self, job: Job) -> str:
+        kind = jobs.kinds().get(job.kind)
+        return kind.title if kind else job.kind
 
     def get_url(self, job: Job) -> str:
         return reverse("job-detail", args=[job.pk])

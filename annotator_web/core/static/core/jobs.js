@@ -43,7 +43,7 @@
       tr.dataset.jobId = job.id;
       tr.dataset.state = job.state;
       cell(tr, link(`/jobs/${job.id}/`, String(job.id)));
-      cell(tr, job.kind);
+      cell(tr, job.title);
       const state = document.createElement("span");
       state.className = `state state-${job.state}`;
       state.textContent = job.state;

@@ -1,0 +1,80 @@
+"""The admin's pages in a real browser (Debian's Chromium through Playwright)."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.stack import services_required
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium():
+    exe = shutil.which("chromium")
+    if exe is None:
+        if services_required():
+            pytest.fail("Debian's chromium is not installed (make test installs it)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.parametrize("broker", ["filesystem"])
+def test_admin_logs_in_runs_a_check_and_sees_it_finish(stack, chromium):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (stack.media / "images").mkdir()
+    (stack.media / "images" / "one.jpg").write_bytes(b"jpeg bytes")
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+
+    page.goto(stack.url + "/jobs/")
+    assert "/login/" in page.url
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", "wrong password")
+    page.click("button[type=submit]")
+    assert page.locator(".error").inner_text().startswith("Wrong user name or password")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/jobs/")
+    page.get_by_text("No jobs yet.").wait_for()
+    assert page.locator(".role").inner_text() == "admin"
+
+    page.get_by_role("button", name="Run data-folder integrity check").click()
+    row = page.locator("tr[data-state=succeeded]")
+    row.wait_for(timeout=60_000)
+    assert "1 file," in row.locator("td.message").inner_text()
+    assert row.get_by_role("link", name="download").count() == 1
+    page.screenshot(path=str(SHOTS / "jobs.png"))
+
+    row.locator("td").first.get_by_role("link").click()
+    page.wait_for_url("**/jobs/*/")
+    assert page.locator(".state").inner_text() == "succeeded"
+    assert '"files": 1' in page.locator("pre").inner_text()
+    page.screenshot(path=str(SHOTS / "job-detail.png"))
+
+    # The server goes away: the page says so and recovers by itself when it is back.
+    page.goto(stack.url + "/jobs/")
+    page.locator("tr[data-state=succeeded]").wait_for()
+    stack.stop_web()
+    banner = page.locator("#banner")
+    banner.wait_for(state="visible", timeout=15_000)
+    assert "Cannot reach the server" in banner.inner_text()
+    page.screenshot(path=str(SHOTS / "jobs-offline.png"))
+    stack.start_web()
+    banner.wait_for(state="hidden", timeout=15_000)
