@@ -1,0 +1,114 @@
+"""The DensePose constants: the one home for part and chart ids, names, maps and flip symmetries.
+
+Two label sets:
+
+- **mask parts** (``dp_masks``, stage 1): 14 regions, label 1..14 (0 is background).
+- **charts** (``dp_I``, stage 2): 24 surface patches, id 1..24, each inside exactly one mask part.
+
+Left and right are always the person's own: the person's right hand is chart 3 and mask part 2.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# dp_x / dp_y and dp_masks live in a box-normalised frame this many units wide and tall.
+BOX_SCALE = 256
+MASK_SIZE = 256
+MAX_POINTS_PER_PART = 14
+
+# --- mask parts (label = index + 1) ----------------------------------------------------------------------
+MASK_PART_NAMES = (
+    "Torso",
+    "Right Hand",
+    "Left Hand",
+    "Left Foot",
+    "Right Foot",
+    "Upper Leg Right",
+    "Upper Leg Left",
+    "Lower Leg Right",
+    "Lower Leg Left",
+    "Upper Arm Left",
+    "Upper Arm Right",
+    "Lower Arm Left",
+    "Lower Arm Right",
+    "Head",
+)
+NUM_MASK_PARTS = len(MASK_PART_NAMES)  # 14
+MASK_PARTS = tuple(range(1, NUM_MASK_PARTS + 1))
+
+# --- charts (dp_I = 1..24) -------------------------------------------------------------------------------
+CHART_NAMES = (
+    "Torso Back",
+    "Torso Front",
+    "Right Hand",
+    "Left Hand",
+    "Left Foot",
+    "Right Foot",
+    "Upper Leg Right Back",
+    "Upper Leg Left Back",
+    "Upper Leg Right Front",
+    "Upper Leg Left Front",
+    "Lower Leg Right Back",
+    "Lower Leg Left Back",
+    "Lower Leg Right Front",
+    "Lower Leg Left Front",
+    "Upper Arm Left Back",
+    "Upper Arm Right Back",
+    "Upper Arm Left Front",
+    "Upper Arm Right Front",
+    "Lower Arm Left Back",
+    "Lower Arm Right Back",
+    "Lower Arm Left Front",
+    "Lower Arm Right Front",
+    "Head Right",
+    "Head Left",
+)
+NUM_CHARTS = len(CHART_NAMES)  # 24
+CHARTS = tuple(range(1, NUM_CHARTS + 1))
+
+# chart id -> mask part label (REFERENCE.md: 1,2 Torso; 3 Right Hand; ...; 23,24 Head)
+CHART_TO_MASK_PART = MappingProxyType(
+    {
+        1: 1, 2: 1,
+        3: 2, 4: 3, 5: 4, 6: 5,
+        7: 6, 9: 6, 8: 7, 10: 7,
+        11: 8, 13: 8, 12: 9, 14: 9,
+        15: 10, 17: 10, 16: 11, 18: 11,
+        19: 12, 21: 12, 20: 13, 22: 13,
+        23: 14, 24: 14,
+    }
+)  # fmt: skip
+MASK_PART_TO_CHARTS = MappingProxyType(
+    {part: tuple(c for c in CHARTS if CHART_TO_MASK_PART[c] == part) for part in MASK_PARTS}
+)
+
+# Horizontal flip: index = label / chart id, value = the id after mirroring the image (0 = background).
+MASK_FLIP = (0, 1, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 14)
+CHART_FLIP = (0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23)
+
+
+class UnknownPart(ValueError):
+    pass
+
+
+def mask_part_name(label: int) -> str:
+    check_mask_part(label)
+    return MASK_PART_NAMES[label - 1]
+
+
+def chart_name(chart: int) -> str:
+    check_chart(chart)
+    return CHART_NAMES[chart - 1]
+
+
+def check_mask_part(label) -> int:
+    if not isinstance(label, int) or isinstance(label, bool) or not 1 <= label <= NUM_MASK_PARTS:
+        raise UnknownPart(f"unknown body part {label!r}: mask parts are 1..{NUM_MASK_PARTS}")
+    return label
+
+
+def check_chart(chart) -> int:
+    if not isinstance(chart, int) or isinstance(chart, bool) or not 1 <= chart <= NUM_CHARTS:
+        raise UnknownPart(f"unknown chart {chart!r}: charts are 1..{NUM_CHARTS}")
+    return chart
