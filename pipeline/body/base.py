@@ -1,0 +1,52 @@
+"""The body-model interface every backend implements.
+
+Canonical frame for every backend: metres, +Z up, the person faces -Y, the person's left is +X.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+UP = np.array([0.0, 0.0, 1.0])
+FRONT = np.array([0.0, -1.0, 0.0])
+LEFT = np.array([1.0, 0.0, 0.0])
+
+
+class BodyModelError(Exception):
+    """A body model cannot be loaded or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BodyTemplate:
+    """The reference (T-like pose) surface the charts and the six views are built on."""
+
+    name: str  # e.g. "anny"
+    version: str  # changes whenever the template or its parts change
+    vertices: np.ndarray  # (V, 3) float64
+    faces: np.ndarray  # (F, 3) int64, counter-clockwise seen from outside
+    face_parts: np.ndarray  # (F,) int8, DensePose mask part 1..14 from the model's own rig
+
+    def __post_init__(self):
+        if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
+            raise BodyModelError(f"{self.name}: vertices must be (V, 3), got {self.vertices.shape}")
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3 or self.faces.min() < 0:
+            raise BodyModelError(f"{self.name}: faces must be (F, 3) non-negative indices")
+        if self.faces.max() >= len(self.vertices):
+            raise BodyModelError(f"{self.name}: a face refers to vertex {self.faces.max()} of {len(self.vertices)}")
+        if self.face_parts.shape != (len(self.faces),):
+            raise BodyModelError(f"{self.name}: face_parts must have one entry per face")
+
+
+class BodyModel(ABC):
+    name: str
+
+    @abstractmethod
+    def template(self) -> BodyTemplate:
+        """The reference surface (cheap after the first call)."""
+
+    @abstractmethod
+    def posed(self, pose: dict | None = None, shape: dict | None = None) -> np.ndarray:
+        """Vertices (V, 3) of the template's topology for a pose and shape (backend-specific keys)."""
