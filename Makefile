@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 # System packages (Debian names). Installed with apt-get when missing and running as root; otherwise
 # the command that installs them is printed.
-APT_RUN :=
+APT_RUN := libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1
 APT_TEST := chromium docker-compose
 
 .PHONY: run test lint format venv system-run system-test

@@ -103,6 +103,8 @@ def main() -> int:
     call_command("migrate", interactive=False, verbosity=0)
     login = io.StringIO()
     call_command("ensure_admin", url=url, stdout=login)
+    # The body-model assets (about two minutes the first time) are built by the worker, as a job.
+    call_command("build_assets", if_missing=True, enqueue=True)
 
     python = sys.executable
     worker = subprocess.Popen(

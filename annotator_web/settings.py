@@ -178,6 +178,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Body model and where its built assets (charts, views, buffers) are cached, by content hash.
+BODY_MODEL = os.environ.get("BODY_MODEL", "anny")
+ASSET_CACHE_DIR = Path(os.environ.get("ASSET_CACHE_DIR") or DATA.root / "cache")
+
 # --- REST API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call gets 401 with a WWW-Authenticate header.

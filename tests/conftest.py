@@ -4,7 +4,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotator_web.launcher import redis_answers
-from tests.stack import Stack, redis_url, services_required
+from pipeline.assets import ensure_assets, load_assets
+from pipeline.body import load_body_model
+from tests.stack import ASSET_CACHE, Stack, redis_url, services_required
 
 PASSWORD = "a-long-test-password-1"
 
@@ -81,3 +83,16 @@ def stack(broker, tmp_path, transactional_db, make_user):
         raise
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def anny():
+    body = load_body_model("anny", cache_dir=ASSET_CACHE)
+    body.template()  # the first build takes about a minute; later runs read the cache
+    return body
+
+
+@pytest.fixture(scope="session")
+def assets(anny):
+    """The anny assets (charts, 84 views, buffers), built once into the shared test cache."""
+    return load_assets(ensure_assets(anny, ASSET_CACHE))

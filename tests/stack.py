@@ -22,6 +22,8 @@ from django.conf import settings
 from annotator_web.datadir import DataDir
 
 ROOT = Path(__file__).resolve().parent.parent
+# Built body-model assets are shared by every test (building them takes minutes).
+ASSET_CACHE = ROOT / "test-artifacts" / "cache"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -71,6 +73,7 @@ class Stack:
             JOB_STALE_SECONDS="3",
             JOB_SWEEP_SECONDS="1",
             PYTHONUNBUFFERED="1",
+            ASSET_CACHE_DIR=str(ASSET_CACHE),
         )
         if broker == "redis":
             env["REDIS_URL"] = redis_url()
@@ -189,7 +192,7 @@ class Launcher:
 
     def __init__(self, data_dir: Path, port: int, embedded_broker: bool = True):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "APP_ENV")}
-        env.update(DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+        env.update(DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1", ASSET_CACHE_DIR=str(ASSET_CACHE))
         if embedded_broker:
             env["EMBEDDED_BROKER"] = "1"
         self.proc = subprocess.Popen(

@@ -1,7 +1,6 @@
 """The anny body model and the 24 DensePose charts built on it."""
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +11,7 @@ from pipeline.body import BodyModelError, load_body_model
 from pipeline.body.anny_backend import AnnyBody
 from pipeline.charts import build_charts
 from pipeline.charts.build import assign_charts
-
-CACHE = Path(__file__).resolve().parent.parent / "test-artifacts" / "cache"
-
-
-@pytest.fixture(scope="session")
-def anny():
-    body = load_body_model("anny", cache_dir=CACHE)
-    body.template()  # the first build takes about a minute; later runs read the cache
-    return body
+from tests.stack import ASSET_CACHE as CACHE
 
 
 @pytest.fixture(scope="session")

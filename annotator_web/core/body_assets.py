@@ -1,0 +1,52 @@
+"""The body-model asset build as a job: charts, six views per part, buffers, contact sheet."""
+
+from __future__ import annotations
+
+import shutil
+
+from django.conf import settings
+
+from annotator_web.core.jobs import JobContext, JobError, job_kind
+from annotator_web.core.models import Job
+from pipeline.assets import asset_folder, ensure_assets
+from pipeline.body import BODY_MODELS, BodyModelError, load_body_model
+
+KIND = "build_assets"
+
+
+def assets_ready(body: str) -> bool:
+    """True when the assets of ``body`` are built (loads only the cached template)."""
+    model = load_body_model(body, cache_dir=settings.ASSET_CACHE_DIR)
+    if not model.has_cached_template():
+        return False
+    return (asset_folder(body, model.template(), settings.ASSET_CACHE_DIR) / "report.json").exists()
+
+
+@job_kind(KIND, title="Build body-model assets", queue="render", roles=("admin",))
+def build_assets(job: Job, ctx: JobContext) -> dict:
+    body = job.params.get("body", settings.BODY_MODEL)
+    if body not in BODY_MODELS:
+        raise JobError(f"unknown body model {body!r}; available: {', '.join(BODY_MODELS)}")
+    try:
+        folder = ensure_assets(body, settings.ASSET_CACHE_DIR, progress=lambda p, m: ctx.progress(p, m))
+    except BodyModelError as exc:
+        raise JobError(str(exc)) from None
+    import json
+
+    report = json.loads((folder / "report.json").read_text())
+    out = ctx.output_dir
+    shutil.copy(folder / "contact_sheet.png", out / "contact_sheet.png")
+    shutil.copy(folder / "report.json", out / "report.json")
+    coverage = {c["name"]: c["coverage_faces"] for c in report["coverage"]}
+    return {
+        "body": body,
+        "folder": str(folder),
+        "key": report["key"],
+        "coverage_faces_min": min(coverage.values()),
+        "coverage": coverage,
+        "charts_disks": sum(1 for c in report["charts"] if c["is_disk"]),
+        "charts_folds": sum(c["folds"] for c in report["charts"]),
+        "timings": report["timings"],
+        "result_path": (out / "contact_sheet.png").relative_to(settings.MEDIA_ROOT).as_posix(),
+        "message": f"{body} assets ready ({folder.name}); 84 views, contact sheet attached",
+    }

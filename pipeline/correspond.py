@@ -1,0 +1,149 @@
+"""Clicks on the six views <-> points on the body surface, vectorised.
+
+- :func:`map_clicks`: (part, view, x, y) -> face, barycentric, chart I, U, V and the 3-D point on the template.
+  ``x``, ``y`` are image coordinates in pixels (the pixel in column j, row i spans [j, j+1) × [i, i+1)).
+- :func:`project_to_views`: a surface point -> its pixel in each of the part's six views, with a visibility
+  flag from the view's depth buffer: what draws the chosen point on all six views at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline import parts
+from pipeline.assets import Assets
+from pipeline.render.raster import NO_FACE, ray_triangle
+from pipeline.render.views import visibility_tolerance
+
+# Why a click was rejected (0 = accepted).
+OK, UNKNOWN_PART, UNKNOWN_VIEW, OUTSIDE_IMAGE, OFF_SURFACE = 0, 1, 2, 3, 4
+REASONS = {
+    OK: "ok",
+    UNKNOWN_PART: f"unknown body part: mask parts are 1..{parts.NUM_MASK_PARTS}",
+    UNKNOWN_VIEW: "unknown view: each part has views 0..5",
+    OUTSIDE_IMAGE: "the pixel is outside the view",
+    OFF_SURFACE: "the click is not on the part's surface in that view",
+}
+
+
+class ClickError(ValueError):
+    def __init__(self, code: int, detail: str = ""):
+        self.code = code
+        super().__init__(REASONS[code] + (f" ({detail})" if detail else ""))
+
+
+@dataclass
+class SurfacePoints:
+    """Points on the template surface, one per row; rows with ``reason != 0`` are not valid."""
+
+    reason: np.ndarray  # (N,) int8
+    face: np.ndarray  # (N,) int64, -1 where rejected
+    bary: np.ndarray  # (N, 3)
+    chart: np.ndarray  # (N,) int8: DensePose I, 1..24 (0 where rejected)
+    uv: np.ndarray  # (N, 2): DensePose U, V within the chart
+    point: np.ndarray  # (N, 3): the 3-D point on the template
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.reason == OK
+
+
+class ClickMapper:
+    """Holds the per-view camera arrays so that batches of clicks map without Python loops."""
+
+    def __init__(self, assets: Assets):
+        self.assets = assets
+        self.n_views = assets.face_ids.shape[1]
+        cams = [cam for views in assets.cameras for cam in views]
+        self.rotation = np.stack([c.rotation for c in cams])  # (P*6, 3, 3)
+        self.translation = np.stack([c.translation for c in cams])
+        self.position = np.stack([c.position for c in cams])
+        self.intrinsics = np.array([[c.fx, c.fy, c.cx, c.cy] for c in cams])
+        self.size = assets.size
+        self.flat_ids = assets.face_ids.reshape(-1)
+        self.flat_depth = assets.depth.reshape(-1)
+        self.triangles = assets.vertices[assets.faces]  # (F, 3, 3)
+
+    def map_clicks(self, part, view, x, y) -> SurfacePoints:
+        part = np.asarray(part, dtype=np.int64).ravel()
+        view = np.asarray(view, dtype=np.int64).ravel()
+        x = np.asarray(x, dtype=np.float64).ravel()
+        y = np.asarray(y, dtype=np.float64).ravel()
+        n = len(part)
+        reason = np.zeros(n, dtype=np.int8)
+        reason[(part < 1) | (part > parts.NUM_MASK_PARTS)] = UNKNOWN_PART
+        reason[(reason == OK) & ((view < 0) | (view >= self.n_views))] = UNKNOWN_VIEW
+        col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+        inside = (col >= 0) & (col < self.size) & (row >= 0) & (row < self.size) & np.isfinite(x) & np.isfinite(y)
+        reason[(reason == OK) & ~inside] = OUTSIDE_IMAGE
+        good = reason == OK
+        cam = np.where(good, (part - 1) * self.n_views + view, 0)
+        pixel = (cam * self.size + np.where(good, row, 0)) * self.size + np.where(good, col, 0)
+        face = np.where(good, self.flat_ids[pixel], NO_FACE).astype(np.int64)
+        reason[good & (face == NO_FACE)] = OFF_SURFACE
+        good = reason == OK
+        face[~good] = -1
+
+        idx = np.flatnonzero(good)
+        c = cam[idx]
+        k = self.intrinsics[c]
+        d_cam = np.stack([(x[idx] - k[:, 2]) / k[:, 0], (y[idx] - k[:, 3]) / k[:, 1], np.ones(len(idx))], axis=1)
+        d_world = np.einsum("nji,nj->ni", self.rotation[c], d_cam)  # R^T d
+        tri = self.triangles[face[idx]]
+        bary_hit, _ = ray_triangle(self.position[c], d_world, tri)
+        # a click a hair off the face's edge (its pixel belongs to the face) is clamped onto the face
+        bary_hit = np.clip(bary_hit, 0.0, None)
+        bary_hit /= bary_hit.sum(axis=1, keepdims=True)
+
+        bary = np.zeros((n, 3))
+        bary[idx] = bary_hit
+        chart = np.zeros(n, dtype=np.int8)
+        chart[idx] = self.assets.face_chart[face[idx]]
+        uv = np.zeros((n, 2))
+        uv[idx] = np.einsum("nk,nkj->nj", bary_hit, self.assets.corner_uv[face[idx]])
+        point = np.zeros((n, 3))
+        point[idx] = np.einsum("nk,nkj->nj", bary_hit, tri)
+        return SurfacePoints(reason, face, bary, chart, uv, point)
+
+    def map_click(self, part: int, view: int, x: float, y: float) -> SurfacePoints:
+        """One click; raises :class:`ClickError` with the reason when it is not on the part."""
+        result = self.map_clicks([part], [view], [x], [y])
+        if not result.ok[0]:
+            raise ClickError(int(result.reason[0]), f"part {part}, view {view}, x={x}, y={y}")
+        return result
+
+    def project_to_views(self, part: int, points: np.ndarray):
+        """Points (N, 3) on the part -> (xy (6, N, 2), visible (6, N) bool) in the part's six views."""
+        parts.check_mask_part(int(part))
+        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+        first = (part - 1) * self.n_views
+        rot = self.rotation[first : first + self.n_views]
+        trans = self.translation[first : first + self.n_views]
+        k = self.intrinsics[first : first + self.n_views]
+        cam = np.einsum("vij,nj->vni", rot, points) + trans[:, None, :]
+        z = cam[..., 2]
+        xy = np.stack(
+            [k[:, None, 0] * cam[..., 0] / z + k[:, None, 2], k[:, None, 1] * cam[..., 1] / z + k[:, None, 3]], -1
+        )
+        col, row = np.floor(xy[..., 0]).astype(np.int64), np.floor(xy[..., 1]).astype(np.int64)
+        inside = (col >= 0) & (col < self.size) & (row >= 0) & (row < self.size) & (z > 0)
+        views = np.arange(self.n_views)[:, None] + first
+        pixel = (views * self.size + np.where(inside, row, 0)) * self.size + np.where(inside, col, 0)
+        # The surface at exactly (x, y): the ray through it meets the plane of the face seen in that pixel.
+        face = np.where(inside, self.flat_ids[pixel], NO_FACE)
+        seen = face != NO_FACE
+        surface = np.full(z.shape, np.inf)
+        v_idx, p_idx = np.nonzero(seen)
+        if len(v_idx):
+            at = xy[v_idx, p_idx]
+            d_cam = np.stack(
+                [(at[:, 0] - k[v_idx, 2]) / k[v_idx, 0], (at[:, 1] - k[v_idx, 3]) / k[v_idx, 1], np.ones(len(v_idx))],
+                axis=1,
+            )
+            d_world = np.einsum("nji,nj->ni", rot[v_idx], d_cam)
+            _, t = ray_triangle(self.position[first + v_idx], d_world, self.triangles[face[v_idx, p_idx]])
+            surface[v_idx, p_idx] = t  # d_cam has unit z, so t is the depth along the view axis
+        visible = seen & (np.abs(z - surface) <= visibility_tolerance(z, k[:, None, 0]))
+        return xy, visible
