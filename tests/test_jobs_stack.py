@@ -99,3 +99,19 @@ def test_running_job_can_be_cancelled(stack):
     done = stack.wait_job(job_id, lambda j: j["state"] in FINISHED, timeout=60)
     assert done["state"] == "cancelled" and done["progress"] < 100
     assert done["result_url"] is None
+
+
+@pytest.mark.parametrize("broker", ["filesystem"])
+def test_asset_build_job_reports_the_assets_and_serves_the_contact_sheet(stack, assets):
+    job_id = stack.post("/api/jobs", {"kind": "build_assets", "params": {"body": "anny"}}).json()["id"]
+    done = stack.wait_job(job_id, lambda j: j["state"] in FINISHED, timeout=120)
+    assert done["state"] == "succeeded", done
+    assert done["queue"] == "render"
+    assert done["result"]["key"] == assets.key and done["result"]["charts_folds"] == 0
+    assert done["result"]["charts_disks"] == 24
+    sheet = stack.get(done["result_url"])
+    assert sheet.status_code == 200 and sheet.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+    bad = stack.post("/api/jobs", {"kind": "build_assets", "params": {"body": "smurf"}}).json()
+    failed = stack.wait_job(bad["id"], lambda j: j["state"] in FINISHED, timeout=60)
+    assert failed["state"] == "failed" and "unknown body model 'smurf'" in failed["error"]
