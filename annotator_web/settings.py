@@ -181,6 +181,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Body model and where its built assets (charts, views, buffers) are cached, by content hash.
 BODY_MODEL = os.environ.get("BODY_MODEL", "anny")
 ASSET_CACHE_DIR = Path(os.environ.get("ASSET_CACHE_DIR") or DATA.root / "cache")
+# Where a user puts the licensed SMPL model files (never downloaded by this project).
+SMPL_MODEL_DIR = Path(os.environ.get("SMPL_MODEL_DIR") or BASE_DIR / "smpl_assets" / "smpl")
 
 # --- REST API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -22,6 +22,7 @@ from pipeline import parts
 from pipeline.body import BodyModel, load_body_model
 from pipeline.body.base import BodyTemplate
 from pipeline.charts import build_charts
+from pipeline.charts.build import CHARTS_VERSION
 from pipeline.render import views as V
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE
@@ -55,17 +56,26 @@ class Assets:
         return self.folder / "views" / f"part{part:02d}-view{view}.png"
 
 
-def asset_key(template: BodyTemplate) -> str:
-    digest = hashlib.sha256()
+def asset_key(template: BodyTemplate, charts_source: str = "built") -> str:
+    digest = hashlib.sha256(charts_source.encode())
     for array in (template.vertices, template.faces, template.face_parts):
         digest.update(np.ascontiguousarray(array).tobytes())
-    settings = [ASSET_FORMAT, V.VIEW_SIZE, V.VIEWS_PER_PART, V.FOV_DEG, V.MARGIN, V.GRID_LINES, V.SUPERSAMPLE]
+    settings = [
+        ASSET_FORMAT,
+        CHARTS_VERSION,
+        V.VIEW_SIZE,
+        V.VIEWS_PER_PART,
+        V.FOV_DEG,
+        V.MARGIN,
+        V.GRID_LINES,
+        V.SUPERSAMPLE,
+    ]
     digest.update(json.dumps(settings).encode())
     return digest.hexdigest()[:16]
 
 
-def asset_folder(body: str, template: BodyTemplate, cache_dir: Path) -> Path:
-    return Path(cache_dir) / "assets" / f"{body}-{asset_key(template)}"
+def asset_folder(body: str, template: BodyTemplate, cache_dir: Path, charts_source: str = "built") -> Path:
+    return Path(cache_dir) / "assets" / f"{body}-{asset_key(template, charts_source)}"
 
 
 def ensure_assets(body: str | BodyModel, cache_dir: str | os.PathLike, progress: Progress | None = None) -> Path:
@@ -75,27 +85,28 @@ def ensure_assets(body: str | BodyModel, cache_dir: str | os.PathLike, progress:
     model = load_body_model(body, cache_dir=cache_dir) if isinstance(body, str) else body
     report(0, f"loading the {model.name} body model (the first time takes about a minute)")
     template = model.template()
-    folder = asset_folder(model.name, template, cache_dir)
+    folder = asset_folder(model.name, template, cache_dir, model.charts_source())
     if (folder / "report.json").exists():
         report(100, f"assets up to date in {folder.name}")
         return folder
     tmp = folder.with_name(folder.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "views").mkdir(parents=True)
-    _build(model.name, template, tmp, report)
+    _build(model, template, tmp, report)
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     report(100, f"assets built in {folder.name}")
     return folder
 
 
-def _build(body: str, template: BodyTemplate, out: Path, report: Progress) -> None:
+def _build(model: BodyModel, template: BodyTemplate, out: Path, report: Progress) -> None:
     from PIL import Image
 
     timings = {}
     start = time.monotonic()
-    report(5, "cutting and unwrapping the 24 charts")
-    charts = build_charts(template)
+    official = model.official_charts()
+    report(5, "reading the model's own charts" if official else "cutting and unwrapping the 24 charts")
+    charts = official or build_charts(template)
     timings["charts_s"] = round(time.monotonic() - start, 2)
 
     t0 = time.monotonic()
@@ -155,7 +166,8 @@ def _build(body: str, template: BodyTemplate, out: Path, report: Progress) -> No
     )
     timings["total_s"] = round(time.monotonic() - start, 1)
     result = {
-        "body": body,
+        "body": model.name,
+        "charts_source": model.charts_source(),
         "template_version": template.version,
         "key": out.name.split("-")[-1].removesuffix(".building"),
         "view_size": V.VIEW_SIZE,

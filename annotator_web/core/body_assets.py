@@ -14,12 +14,20 @@ from pipeline.body import BODY_MODELS, BodyModelError, load_body_model
 KIND = "build_assets"
 
 
+def body_model(body: str):
+    return load_body_model(body, cache_dir=settings.ASSET_CACHE_DIR, smpl_dir=settings.SMPL_MODEL_DIR)
+
+
 def assets_ready(body: str) -> bool:
     """True when the assets of ``body`` are built (loads only the cached template)."""
-    model = load_body_model(body, cache_dir=settings.ASSET_CACHE_DIR)
+    try:
+        model = body_model(body)
+    except BodyModelError:
+        return False
     if not model.has_cached_template():
         return False
-    return (asset_folder(body, model.template(), settings.ASSET_CACHE_DIR) / "report.json").exists()
+    folder = asset_folder(body, model.template(), settings.ASSET_CACHE_DIR, model.charts_source())
+    return (folder / "report.json").exists()
 
 
 @job_kind(KIND, title="Build body-model assets", queue="render", roles=("admin",))
@@ -28,7 +36,7 @@ def build_assets(job: Job, ctx: JobContext) -> dict:
     if body not in BODY_MODELS:
         raise JobError(f"unknown body model {body!r}; available: {', '.join(BODY_MODELS)}")
     try:
-        folder = ensure_assets(body, settings.ASSET_CACHE_DIR, progress=lambda p, m: ctx.progress(p, m))
+        folder = ensure_assets(body_model(body), settings.ASSET_CACHE_DIR, progress=lambda p, m: ctx.progress(p, m))
     except BodyModelError as exc:
         raise JobError(str(exc)) from None
     import json

@@ -63,6 +63,14 @@ class BodyModel(ABC):
     def template(self) -> BodyTemplate:
         """The reference surface (cheap after the first call)."""
 
+    def official_charts(self):
+        """The model's own DensePose charts (a ChartSet), or None to build them from the mesh."""
+        return None
+
+    def charts_source(self) -> str:
+        """Identifies where the charts come from (part of the asset cache key)."""
+        return "built"
+
     def has_cached_template(self) -> bool:
         """True when :meth:`template` will not have to build anything slow."""
         return True

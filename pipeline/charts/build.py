@@ -21,6 +21,8 @@ from scipy.sparse.csgraph import connected_components
 from pipeline import parts
 from pipeline.body.base import FRONT, BodyTemplate
 
+# Bump whenever the charts this module builds change (it is part of the asset cache key).
+CHARTS_VERSION = "1"
 N_LANDMARKS = 240
 RELAX_ITERATIONS = 400
 
@@ -283,8 +285,8 @@ def _boundary_vertices(faces: np.ndarray) -> np.ndarray:
     return np.unique(unique[counts == 1])
 
 
-def _unwrap_chart(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict]:
-    """UV in [0,1]² for a chart given as its own small mesh, and its distortion figures."""
+def _landmark_distances(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Farthest-point landmarks of a chart mesh and geodesic distances (k × n) from them to every vertex."""
     import potpourri3d as pp3d
 
     n = len(vertices)
@@ -300,6 +302,34 @@ def _unwrap_chart(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, 
         nearest = np.minimum(nearest, distances[i])
         if i + 1 < k:
             landmarks[i + 1] = int(np.argmax(nearest))
+    return landmarks, distances
+
+
+def _measure(vertices, faces, layout, landmarks, distances) -> dict:
+    """Distortion of a chart layout: fold-overs, geodesic/UV distance correlation, area stretch, aspect."""
+    n = len(vertices)
+    folds = int(np.sum(_signed_areas(layout, faces) <= 0))
+    lo, hi = layout.min(axis=0), layout.max(axis=0)
+    extent = np.maximum(hi - lo, 1e-12)
+    step = max(1, n // 2000)
+    uv_dist = np.linalg.norm(layout[landmarks][:, None, :] - layout[::step][None, :, :], axis=2)
+    corr = float(np.corrcoef(distances[:, ::step].ravel(), uv_dist.ravel())[0, 1])
+    tri = vertices[faces]
+    area3d = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    area_uv = np.abs(_signed_areas(layout, faces))
+    ratio = (area_uv / max(area_uv.sum(), 1e-12)) / np.maximum(area3d / area3d.sum(), 1e-12)
+    return {
+        "folds": folds,
+        "geodesic_uv_correlation": round(corr, 4),
+        "stretch_p10": round(float(np.percentile(ratio, 10)), 4),
+        "stretch_p90": round(float(np.percentile(ratio, 90)), 4),
+        "aspect": round(float(extent[1] / extent[0]), 4),
+    }
+
+
+def _unwrap_chart(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict]:
+    """UV in [0,1]² for a chart given as its own small mesh, and its distortion figures."""
+    landmarks, distances = _landmark_distances(vertices, faces)
     xy = _landmark_mds(distances, landmarks)
 
     # Orientation: V grows along the world axis the chart is longest in; faces keep their winding.
@@ -326,27 +356,9 @@ def _unwrap_chart(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, 
         layout = np.stack([embedded @ np.array([v_dir[1], -v_dir[0]]), embedded @ v_dir], axis=1)
         if np.sum(_signed_areas(layout, faces)) < 0:
             layout[:, 0] *= -1
-    folds = int(np.sum(_signed_areas(layout, faces) <= 0))
-
+    figures = {"method": method, **_measure(vertices, faces, layout, landmarks, distances)}
     lo, hi = layout.min(axis=0), layout.max(axis=0)
-    extent = np.maximum(hi - lo, 1e-12)
-    sample = distances[:, :: max(1, n // 2000)]
-    uv_dist = np.linalg.norm(layout[landmarks][:, None, :] - layout[:: max(1, n // 2000)][None, :, :], axis=2)
-    corr = float(np.corrcoef(sample.ravel(), uv_dist.ravel())[0, 1])
-    area3d = 0.5 * np.linalg.norm(
-        np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]]), axis=1
-    )
-    area_uv = np.abs(_signed_areas(layout, faces))
-    ratio = (area_uv / max(area_uv.sum(), 1e-12)) / np.maximum(area3d / area3d.sum(), 1e-12)
-    figures = {
-        "method": method,
-        "folds": folds,
-        "geodesic_uv_correlation": round(corr, 4),
-        "stretch_p10": round(float(np.percentile(ratio, 10)), 4),
-        "stretch_p90": round(float(np.percentile(ratio, 90)), 4),
-        "aspect": round(float(extent[1] / extent[0]), 4),
-    }
-    uv = (layout - lo) / extent
+    uv = (layout - lo) / np.maximum(hi - lo, 1e-12)
     return np.clip(uv, 0.0, 1.0), figures
 
 
@@ -375,3 +387,29 @@ def build_charts(template: BodyTemplate) -> ChartSet:
             )
         )
     return ChartSet(face_chart=face_chart, corner_uv=corner_uv, metrics=tuple(metrics))
+
+
+def measure_charts(template: BodyTemplate, face_chart: np.ndarray, corner_uv: np.ndarray, method: str) -> ChartSet:
+    """Topology and distortion figures for charts that come from elsewhere (DensePose's own, for SMPL)."""
+    vertices, faces = template.vertices, template.faces
+    metrics = []
+    for chart in parts.CHARTS:
+        sel = np.flatnonzero(face_chart == chart)
+        if len(sel) == 0:
+            raise ValueError(f"chart {chart} ({parts.chart_name(chart)}) has no faces")
+        used, local = np.unique(faces[sel], return_inverse=True)
+        local = local.reshape(-1, 3)
+        uv = np.zeros((len(used), 2))
+        uv[local.ravel()] = corner_uv[sel].reshape(-1, 2)
+        euler, loops = _boundary_loops(local)
+        landmarks, distances = _landmark_distances(vertices[used], local)
+        figures = _measure(vertices[used], local, uv, landmarks, distances)
+        if figures["folds"] > len(sel) // 2:  # the chart's UV winds the other way: count the other sign
+            figures["folds"] = int(np.sum(_signed_areas(uv, local) >= 0))
+        metrics.append(
+            ChartMetrics(chart=chart, name=parts.chart_name(chart), faces=len(sel), vertices=len(used),
+                         method=method, euler=int(euler), boundary_loops=int(loops), **figures)
+        )  # fmt: skip
+    return ChartSet(
+        face_chart=face_chart.astype(np.int8), corner_uv=corner_uv.astype(np.float32), metrics=tuple(metrics)
+    )
