@@ -27,7 +27,7 @@ from pipeline.render import views as V
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE
 
-ASSET_FORMAT = "1"
+ASSET_FORMAT = "2"  # bump whenever the views, pictures or buffers change
 CONTACT_THUMB = 160
 Progress = Callable[[float, str], None]
 

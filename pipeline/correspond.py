@@ -65,6 +65,9 @@ class ClickMapper:
         self.flat_ids = assets.face_ids.reshape(-1)
         self.flat_depth = assets.depth.reshape(-1)
         self.triangles = assets.vertices[assets.faces]  # (F, 3, 3)
+        normal = np.cross(self.triangles[:, 1] - self.triangles[:, 0], self.triangles[:, 2] - self.triangles[:, 0])
+        self.face_normal = normal  # the plane of face f: face_normal[f] . p = face_offset[f]
+        self.face_offset = np.einsum("fi,fi->f", normal, self.triangles[:, 0])
 
     def map_clicks(self, part, view, x, y) -> SurfacePoints:
         part = np.asarray(part, dtype=np.int64).ravel()
@@ -134,16 +137,14 @@ class ClickMapper:
         # The surface at exactly (x, y): the ray through it meets the plane of the face seen in that pixel.
         face = np.where(inside, self.flat_ids[pixel], NO_FACE)
         seen = face != NO_FACE
-        surface = np.full(z.shape, np.inf)
-        v_idx, p_idx = np.nonzero(seen)
-        if len(v_idx):
-            at = xy[v_idx, p_idx]
-            d_cam = np.stack(
-                [(at[:, 0] - k[v_idx, 2]) / k[v_idx, 0], (at[:, 1] - k[v_idx, 3]) / k[v_idx, 1], np.ones(len(v_idx))],
-                axis=1,
-            )
-            d_world = np.einsum("nji,nj->ni", rot[v_idx], d_cam)
-            _, t = ray_triangle(self.position[first + v_idx], d_world, self.triangles[face[v_idx, p_idx]])
-            surface[v_idx, p_idx] = t  # d_cam has unit z, so t is the depth along the view axis
+        face = np.where(seen, face, 0)
+        d_cam = np.stack([(xy[..., 0] - k[:, None, 2]) / k[:, None, 0], (xy[..., 1] - k[:, None, 3]) / k[:, None, 1],
+                          np.ones(z.shape)], axis=-1)  # fmt: skip
+        d_world = np.einsum("vji,vnj->vni", rot, d_cam)
+        normal = self.face_normal[face]
+        origin_offset = np.einsum("vni,vi->vn", normal, self.position[first : first + self.n_views])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # d_cam has unit z, so the ray parameter is the depth along the view axis
+            surface = (self.face_offset[face] - origin_offset) / np.einsum("vni,vni->vn", normal, d_world)
         visible = seen & (np.abs(z - surface) <= visibility_tolerance(z, k[:, None, 0]))
         return xy, visible

@@ -53,7 +53,7 @@ def test_every_visible_face_is_seen_in_some_view(assets):
     for name, c in coverage.items():
         if name == "Head":
             # the folds of the ears and the nostrils hide a few dozen small faces from all six views
-            assert c["coverage_faces"] >= 0.985 and c["coverage_area"] >= 0.995, c
+            assert c["coverage_faces"] >= 0.995 and c["coverage_area"] >= 0.997, c
         else:
             assert c["coverage_faces"] == 1.0 and c["hidden_faces"] == 0, c
     # only the insides of the mouth, ears and eye sockets can never be seen

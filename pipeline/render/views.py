@@ -173,7 +173,7 @@ def part_views(template: BodyTemplate, part: int, exterior: np.ndarray | None = 
             if i in chosen:
                 continue
             new = seen & ~covered
-            gain = float(area[new].sum()) / total_area + 0.5 * float(new.mean()) + 1e-6 * float(area[seen].sum())
+            gain = float(area[new].sum()) / total_area + 10.0 * float(new.mean()) + 1e-6 * float(area[seen].sum())
             if gain > best_gain:
                 best, best_gain = i, gain
         chosen.append(best)
