@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline import parts
 from pipeline.assets import Assets
-from pipeline.render.raster import NO_FACE, ray_triangle
+from pipeline.render.raster import NO_FACE
 from pipeline.render.views import visibility_tolerance
 
 # Why a click was rejected (0 = accepted).
@@ -26,6 +26,9 @@ REASONS = {
     OUTSIDE_IMAGE: "the pixel is outside the view",
     OFF_SURFACE: "the click is not on the part's surface in that view",
 }
+
+
+CHUNK = 1 << 14
 
 
 class ClickError(ValueError):
@@ -68,12 +71,30 @@ class ClickMapper:
         normal = np.cross(self.triangles[:, 1] - self.triangles[:, 0], self.triangles[:, 2] - self.triangles[:, 0])
         self.face_normal = normal  # the plane of face f: face_normal[f] . p = face_offset[f]
         self.face_offset = np.einsum("fi,fi->f", normal, self.triangles[:, 0])
+        # (u, v) = to_bary[f] @ (p - corner 0) for a point p in the plane of face f
+        edges = np.stack([self.triangles[:, 1] - self.triangles[:, 0], self.triangles[:, 2] - self.triangles[:, 0]], 2)
+        gram = np.einsum("fki,fkj->fij", edges, edges)
+        self.to_bary = np.linalg.solve(gram, np.transpose(edges, (0, 2, 1)))  # (F, 2, 3)
 
     def map_clicks(self, part, view, x, y) -> SurfacePoints:
         part = np.asarray(part, dtype=np.int64).ravel()
         view = np.asarray(view, dtype=np.int64).ravel()
         x = np.asarray(x, dtype=np.float64).ravel()
         y = np.asarray(y, dtype=np.float64).ravel()
+        if not len(part) == len(view) == len(x) == len(y):
+            raise ValueError(f"part, view, x, y differ in length: {len(part)}, {len(view)}, {len(x)}, {len(y)}")
+        if len(part) <= CHUNK:
+            return self._map_chunk(part, view, x, y)
+        # in blocks that stay in the processor's cache: several times faster than one pass over millions
+        pieces = [
+            self._map_chunk(part[i : i + CHUNK], view[i : i + CHUNK], x[i : i + CHUNK], y[i : i + CHUNK])
+            for i in range(0, len(part), CHUNK)
+        ]
+        return SurfacePoints(
+            *(np.concatenate([getattr(p, f) for p in pieces]) for f in SurfacePoints.__dataclass_fields__)
+        )
+
+    def _map_chunk(self, part, view, x, y) -> SurfacePoints:
         n = len(part)
         reason = np.zeros(n, dtype=np.int8)
         reason[(part < 1) | (part > parts.NUM_MASK_PARTS)] = UNKNOWN_PART
@@ -90,15 +111,22 @@ class ClickMapper:
         face[~good] = -1
 
         idx = np.flatnonzero(good)
-        c = cam[idx]
+        c, f = cam[idx], face[idx]
         k = self.intrinsics[c]
-        d_cam = np.stack([(x[idx] - k[:, 2]) / k[:, 0], (y[idx] - k[:, 3]) / k[:, 1], np.ones(len(idx))], axis=1)
-        d_world = np.einsum("nji,nj->ni", self.rotation[c], d_cam)  # R^T d
-        tri = self.triangles[face[idx]]
-        bary_hit, _ = ray_triangle(self.position[c], d_world, tri)
+        dx, dy = (x[idx] - k[:, 2]) / k[:, 0], (y[idx] - k[:, 3]) / k[:, 1]
+        # ray direction in the world: R^T (dx, dy, 1) = dx R[0] + dy R[1] + R[2]
+        d_world = dx[:, None] * self.rotation[c, 0] + dy[:, None] * self.rotation[c, 1] + self.rotation[c, 2]
+        origin = self.position[c]
+        normal = self.face_normal[f]
+        t = (self.face_offset[f] - np.einsum("ij,ij->i", normal, origin)) / np.einsum("ij,ij->i", normal, d_world)
+        w = origin + t[:, None] * d_world - self.triangles[f, 0]
+        u = np.einsum("ij,ij->i", self.to_bary[f, 0], w)
+        v = np.einsum("ij,ij->i", self.to_bary[f, 1], w)
+        bary_hit = np.stack([1 - u - v, u, v], axis=1)
         # a click a hair off the face's edge (its pixel belongs to the face) is clamped onto the face
         bary_hit = np.clip(bary_hit, 0.0, None)
         bary_hit /= bary_hit.sum(axis=1, keepdims=True)
+        tri = self.triangles[f]
 
         bary = np.zeros((n, 3))
         bary[idx] = bary_hit

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import parts
-from pipeline.body.base import BodyModel, BodyModelError, BodyTemplate
+from pipeline.body.base import BodyModel, BodyModelError, BodyTemplate, smooth_face_labels
 
 log = logging.getLogger(__name__)
 
 # Bump when the template or its part assignment changes.
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 
 # Anny bone name (without the .L/.R side) -> mask part name (side appended where the part has one).
 _BONE_GROUPS = (
@@ -159,7 +159,7 @@ class AnnyBody(BodyModel):
             tmp,
             vertices=vertices_all[vertex_map],
             faces=faces,
-            face_parts=bone_part[face_bone],
+            face_parts=smooth_face_labels(faces, bone_part[face_bone]),
             vertex_map=vertex_map,
             occluder_vertices=vertices_all[occluder_map],
             occluder_faces=occluder_remap[faces_all[other_faces]],

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import parts
-from pipeline.body.base import BodyModel, BodyModelError, BodyTemplate
+from pipeline.body.base import BodyModel, BodyModelError, BodyTemplate, smooth_face_labels
 
 SMPL_JOINTS = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
@@ -162,7 +162,7 @@ class SmplBody(BodyModel):
             faces = np.asarray(data["f"], dtype=np.int64)
             weights = np.asarray(data["weights"], dtype=np.float64)
             joint_part = np.array([joint_mask_part(j) for j in SMPL_JOINTS], dtype=np.int8)
-            face_parts = joint_part[weights[faces].sum(axis=1).argmax(axis=1)]
+            face_parts = smooth_face_labels(faces, joint_part[weights[faces].sum(axis=1).argmax(axis=1)])
             digest = hashlib.sha256(vertices.tobytes() + faces.tobytes()).hexdigest()[:12]
             self._template = BodyTemplate("smpl", f"smpl-{digest}", vertices, faces, face_parts)
         return self._template
