@@ -95,6 +95,7 @@ class AnnyBody(BodyModel):
         self._template: BodyTemplate | None = None
         self._vertex_map: np.ndarray | None = None
         self._tpose: dict[str, np.ndarray] | None = None
+        self._keypoint_weights: np.ndarray | None = None
 
     # --- anny itself (slow first time) -------------------------------------------------------------------
 
@@ -194,9 +195,24 @@ class AnnyBody(BodyModel):
     def posed(self, pose: dict | None = None, shape: dict | None = None) -> np.ndarray:
         """``pose``: {anny bone label: rotation vector (3,)} relative to anny's rest pose (an A-pose);
         ``shape``: {phenotype: value in [0, 1]} for gender, age, muscle, weight, height, proportions."""
+        self.template()
+        return self._posed_all(pose, shape)[self._vertex_map]
+
+    def posed_with_keypoints(self, pose: dict | None = None, shape: dict | None = None):
+        """Body vertices (V, 3) and the 17 COCO keypoints (17, 3) for a pose and shape (see :meth:`posed`)."""
+        self.template()
+        if self._keypoint_weights is None:
+            import anny
+
+            regressor = anny.KeypointsRegressor.coco(self.model, labels=list(parts.COCO_KEYPOINT_NAMES))
+            self._keypoint_weights = regressor.regression_weights.detach().numpy().astype(np.float64)
+        full = self._posed_all(pose, shape)
+        return full[self._vertex_map], self._keypoint_weights @ full
+
+    def _posed_all(self, pose: dict | None, shape: dict | None) -> np.ndarray:
+        """Every anny vertex (eyes and tongue too) for a pose and shape."""
         import torch
 
-        self.template()
         model = self.model
         pose = pose or {}
         unknown = sorted(set(pose) - set(model.bone_labels))
@@ -209,7 +225,7 @@ class AnnyBody(BodyModel):
         phenotype = {k: torch.tensor([float(v)], dtype=torch.float64) for k, v in (shape or {}).items()}
         with torch.no_grad():
             out = model(pose_parameters=transforms or None, phenotype_kwargs=phenotype or None)
-        return out["vertices"][0].numpy().astype(np.float64)[self._vertex_map]
+        return out["vertices"][0].numpy().astype(np.float64)
 
     def tpose(self) -> dict[str, np.ndarray]:
         """The pose (for :meth:`posed`) that gives the template."""
