@@ -19,6 +19,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_REDIS = ("127.0.0.1", 6379)
+DEMO_PROJECT, DEMO_IMAGES = "demo", 24
 
 
 def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -105,6 +106,8 @@ def main() -> int:
     call_command("ensure_admin", url=url, stdout=login)
     # The body-model assets (about two minutes the first time) are built by the worker, as a job.
     call_command("build_assets", if_missing=True, enqueue=True)
+    # and a small demo project of synthetic people, once
+    call_command("make_synthetic", project=DEMO_PROJECT, count=DEMO_IMAGES, seed=1, if_missing=True, enqueue=True)
 
     python = sys.executable
     worker = subprocess.Popen(

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "annotator_web.core",
+    "annotator_web.data",
 ]
 
 MIDDLEWARE = [
