@@ -258,9 +258,9 @@ class SceneGenerator:
 
 def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     n = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], n)
+    corner = faces.ravel()
+    per_corner = np.repeat(n, 3, axis=0)
+    normals = np.stack([np.bincount(corner, per_corner[:, d], minlength=len(vertices)) for d in range(3)], 1)
     return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
@@ -268,9 +268,11 @@ def _camera_look(rng, image: np.ndarray) -> np.ndarray:
     """A little softness and sensor noise, so that edges are not perfectly aliased."""
     from scipy.ndimage import gaussian_filter
 
-    soft = gaussian_filter(image, sigma=(0.6, 0.6, 0))
-    noisy = soft + rng.normal(0, 2.5, soft.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    soft = gaussian_filter(image.astype(np.float32), sigma=(0.6, 0.6, 0))
+    h, w = soft.shape[:2]
+    grain = rng.standard_normal(((h + 1) // 2, (w + 1) // 2, 1), dtype=np.float32) * 2.5
+    soft += grain.repeat(2, axis=0).repeat(2, axis=1)[:h, :w]
+    return np.clip(soft, 0, 255).astype(np.uint8)
 
 
 def perfect_annotations(img: SyntheticImage, person: PersonTruth, seed: int = 0) -> list[dict]:
@@ -299,3 +301,46 @@ def perfect_annotations(img: SyntheticImage, person: PersonTruth, seed: int = 0)
                 }
             )
     return answers
+
+
+_worker_generator = None
+
+
+def _init_worker(cache_dir: str) -> None:
+    global _worker_generator
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)  # one core each: the processes share the machine
+    threadpool_limits(1)
+    from pipeline.assets import ensure_assets, load_assets
+    from pipeline.body import load_body_model
+
+    body = load_body_model("anny", cache_dir=cache_dir)
+    _worker_generator = SceneGenerator(body, load_assets(ensure_assets(body, cache_dir)))
+
+
+def _generate_one(args) -> SyntheticImage:
+    seed, index, size = args
+    return _worker_generator.generate(seed, index, size=size)
+
+
+class ParallelGenerator:
+    """Several processes generating images of a series, in order: ``with ParallelGenerator(cache, 2) as g:
+    for img in g.generate(seed, range(n)): ...`` (the same images as SceneGenerator.generate one by one)."""
+
+    def __init__(self, cache_dir, workers: int = 2):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = ctx.Pool(workers, initializer=_init_worker, initargs=(str(cache_dir),))
+
+    def generate(self, seed: int, indices, size=None):
+        yield from self.pool.imap(_generate_one, [(seed, i, size) for i in indices], chunksize=1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.terminate()
+        self.pool.join()
