@@ -108,3 +108,20 @@ def test_same_seed_same_image_and_different_seeds_differ(generator, images):
     assert again.people[0].keypoints == images[2].people[0].keypoints
     other = generator.generate(seed=12, index=2)
     assert other.image.shape != images[2].image.shape or not np.array_equal(other.image, images[2].image)
+
+
+def test_segmentation_and_part_masks_are_coco_rle(images):
+    from pycocotools import mask as mask_utils
+
+    for img in images:
+        for person in img.people:
+            seg = person.segmentation
+            decoded = mask_utils.decode({"size": seg["size"], "counts": seg["counts"].encode()})
+            assert np.array_equal(decoded.astype(bool), img.instance == person.index)
+            if person.ignore:
+                continue
+            labels = img.part_masks_in_box(person)
+            assert len(person.dp_masks) == 14
+            for part, rle in enumerate(person.dp_masks, start=1):
+                assert rle["size"] == [256, 256]
+                assert np.array_equal(mask_utils.decode({**rle, "counts": rle["counts"].encode()}), labels == part)

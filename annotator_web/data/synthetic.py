@@ -50,6 +50,8 @@ def _truth_people(img) -> list[dict]:
                 "pose": t.person.pose,
                 "yaw": t.person.yaw,
                 "position": t.person.position,
+                "segmentation": t.segmentation,
+                "dp_masks": t.dp_masks,
                 "points": t.points,
             }
         )

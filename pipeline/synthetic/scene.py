@@ -30,6 +30,8 @@ class PersonTruth:
     keypoints: list[float]  # 17 × (x, y, v): v = 2 visible, 1 in the image but hidden, 0 outside
     ignore: bool  # too small or too hidden to annotate
     person: Person
+    segmentation: dict = field(default_factory=dict)  # COCO RLE of the visible pixels
+    dp_masks: list = field(default_factory=list)  # 14 RLEs of the part masks in the 256 × 256 box frame
     points: list[dict] = field(default_factory=list)  # a perfect annotator's stage-2 answers
 
 
@@ -201,7 +203,10 @@ class SceneGenerator:
             posed=[v.astype(np.float32) for v in posed],
         )
         for truth in truths:
+            truth.segmentation = rle_encode(inst2d == truth.index)
             if not truth.ignore:
+                labels = result.part_masks_in_box(truth)
+                truth.dp_masks = [rle_encode(labels == part) for part in parts.MASK_PARTS]
                 truth.points = perfect_annotations(result, truth, seed=seed * 1000 + index)
         return result
 
@@ -254,6 +259,14 @@ class SceneGenerator:
         fade = np.clip(np.where(floor, t_floor, 0) / 25.0, 0, 0.6)[:, None]
         img = img * (1 - fade) + sky_bottom * fade
         return img.reshape(h, w, 3).repeat(2, axis=0).repeat(2, axis=1)[:full_h, :full_w]
+
+
+def rle_encode(mask: np.ndarray) -> dict:
+    """COCO run-length encoding (column-major, pycocotools) with the counts as a string."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
