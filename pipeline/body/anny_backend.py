@@ -21,7 +21,7 @@ from pipeline.body.base import BodyModel, BodyModelError, BodyTemplate, smooth_f
 log = logging.getLogger(__name__)
 
 # Bump when the template or its part assignment changes.
-TEMPLATE_VERSION = "3"
+TEMPLATE_VERSION = "4"
 
 # Anny bone name (without the .L/.R side) -> mask part name (side appended where the part has one).
 _BONE_GROUPS = (
@@ -162,6 +162,9 @@ class AnnyBody(BodyModel):
             faces=faces,
             face_parts=smooth_face_labels(faces, bone_part[face_bone]),
             vertex_map=vertex_map,
+            corner_texcoords=model.texture_coordinates.numpy()[
+                model.face_texture_coordinate_indices.numpy()[body_faces]
+            ],
             occluder_vertices=vertices_all[occluder_map],
             occluder_faces=occluder_remap[faces_all[other_faces]],
             **{f"tpose:{k}": v for k, v in tpose.items()},
@@ -187,6 +190,7 @@ class AnnyBody(BodyModel):
                     vertices=data["vertices"],
                     faces=data["faces"],
                     face_parts=data["face_parts"],
+                    corner_texcoords=data["corner_texcoords"],
                     occluder_vertices=data["occluder_vertices"],
                     occluder_faces=data["occluder_faces"],
                 )

@@ -34,6 +34,8 @@ class BodyTemplate:
     vertices: np.ndarray  # (V, 3) float64
     faces: np.ndarray  # (F, 3) int64, counter-clockwise seen from outside
     face_parts: np.ndarray  # (F,) int8, DensePose mask part 1..14 from the model's own rig
+    # The model's own texture coordinates of each face corner (F, 3, 2), where it has a texture layout.
+    corner_texcoords: np.ndarray | None = None
     # Pieces that are not body surface but hide some of it and belong in pictures (anny: eyes, tongue).
     occluder_vertices: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     occluder_faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), dtype=np.int64))

@@ -145,11 +145,16 @@ def sample_person(rng: np.random.Generator, family: str | None = None) -> Person
     )
 
 
-def surface_colours(person: Person, template_points: np.ndarray, face_part: np.ndarray) -> np.ndarray:
-    """Albedo (N, 3) for surface points given by their T-pose template position and mask part."""
+def surface_colours(
+    person: Person, template_points: np.ndarray, face_part: np.ndarray, texcoords: np.ndarray | None = None
+) -> np.ndarray:
+    """Albedo (N, 3) for surface points given by their T-pose template position, mask part and (if the model
+    has them) texture coordinates for the skin's detail."""
+    from pipeline.synthetic.skin import skin_albedo
+
     c = person.clothes
     x, z = template_points[:, 0], template_points[:, 2]
-    colour = np.tile(person.skin, (len(x), 1))
+    colour = skin_albedo(person.skin, texcoords)
     face_part = np.asarray(face_part)
     torso, head = face_part == _TORSO, face_part == _HEAD
     arm, leg, foot = np.isin(face_part, _ARMS), np.isin(face_part, _LEGS), np.isin(face_part, _FEET)

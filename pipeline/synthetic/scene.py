@@ -165,7 +165,10 @@ class SceneGenerator:
             normal = _vertex_normals(verts, self.faces)
             nrm = np.einsum("nk,nkj->nj", b_sel, normal[self.faces[f_sel]])
             nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
-            albedo = surface_colours(person, surface[hit][sel], self.face_part[f_sel])
+            texcoords = None
+            if self.template.corner_texcoords is not None:
+                texcoords = np.einsum("nk,nkj->nj", b_sel, self.template.corner_texcoords[f_sel])
+            albedo = surface_colours(person, surface[hit][sel], self.face_part[f_sel], texcoords)
             lambert = np.clip(nrm @ light, 0, 1)
             facing = np.abs(np.einsum("ij,ij->i", nrm, dirs[sel]))  # darker towards the silhouette
             shade = 0.30 + 0.50 * lambert + 0.20 * facing
