@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline import parts
 from pipeline.body import BodyModel, load_body_model
-from pipeline.body.base import BodyTemplate
+from pipeline.body.base import BodyTemplate, vertex_normals
 from pipeline.charts import build_charts
 from pipeline.charts.build import CHARTS_VERSION
 from pipeline.render import views as V
@@ -115,7 +115,7 @@ def _build(model: BodyModel, template: BodyTemplate, out: Path, report: Progress
     timings["exterior_s"] = round(time.monotonic() - t0, 2)
 
     mesh = template.with_occluders()
-    normals = V._vertex_normals(mesh)
+    normals = vertex_normals(mesh.vertices, mesh.faces)
     n = V.VIEW_SIZE
     face_ids = np.full((parts.NUM_MASK_PARTS, V.VIEWS_PER_PART, n, n), NO_FACE, dtype=np.int32)
     depth = np.full(face_ids.shape, np.inf, dtype=np.float32)

@@ -108,3 +108,12 @@ def smooth_face_labels(faces: np.ndarray, labels: np.ndarray, iterations: int = 
             break
         labels = new
     return labels
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals."""
+    n = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    corner = faces.ravel()
+    per_corner = np.repeat(n, 3, axis=0)
+    normals = np.stack([np.bincount(corner, per_corner[:, d], minlength=len(vertices)) for d in range(3)], 1)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)

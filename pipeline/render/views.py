@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import parts
-from pipeline.body.base import FRONT, UP, BodyTemplate, Mesh
+from pipeline.body.base import FRONT, UP, BodyTemplate, Mesh, vertex_normals
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE, pixel_centres, rasterize_ids, ray_triangle
 
@@ -214,15 +214,6 @@ def _hls_to_rgb(h: float, light: float, s: float) -> np.ndarray:
     return np.array(colorsys.hls_to_rgb(h, light, s))
 
 
-def _vertex_normals(mesh: Mesh) -> np.ndarray:
-    v, f = mesh.vertices, mesh.faces
-    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    normals = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(normals, f[:, k], n)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-
-
 def _shade(mesh: Mesh, normals, camera, ids, bary) -> np.ndarray:
     """Lambert shading (head light plus a light from above) for each pixel with a face."""
     hit = ids != NO_FACE
@@ -236,7 +227,7 @@ def _shade(mesh: Mesh, normals, camera, ids, bary) -> np.ndarray:
 def render_picture(template: BodyTemplate, face_chart, corner_uv, view: PartView, normals=None) -> np.ndarray:
     """The RGB picture (H, W, 3) uint8 of one view, supersampled for smooth edges."""
     mesh = template.with_occluders()
-    normals = _vertex_normals(mesh) if normals is None else normals
+    normals = vertex_normals(mesh.vertices, mesh.faces) if normals is None else normals
     size = view.camera.width * SUPERSAMPLE
     cam = Camera(size, size, view.camera.fx * SUPERSAMPLE, view.camera.fy * SUPERSAMPLE,
                  view.camera.cx * SUPERSAMPLE, view.camera.cy * SUPERSAMPLE,

@@ -13,6 +13,7 @@ import numpy as np
 
 from pipeline import parts
 from pipeline.body.anny_backend import AnnyBody
+from pipeline.body.base import vertex_normals
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE, pixel_centres, rasterize_ids, ray_triangle
 from pipeline.sampling import sample_points
@@ -162,7 +163,7 @@ class SceneGenerator:
                 continue
             f_sel, b_sel = face[sel], bary[sel]
             verts = posed[p]
-            normal = _vertex_normals(verts, self.faces)
+            normal = vertex_normals(verts, self.faces)
             nrm = np.einsum("nk,nkj->nj", b_sel, normal[self.faces[f_sel]])
             nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
             texcoords = None
@@ -270,14 +271,6 @@ def rle_encode(mask: np.ndarray) -> dict:
 
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    n = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
-    corner = faces.ravel()
-    per_corner = np.repeat(n, 3, axis=0)
-    normals = np.stack([np.bincount(corner, per_corner[:, d], minlength=len(vertices)) for d in range(3)], 1)
-    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
 
 
 def _camera_look(rng, image: np.ndarray) -> np.ndarray:
