@@ -1,0 +1,1 @@
+"""DensePose-COCO: the format's conventions, masks, validation with reasons, and the uv_data result PNG."""

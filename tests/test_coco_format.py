@@ -1,0 +1,109 @@
+"""DensePose-COCO conventions, masks and validation, on synthetic people whose truth is exact."""
+
+import numpy as np
+import pytest
+
+from pipeline import parts
+from pipeline.coco import densepose as dp
+from pipeline.synthetic.scene import SceneGenerator
+
+
+@pytest.fixture(scope="module")
+def annotated(anny, assets):
+    img = SceneGenerator(anny, assets).generate(seed=21, index=3, size=(640, 480))
+    person = next(p for p in img.people if not p.ignore)
+    labels = img.part_masks_in_box(person)
+    ann = {
+        "id": 1,
+        "image_id": 7,
+        "bbox": person.bbox,
+        "dp_x": [p["box_xy"][0] for p in person.points],
+        "dp_y": [p["box_xy"][1] for p in person.points],
+        "dp_I": [float(p["I"]) for p in person.points],
+        "dp_U": [p["U"] for p in person.points],
+        "dp_V": [p["V"] for p in person.points],
+        "dp_masks": dp.dp_masks_from_labels(labels),
+    }
+    return img, person, labels, ann
+
+
+def test_box_coordinates_round_trip():
+    bbox = [12.5, 40.0, 97.0, 233.0]
+    x, y = dp.box_to_image(bbox, [0, 128, 256], [0, 64, 256])
+    assert np.allclose(x, [12.5, 12.5 + 48.5, 109.5]) and np.allclose(y, [40.0, 98.25, 273.0])
+    bx, by = dp.image_to_box(bbox, x, y)
+    assert np.allclose(bx, [0, 128, 256]) and np.allclose(by, [0, 64, 256])
+
+
+def test_masks_round_trip_through_rle(annotated):
+    _, _, labels, ann = annotated
+    assert np.array_equal(dp.labels_from_dp_masks(ann["dp_masks"]), labels)
+    absent = [part for part in parts.MASK_PARTS if not (labels == part).any()]
+    assert all(ann["dp_masks"][part - 1] == [] for part in absent)
+    assert isinstance(ann["dp_masks"][0]["counts"], str)
+
+
+def test_a_perfect_annotation_is_valid(annotated):
+    img, _, _, ann = annotated
+    h, w = img.instance.shape
+    assert dp.check_annotation(ann, (w, h)) == []
+    data = {"images": [{"id": 7, "width": w, "height": h}], "annotations": [ann], "categories": [{"id": 1}]}
+    assert dp.validate_dataset(data) == []
+
+
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        (lambda a: a.update(dp_U=a["dp_U"][:-1]), "must be lists of one length"),
+        (lambda a: a["dp_I"].__setitem__(0, 25.0), "dp_I must be whole numbers 1..24"),
+        (lambda a: a["dp_I"].__setitem__(0, 2.5), "dp_I must be whole numbers"),
+        (lambda a: a["dp_V"].__setitem__(1, 1.2), "dp_V must be in [0, 1]"),
+        (lambda a: a["dp_x"].__setitem__(2, -3.0), "dp_x must be in [0, 256]"),
+        (lambda a: a.update(bbox=[600.0, 10.0, 100.0, 50.0]), "is outside the"),
+        (lambda a: a.update(bbox=[1, 2, 3]), "bbox must be [x, y, w, h]"),
+        (lambda a: a["dp_masks"].pop(), "dp_masks must be a list of 14"),
+        (lambda a: a.pop("dp_V"), "but not ['dp_V']"),
+    ],
+)
+def test_bad_annotations_get_reasons(annotated, change, reason):
+    img, _, _, ann = annotated
+    bad = {k: (list(v) if isinstance(v, list) else v) for k, v in ann.items()}
+    change(bad)
+    reasons = dp.check_annotation(bad, (img.instance.shape[1], img.instance.shape[0]))
+    assert any(reason in r for r in reasons), reasons
+
+
+def test_points_must_lie_in_the_mask_of_their_chart(annotated):
+    img, _, _, ann = annotated
+    bad = dict(ann, dp_I=list(ann["dp_I"]))
+    first_part = parts.CHART_TO_MASK_PART[int(bad["dp_I"][0])]
+    other = next(c for c in parts.CHARTS if parts.CHART_TO_MASK_PART[c] != first_part)
+    bad["dp_I"][0] = float(other)
+    reasons = dp.check_annotation(bad, (img.instance.shape[1], img.instance.shape[0]))
+    assert any("outside the mask part of their chart" in r and "point 0" in r for r in reasons), reasons
+
+
+def test_dataset_problems_name_the_annotation(annotated):
+    img, _, _, ann = annotated
+    data = {
+        "images": [{"id": 7, "width": img.instance.shape[1], "height": img.instance.shape[0]}],
+        "annotations": [ann, dict(ann), dict(ann, id=2, image_id=99)],
+        "categories": [],
+    }
+    problems = [str(p) for p in dp.validate_dataset(data)]
+    assert "annotation 1: duplicate annotation id" in problems
+    assert "annotation 2: refers to image 99, which is not in 'images'" in problems
+    assert [str(p) for p in dp.validate_dataset({"images": []})] == [
+        "annotation -: the file needs a list 'annotations'",
+        "annotation -: the file needs a list 'categories'",
+    ]
+
+
+def test_uv_data_png_round_trip(annotated):
+    img, person, _, _ = annotated
+    x, y, w, h = (int(v) for v in person.bbox)
+    chart = img.chart[y : y + h, x : x + w]
+    u, v = img.uv[y : y + h, x : x + w, 0], img.uv[y : y + h, x : x + w, 1]
+    i2, u2, v2 = dp.decode_uv_png(dp.encode_uv_png(chart, u, v))
+    assert np.array_equal(i2, chart)
+    assert np.abs(u2 - u).max() <= 0.5 / 255 + 1e-6 and np.abs(v2 - v).max() <= 0.5 / 255 + 1e-6
