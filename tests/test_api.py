@@ -105,7 +105,9 @@ def test_jobs_page_offers_the_check_to_admins_only(users, client):
     from tests.conftest import PASSWORD
 
     client.login(username="alice", password=PASSWORD)
-    assert b'data-start-kind="integrity_check"' in client.get("/jobs/").content
+    page = client.get("/jobs/").content
+    assert b'data-start-kind="integrity_check"' in page
+    assert b'name="count" type="number" value="20"' in page, "make_synthetic asks for its parameters"
     client.login(username="anna", password=PASSWORD)
     assert b'data-start-kind="integrity_check"' not in client.get("/jobs/").content
 

@@ -55,7 +55,7 @@ def test_admin_logs_in_runs_a_check_and_sees_it_finish(stack, chromium):
     page.get_by_text("No jobs yet.").wait_for()
     assert page.locator(".role").inner_text() == "admin"
 
-    page.get_by_role("button", name="Run data-folder integrity check").click()
+    page.get_by_role("button", name="Data-folder integrity check").click()
     row = page.locator("tr[data-state=succeeded]")
     row.wait_for(timeout=60_000)
     assert "1 file," in row.locator("td.message").inner_text()

@@ -49,26 +49,39 @@ class JobLost(Exception):
 
 
 @dataclass(frozen=True)
+class JobParam:
+    """A parameter the Jobs page asks for before starting a job of a kind."""
+
+    name: str
+    label: str
+    type: str = "text"  # "text" or "number"
+    default: object = ""
+
+
+@dataclass(frozen=True)
 class JobKind:
     name: str
     title: str
     run: Callable[[Job, JobContext], dict]
     queue: str = "default"
     roles: frozenset[str] = frozenset({"admin"})
+    params: tuple[JobParam, ...] = ()
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",)):
-    """Register ``run(job, ctx) -> result dict`` as a kind of job."""
+def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",), params=()):
+    """Register ``run(job, ctx) -> result dict`` as a kind of job; ``params`` are asked for on the Jobs page."""
     if queue not in settings.JOB_QUEUES:
         raise ValueError(f"job kind {name!r}: unknown queue {queue!r}, expected one of {settings.JOB_QUEUES}")
 
     def register(run):
         if name in _KINDS:
             raise ValueError(f"job kind {name!r} is registered twice")
-        _KINDS[name] = JobKind(name=name, title=title, run=run, queue=queue, roles=frozenset(roles))
+        _KINDS[name] = JobKind(
+            name=name, title=title, run=run, queue=queue, roles=frozenset(roles), params=tuple(params)
+        )
         return run
 
     return register

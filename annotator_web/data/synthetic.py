@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from annotator_web.core.body_assets import body_model
-from annotator_web.core.jobs import JobContext, JobError, job_kind
+from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
 from annotator_web.data.models import Image, ImageTruth, Person, Project
 
@@ -145,7 +145,17 @@ def make_synthetic(project_name: str, count: int, seed: int, *, user=None, progr
     }
 
 
-@job_kind(KIND, title="Make synthetic people", queue="render", roles=("admin",))
+@job_kind(
+    KIND,
+    title="Make synthetic people",
+    queue="render",
+    roles=("admin",),
+    params=(
+        JobParam("project", "project", "text", "synthetic"),
+        JobParam("count", "images", "number", 20),
+        JobParam("seed", "seed", "number", 0),
+    ),
+)
 def make_synthetic_job(job: Job, ctx: JobContext) -> dict:
     params = job.params
     try:

@@ -58,7 +58,7 @@
       wrap.append(bar, ` ${job.progress.toFixed(0)}%`);
       cell(tr, wrap, "progress");
       cell(tr, job.error || job.message, job.error ? "message error" : "message");
-      cell(tr, job.created_by || "—");
+      cell(tr, job.created_by || "system");
       cell(tr, new Date(job.created_at).toLocaleString());
       cell(tr, job.result_url ? link(job.result_url, "download") : "");
       rows.appendChild(tr);
@@ -86,15 +86,21 @@
     timer = setTimeout(refresh, delay);
   }
 
-  for (const button of document.querySelectorAll("[data-start-kind]")) {
-    button.addEventListener("click", async () => {
+  for (const form of document.querySelectorAll("form[data-start-kind]")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button");
+      const params = {};
+      for (const input of form.querySelectorAll("input[name]")) {
+        params[input.name] = input.type === "number" ? Number(input.value) : input.value;
+      }
       button.disabled = true;
       try {
         const resp = await fetch("/api/jobs", {
           method: "POST",
           credentials: "same-origin",
           headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-          body: JSON.stringify({ kind: button.dataset.startKind, params: {} }),
+          body: JSON.stringify({ kind: form.dataset.startKind, params }),
         });
         if (!resp.ok) throw new Error((await resp.text()) || `server answered ${resp.status}`);
         showBanner("");
