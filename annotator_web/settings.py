@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "annotator_web.core",
     "annotator_web.data",
+    "annotator_web.work",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from annotator_web.core import api, views
+from annotator_web.work import api as work_api
 
 router = DefaultRouter()
 router.trailing_slash = "/?"  # /api/jobs and /api/jobs/ both work
@@ -18,5 +19,9 @@ urlpatterns = [
     path("api/auth/token", obtain_auth_token, name="api-token"),
     path("api/me", api.MeView.as_view(), name="api-me"),
     path("api/job-kinds", api.JobKindsView.as_view(), name="api-job-kinds"),
+    path("api/tasks/next", work_api.NextTaskView.as_view(), name="api-task-next"),
+    path("api/tasks/<int:pk>/draft", work_api.DraftView.as_view(), name="api-task-draft"),
+    path("api/tasks/<int:pk>/submit", work_api.SubmitView.as_view(), name="api-task-submit"),
+    path("api/images/<int:pk>/file", work_api.ImageFileView.as_view(), name="api-image-file"),
     path("api/", include(router.urls)),
 ]

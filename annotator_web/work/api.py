@@ -1,0 +1,101 @@
+"""Task queue API: thin views over work.services."""
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator_web.data.models import Image, Project
+from annotator_web.work import policy, services
+from annotator_web.work.models import Task
+
+
+def task_json(task: Task) -> dict:
+    person, image = task.person, task.person.image
+    return {
+        "id": task.pk,
+        "project": task.project.name,
+        "stage": task.stage,
+        "state": task.state,
+        "lease_expires_at": task.lease_expires_at,
+        "draft": task.draft,
+        "person": {
+            "id": person.pk,
+            "bbox": person.bbox,
+            "image": {
+                "id": image.pk,
+                "width": image.width,
+                "height": image.height,
+                "url": reverse("api-image-file", args=[image.pk]),
+            },
+        },
+    }
+
+
+def refuse(error: services.WorkError) -> Response:
+    body = {"detail": str(error)}
+    if error.field:
+        body["field"] = error.field
+    return Response(body, status=error.status)
+
+
+class AnnotatorView(APIView):
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not policy.can_annotate(request.user):
+            raise PermissionDenied("only annotators and admins work on tasks")
+
+
+class NextTaskView(AnnotatorView):
+    def post(self, request):
+        name, stage = request.data.get("project"), request.data.get("stage", 1)
+        project = Project.objects.filter(name=name).first()
+        if project is None:
+            return Response({"detail": f"no project named {name!r}", "field": "project"}, status=400)
+        if stage not in (1, 2):
+            return Response({"detail": "stage is 1 (part masks) or 2 (correspondences)", "field": "stage"}, 400)
+        try:
+            task = services.next_task(request.user, project, stage)
+        except services.WorkError as error:
+            return refuse(error)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(task_json(task))
+
+
+class DraftView(AnnotatorView):
+    def put(self, request, pk: int):
+        try:
+            task = services.save_draft(request.user, pk, request.data.get("draft"))
+        except services.WorkError as error:
+            return refuse(error)
+        return Response({"saved_at": task.draft_saved_at, "lease_expires_at": task.lease_expires_at})
+
+
+class SubmitView(AnnotatorView):
+    def post(self, request, pk: int):
+        try:
+            submission, created = services.submit(
+                request.user,
+                pk,
+                str(request.data.get("key", "")),
+                request.data.get("data"),
+                request.data.get("seconds_spent", 0.0) or 0.0,
+            )
+        except services.WorkError as error:
+            return refuse(error)
+        return Response(
+            {"submission": submission.pk, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ImageFileView(APIView):
+    def get(self, request, pk: int):
+        image = get_object_or_404(Image, pk=pk)
+        if not policy.can_see_image(request.user, image):
+            raise NotFound(f"image {pk} is not yours to see")
+        return FileResponse(image.file.open("rb"), content_type="image/jpeg")

@@ -1,0 +1,86 @@
+from django.conf import settings
+from django.db import models
+
+from annotator_web.data.models import Person, Project
+
+
+class Task(models.Model):
+    """One stage of the work on one person: part masks (stage 1) or correspondences (stage 2)."""
+
+    class Stage(models.IntegerChoices):
+        MASKS = 1, "part masks"
+        POINTS = 2, "correspondences"
+
+    class State(models.TextChoices):
+        PENDING = "pending"  # in the queue
+        LEASED = "leased"  # an annotator holds it until lease_expires_at
+        SUBMITTED = "submitted"  # a worker is processing the submission
+        DONE = "done"  # processed; the next stage (if any) is queued
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="tasks")
+    stage = models.PositiveSmallIntegerField(choices=Stage.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
+    priority = models.IntegerField(default=0, help_text="higher first")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    draft = models.JSONField(null=True, blank=True)
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-priority", "id")
+        constraints = [models.UniqueConstraint(fields=("person", "stage"), name="one_task_per_person_stage")]
+        indexes = [models.Index(fields=("project", "stage", "state", "-priority", "id"))]
+
+    def __str__(self) -> str:
+        return f"task {self.pk}: stage {self.stage} of person {self.person_id} ({self.state})"
+
+
+class Submission(models.Model):
+    """What an annotator submitted. ``key`` is chosen by the client: submitting twice stores one."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="submissions")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    key = models.CharField(max_length=64)
+    data = models.JSONField()
+    seconds_spent = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("task", "key"), name="one_submission_per_key")]
+
+    def __str__(self) -> str:
+        return f"submission {self.pk} of task {self.task_id}"
+
+
+class PartMasks(models.Model):
+    """Stage 1's result: the 14 part masks of a person (DensePose dp_masks, 256 × 256 box frame, RLE)."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="part_masks")
+    dp_masks = models.JSONField()
+    submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"part masks of person {self.person_id}"
+
+
+class SampledPoint(models.Model):
+    """A point sampled by k-means inside a part mask, shown in stage 2 (box frame, 256 scale)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="sampled_points")
+    part = models.PositiveSmallIntegerField()
+    order = models.PositiveSmallIntegerField()
+    box_x = models.FloatField()
+    box_y = models.FloatField()
+
+    class Meta:
+        ordering = ("person_id", "part", "order")
+        constraints = [models.UniqueConstraint(fields=("person", "part", "order"), name="one_point_per_slot")]
+
+    def __str__(self) -> str:
+        return f"point {self.order} of part {self.part} of person {self.person_id}"

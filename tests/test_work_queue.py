@@ -1,0 +1,149 @@
+"""The task queue: leases, drafts, idempotent submissions, stage 1 -> k-means points -> stage 2."""
+
+import io
+import threading
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from annotator_web.core import jobs
+from annotator_web.core.models import Job
+from annotator_web.data.models import Image, Person, Project
+from annotator_web.work import services
+from annotator_web.work.models import PartMasks, SampledPoint, Submission, Task
+from pipeline import parts
+from pipeline.coco.densepose import dp_masks_from_labels
+
+
+@pytest.fixture
+def project(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = Project.objects.create(name="queue-test")
+    for i in range(3):
+        buffer = io.BytesIO()
+        PILImage.new("RGB", (200, 150), (i * 40, 90, 120)).save(buffer, format="JPEG")
+        image = Image(project=project, width=200, height=150, sha256=f"{i:064d}")
+        image.file.save(f"img{i}.jpg", ContentFile(buffer.getvalue()), save=True)
+        for k in range(10):
+            Person.objects.create(image=image, x=10 + k, y=5, w=60, h=120)
+    services.create_tasks(project)
+    return project
+
+
+def masks_payload():
+    labels = np.zeros((256, 256), dtype=np.uint8)
+    labels[20:80, 90:170] = parts.MASK_PART_NAMES.index("Head") + 1
+    labels[80:200, 60:200] = parts.MASK_PART_NAMES.index("Torso") + 1
+    labels[200:250, 70:120] = parts.MASK_PART_NAMES.index("Upper Leg Right") + 1
+    return {"dp_masks": dp_masks_from_labels(labels)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stage_one_flow_through_the_api(project, users, client_for):
+    anna, otto = client_for(users["annotator"]), client_for(users["annotator2"])
+    resp = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json")
+    assert resp.status_code == 200, resp.content
+    task = resp.json()
+    assert task["stage"] == 1 and task["person"]["bbox"] == [10.0, 5.0, 60.0, 120.0]
+    image_url = task["person"]["image"]["url"]
+    assert anna.get(image_url).status_code == 200
+    assert otto.get(image_url).status_code == 404, "only the annotator holding a task sees its image"
+
+    saved = anna.put(f"/api/tasks/{task['id']}/draft", {"draft": {"strokes": [1, 2, 3]}}, format="json")
+    assert saved.status_code == 200
+    again = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    assert again["id"] == task["id"] and again["draft"] == {"strokes": [1, 2, 3]}, "a reload resumes the work"
+
+    body = {"key": "submit-1", "data": masks_payload(), "seconds_spent": 42}
+    first = anna.post(f"/api/tasks/{task['id']}/submit", body, format="json")
+    second = anna.post(f"/api/tasks/{task['id']}/submit", body, format="json")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["submission"] == second.json()["submission"]
+    assert Submission.objects.count() == 1, "submitting twice stores one result"
+
+    job = Job.objects.get(kind=services.PROCESS_KIND)
+    done = jobs.execute(job.pk, worker="test")
+    assert done.state == "succeeded", done.error
+    person = Person.objects.get(pk=task["person"]["id"])
+    assert PartMasks.objects.get(person=person).dp_masks == masks_payload()["dp_masks"]
+    points = SampledPoint.objects.filter(person=person)
+    per_part = {p: points.filter(part=p).count() for p in set(points.values_list("part", flat=True))}
+    assert set(per_part) == {1, 6, 14} and max(per_part.values()) <= parts.MAX_POINTS_PER_PART
+    assert Task.objects.get(pk=task["id"]).state == "done"
+    assert Task.objects.get(person=person, stage=2).state == "pending"
+
+
+@pytest.mark.django_db
+def test_an_expired_lease_returns_the_task_to_the_queue(project, users):
+    anna, otto = users["annotator"], users["annotator2"]
+    task = services.next_task(anna, project, 1)
+    services.save_draft(anna, task.pk, {"mine": True})
+    Task.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    taken = services.next_task(otto, project, 1)
+    assert taken.pk == task.pk and taken.assignee == otto and taken.draft is None
+    with pytest.raises(services.WorkError, match="not leased to you"):
+        services.save_draft(anna, task.pk, {"mine": True})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_annotators_at_once_never_get_the_same_task(project, make_user):
+    annotators = [make_user(f"a{i}", "annotator") for i in range(20)]
+    got, errors = [], []
+    start = threading.Barrier(20)
+
+    def work(user):
+        try:
+            start.wait()
+            task = services.next_task(user, project, 1)
+            got.append((user.pk, task.pk if task else None))
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(u,)) for u in annotators]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    tasks = [t for _, t in got]
+    assert len(tasks) == 20 and None not in tasks and len(set(tasks)) == 20
+    assert Task.objects.filter(state="leased").count() == 20
+
+
+@pytest.mark.django_db
+def test_bad_requests_are_refused_and_store_nothing(project, users, client_for):
+    anna = client_for(users["annotator"])
+    task = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    url = f"/api/tasks/{task['id']}/submit"
+    bad_size = {"dp_masks": [{"size": [100, 100], "counts": "abc"}] + [[]] * 13}
+    cases = [
+        ({"key": "k", "data": bad_size}, 400, "expected [256, 256]"),
+        ({"key": "k", "data": {"dp_masks": [[]] * 14}}, 400, "all 14 part masks are empty"),
+        ({"key": "k", "data": {"dp_masks": [[]] * 3}}, 400, "must be a list of 14"),
+        ({"data": masks_payload()}, 400, "needs a key"),
+    ]
+    for body, status, reason in cases:
+        resp = anna.post(url, body, format="json")
+        assert resp.status_code == status and reason in resp.json()["detail"], resp.json()
+    assert Submission.objects.count() == 0 and Task.objects.get(pk=task["id"]).state == "leased"
+
+    other = client_for(users["annotator2"])
+    assert other.post(url, {"key": "x", "data": masks_payload()}, format="json").status_code == 409
+    resp = anna.post("/api/tasks/next", {"project": "nope", "stage": 1}, format="json")
+    assert resp.status_code == 400 and resp.json()["field"] == "project"
+    reviewer = client_for(users["reviewer"])
+    assert reviewer.post("/api/tasks/next", {"project": "queue-test"}, format="json").status_code == 403
+    project.paused = True
+    project.save()
+    assert anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").status_code == 409
+    Task.objects.filter(pk=task["id"]).update(lease_expires_at=timezone.now() - timedelta(minutes=1))
+    resp = anna.post(url, {"key": "late", "data": masks_payload()}, format="json")
+    assert resp.status_code == 409 and "expired" in resp.json()["detail"]
+    assert Submission.objects.count() == 0
