@@ -66,7 +66,6 @@ class ClickMapper:
         self.intrinsics = np.array([[c.fx, c.fy, c.cx, c.cy] for c in cams])
         self.size = assets.size
         self.flat_ids = assets.face_ids.reshape(-1)
-        self.flat_depth = assets.depth.reshape(-1)
         self.triangles = assets.vertices[assets.faces]  # (F, 3, 3)
         normal = np.cross(self.triangles[:, 1] - self.triangles[:, 0], self.triangles[:, 2] - self.triangles[:, 0])
         self.face_normal = normal  # the plane of face f: face_normal[f] . p = face_offset[f]
