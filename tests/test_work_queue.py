@@ -147,3 +147,51 @@ def test_bad_requests_are_refused_and_store_nothing(project, users, client_for):
     resp = anna.post(url, {"key": "late", "data": masks_payload()}, format="json")
     assert resp.status_code == 409 and "expired" in resp.json()["detail"]
     assert Submission.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stage_two_clicks_become_correspondences(project, users, client_for, assets, settings):
+    from annotator_web.work.models import Correspondence
+    from tests.stack import ASSET_CACHE
+
+    settings.ASSET_CACHE_DIR = ASSET_CACHE
+    anna = client_for(users["annotator"])
+    first = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    anna.post(f"/api/tasks/{first['id']}/submit", {"key": "s1", "data": masks_payload()}, format="json")
+    jobs.execute(Job.objects.get(kind=services.PROCESS_KIND).pk, worker="test")
+
+    task = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 2}, format="json").json()
+    assert task["stage"] == 2 and task["person"]["id"] == first["person"]["id"]
+    points = task["points"]
+    assert len(points) == SampledPoint.objects.filter(person_id=task["person"]["id"]).count() > 3
+
+    def click_on(part, view=0):
+        rows, cols = np.nonzero(assets.face_ids[part - 1, view] >= 0)
+        return {"view": view, "x": float(cols[len(cols) // 3]) + 0.5, "y": float(rows[len(rows) // 3]) + 0.5}
+
+    answers = [{"point": p["id"], "status": "ok", **click_on(p["part"])} for p in points]
+    answers[0] = {"point": points[0]["id"], "status": "not_visible"}
+    answers[1] = {"point": points[1]["id"], "status": "unsure"}
+    url = f"/api/tasks/{task['id']}/submit"
+
+    off = [dict(a) for a in answers]
+    off[2].update(x=0.5, y=0.5)  # a corner of the view, not on the part
+    resp = anna.post(url, {"key": "bad", "data": {"answers": off}}, format="json")
+    assert resp.status_code == 400 and "not on the part's surface" in resp.json()["detail"]
+    assert resp.json()["field"] == "answers[2]"
+    resp = anna.post(url, {"key": "bad2", "data": {"answers": answers[:-1]}}, format="json")
+    assert resp.status_code == 400 and "have no answer" in resp.json()["detail"]
+    assert Submission.objects.filter(task_id=task["id"]).count() == 0
+
+    resp = anna.post(url, {"key": "s2", "data": {"answers": answers}, "seconds_spent": 60}, format="json")
+    assert resp.status_code == 201, resp.json()
+    job = Job.objects.filter(kind=services.PROCESS_KIND).order_by("-id").first()
+    done = jobs.execute(job.pk, worker="test")
+    assert done.state == "succeeded", done.error
+    rows = Correspondence.objects.filter(point__person_id=task["person"]["id"])
+    assert rows.count() == len(points), "not visible and unsure answers are kept"
+    assert {r.status for r in rows.filter(point_id__in=[points[0]["id"], points[1]["id"]])} == {"not_visible", "unsure"}
+    for row in rows.filter(status="ok"):
+        assert parts.CHART_TO_MASK_PART[row.chart] == row.point.part
+        assert 0 <= row.u <= 1 and 0 <= row.v <= 1 and len(row.surface) == 3
+    assert Task.objects.get(pk=task["id"]).state == "done"

@@ -30,6 +30,24 @@ def assets_ready(body: str) -> bool:
     return (folder / "report.json").exists()
 
 
+_mappers: dict[str, object] = {}
+
+
+def click_mapper(body: str):
+    """The click mapper of a body model's built assets, loaded once per process; None when not built."""
+    from pipeline.assets import load_assets
+    from pipeline.correspond import ClickMapper
+
+    if not assets_ready(body):
+        return None
+    model = body_model(body)
+    folder = asset_folder(body, model.template(), settings.ASSET_CACHE_DIR, model.charts_source())
+    cached = _mappers.get(body)
+    if cached is None or cached.assets.folder != folder:
+        cached = _mappers[body] = ClickMapper(load_assets(folder))
+    return cached
+
+
 @job_kind(KIND, title="Build body-model assets", queue="render", roles=("admin",))
 def build_assets(job: Job, ctx: JobContext) -> dict:
     body = job.params.get("body", settings.BODY_MODEL)

@@ -15,7 +15,14 @@ from annotator_web.work.models import Task
 
 def task_json(task: Task) -> dict:
     person, image = task.person, task.person.image
+    extra = {}
+    if task.stage == Task.Stage.POINTS:
+        extra["points"] = [
+            {"id": p.pk, "part": p.part, "order": p.order, "box_x": p.box_x, "box_y": p.box_y}
+            for p in person.sampled_points.all()
+        ]
     return {
+        **extra,
         "id": task.pk,
         "project": task.project.name,
         "stage": task.stage,

@@ -84,3 +84,30 @@ class SampledPoint(models.Model):
 
     def __str__(self) -> str:
         return f"point {self.order} of part {self.part} of person {self.person_id}"
+
+
+class Correspondence(models.Model):
+    """Stage 2's answer for one sampled point: where on the body it is, or that it cannot be told."""
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        NOT_VISIBLE = "not_visible"
+        UNSURE = "unsure"
+
+    point = models.OneToOneField(SampledPoint, on_delete=models.CASCADE, related_name="correspondence")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    view = models.PositiveSmallIntegerField(null=True, blank=True)
+    click_x = models.FloatField(null=True, blank=True)
+    click_y = models.FloatField(null=True, blank=True)
+    face = models.IntegerField(null=True, blank=True)
+    bary = models.JSONField(null=True, blank=True)
+    chart = models.PositiveSmallIntegerField(null=True, blank=True, help_text="DensePose I")
+    u = models.FloatField(null=True, blank=True)
+    v = models.FloatField(null=True, blank=True)
+    surface = models.JSONField(null=True, blank=True, help_text="3-D point on the template, metres")
+    seconds_spent = models.FloatField(default=0.0)
+    submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.status} answer for point {self.point_id}"

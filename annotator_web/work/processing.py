@@ -6,7 +6,7 @@ from django.db import transaction
 
 from annotator_web.core.jobs import JobContext, JobError, job_kind
 from annotator_web.core.models import Job
-from annotator_web.work.models import PartMasks, SampledPoint, Submission, Task
+from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from annotator_web.work.services import PROCESS_KIND
 from pipeline.coco.densepose import labels_from_dp_masks
 from pipeline.sampling import sample_points
@@ -35,6 +35,45 @@ def process_stage1(submission: Submission) -> dict:
     return {"person": person.pk, "points": count, "parts": len(points), "message": f"{count} points sampled"}
 
 
+def process_stage2(submission: Submission) -> dict:
+    """Map the clicks authoritatively and store one answer per sampled point (not visible / unsure kept)."""
+    from annotator_web.core.body_assets import click_mapper
+
+    task = submission.task
+    answers = submission.data["answers"]
+    points = {p.pk: p for p in SampledPoint.objects.filter(person=task.person)}
+    clicks = [a for a in answers if a.get("status", "ok") == "ok"]
+    mapped = None
+    if clicks:
+        mapper = click_mapper(task.project.body_model)
+        if mapper is None:
+            raise JobError(f"the {task.project.body_model} body assets are not built")
+        mapped = mapper.map_clicks(
+            [points[a["point"]].part for a in clicks], [a["view"] for a in clicks], [a["x"] for a in clicks],
+            [a["y"] for a in clicks],
+        )  # fmt: skip
+        if not mapped.ok.all():
+            raise JobError("a click no longer maps onto its part (were the assets rebuilt?)")
+    per_point = submission.seconds_spent / max(len(answers), 1)
+    rows, c = [], 0
+    for answer in answers:
+        row = Correspondence(point=points[answer["point"]], status=answer.get("status", "ok"),
+                             seconds_spent=per_point, submission=submission)  # fmt: skip
+        if row.status == "ok":
+            row.view, row.click_x, row.click_y = int(answer["view"]), float(answer["x"]), float(answer["y"])
+            row.face, row.bary = int(mapped.face[c]), mapped.bary[c].tolist()
+            row.chart, row.u, row.v = int(mapped.chart[c]), float(mapped.uv[c, 0]), float(mapped.uv[c, 1])
+            row.surface = mapped.point[c].tolist()
+            c += 1
+        rows.append(row)
+    with transaction.atomic():
+        Correspondence.objects.filter(point__person=task.person).delete()
+        Correspondence.objects.bulk_create(rows)
+        Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
+    counts = {s: sum(r.status == s for r in rows) for s in ("ok", "not_visible", "unsure")}
+    return {"person": task.person_id, **counts, "message": f"{counts['ok']} correspondences mapped"}
+
+
 @job_kind(PROCESS_KIND, title="Process a submission", queue="default", roles=())
 def process_submission(job: Job, ctx: JobContext) -> dict:
     submission = (
@@ -46,4 +85,4 @@ def process_submission(job: Job, ctx: JobContext) -> dict:
         raise JobError(f"submission {job.params.get('submission')} does not exist")
     if submission.task.stage == Task.Stage.MASKS:
         return process_stage1(submission)
-    raise JobError(f"stage {submission.task.stage} submissions are not processed yet")
+    return process_stage2(submission)

@@ -109,7 +109,58 @@ def validate_stage1(data: dict) -> dict:
     return {"dp_masks": masks}
 
 
-VALIDATORS = {Task.Stage.MASKS: validate_stage1}
+ANSWER_STATUSES = ("ok", "not_visible", "unsure")
+
+
+def validate_stage2(data: dict, task: Task) -> dict:
+    """Every sampled point answered once: a click (view, x, y) on the point's part, or not visible / unsure."""
+    from annotator_web.core.body_assets import click_mapper
+    from annotator_web.work.models import SampledPoint
+
+    answers = data.get("answers") if isinstance(data, dict) else None
+    if not isinstance(answers, list):
+        raise WorkError("stage 2 submits {'answers': [{point, status, view, x, y}, ...]}", field="answers")
+    points = {p.pk: p for p in SampledPoint.objects.filter(person=task.person)}
+    seen, clicks = set(), []
+    for k, answer in enumerate(answers):
+        where = f"answers[{k}]"
+        if not isinstance(answer, dict) or answer.get("point") not in points:
+            raise WorkError(f"{where}: 'point' must be one of this person's sampled points", field=where)
+        if answer["point"] in seen:
+            raise WorkError(f"{where}: point {answer['point']} is answered twice", field=where)
+        seen.add(answer["point"])
+        status = answer.get("status", "ok")
+        if status not in ANSWER_STATUSES:
+            raise WorkError(f"{where}: status must be one of {ANSWER_STATUSES}", field=where)
+        if status == "ok":
+            try:
+                view, x, y = int(answer["view"]), float(answer["x"]), float(answer["y"])
+            except (KeyError, TypeError, ValueError):
+                raise WorkError(f"{where}: a click needs view (0..5), x and y numbers", field=where) from None
+            clicks.append((k, points[answer["point"]].part, view, x, y))
+    missing = sorted(set(points) - seen)
+    if missing:
+        raise WorkError(f"{len(missing)} sampled points have no answer (first: point {missing[0]})", field="answers")
+    if clicks:
+        mapper = click_mapper(task.project.body_model)
+        if mapper is None:
+            raise WorkError(f"the {task.project.body_model} body assets are not built yet", status=503)
+        k, part, view, x, y = (list(c) for c in zip(*clicks, strict=True))
+        mapped = mapper.map_clicks(part, view, x, y)
+        bad = [i for i, ok in enumerate(mapped.ok) if not ok]
+        if bad:
+            from pipeline.correspond import REASONS
+
+            i = bad[0]
+            raise WorkError(
+                f"answers[{k[i]}]: {REASONS[int(mapped.reason[i])]} (part {part[i]}, view {view[i]}, "
+                f"x={x[i]}, y={y[i]}); {len(bad)} clicks in all",
+                field=f"answers[{k[i]}]",
+            )
+    return {"answers": answers}
+
+
+VALIDATORS = {Task.Stage.MASKS: lambda data, task: validate_stage1(data), Task.Stage.POINTS: validate_stage2}
 
 
 def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0) -> tuple[Submission, bool]:
@@ -129,7 +180,7 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
         validator = VALIDATORS.get(task.stage)
         if validator is None:
             raise WorkError(f"stage {task.stage} submissions are not accepted yet", status=409)
-        clean = validator(data)
+        clean = validator(data, task)
         submission = Submission.objects.create(
             task=task, annotator=user, key=key, data=clean, seconds_spent=max(0.0, float(seconds_spent))
         )
