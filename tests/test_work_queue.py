@@ -15,7 +15,7 @@ from annotator_web.core import jobs
 from annotator_web.core.models import Job
 from annotator_web.data.models import Image, Person, Project
 from annotator_web.work import services
-from annotator_web.work.models import PartMasks, SampledPoint, Submission, Task
+from annotator_web.work.models import AuditEvent, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
 from pipeline.coco.densepose import dp_masks_from_labels
 
@@ -74,8 +74,50 @@ def test_the_stage_one_flow_through_the_api(project, users, client_for):
     points = SampledPoint.objects.filter(person=person)
     per_part = {p: points.filter(part=p).count() for p in set(points.values_list("part", flat=True))}
     assert set(per_part) == {1, 6, 14} and max(per_part.values()) <= parts.MAX_POINTS_PER_PART
-    assert Task.objects.get(pk=task["id"]).state == "done"
+
+    # every submission of this project is reviewed (review fraction 1): a rejection sends it back
+    assert Task.objects.get(pk=task["id"]).state == "review"
+    assert not Task.objects.filter(person=person, stage=2).exists(), "stage 2 waits for accepted masks"
+    rita = client_for(users["reviewer"])
+    assert anna.get("/api/reviews/next?project=queue-test").status_code == 403
+    queued = rita.get("/api/reviews/next?project=queue-test&stage=1").json()
+    assert queued["id"] == task["id"] and queued["submission"] == masks_payload()
+    url = f"/api/tasks/{task['id']}/review"
+    assert rita.post(url, {"decision": "reject"}, format="json").json()["field"] == "comment"
+    back = rita.post(url, {"decision": "reject", "comment": "the left arm is missing"}, format="json").json()
+    assert (back["state"], back["review_comment"]) == ("pending", "the left arm is missing")
+    again = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    assert again["id"] == task["id"] and again["review_comment"] == "the left arm is missing", "redone first"
+    anna.post(f"/api/tasks/{task['id']}/submit", {"key": "submit-2", "data": masks_payload()}, format="json")
+    jobs.execute(Job.objects.filter(kind=services.PROCESS_KIND).order_by("-id").first().pk, worker="test")
+    assert rita.post(url, {"decision": "accept"}, format="json").json()["state"] == "done"
     assert Task.objects.get(person=person, stage=2).state == "pending"
+    assert rita.post(url, {"decision": "accept"}, format="json").status_code == 409, "reviewed once"
+    actions = list(AuditEvent.objects.filter(task_id=task["id"]).order_by("at", "id").values_list("action", flat=True))
+    assert actions == ["lease", "submit", "to_review", "reject", "lease", "submit", "to_review", "accept"]
+
+
+@pytest.mark.django_db
+def test_admins_manage_the_queue(project, users, client_for):
+    boss, anna = client_for(users["admin"]), client_for(users["annotator"])
+    assert anna.post("/api/projects/queue-test/pause", format="json").status_code == 403
+    assert boss.post("/api/projects/queue-test/tasks", {"stage": 1}, format="json").json() == {"created": 0}
+    task = Task.objects.order_by("id").first()
+    assigned = boss.post(f"/api/tasks/{task.pk}/assign", {"username": "otto"}, format="json").json()
+    assert (assigned["state"], assigned["assignee"]) == ("leased", "otto")
+    assert boss.post(f"/api/tasks/{task.pk}/assign", {"username": "rita"}, format="json").status_code == 400
+    assert boss.post(f"/api/tasks/{task.pk}/release", format="json").json()["state"] == "pending"
+    assert boss.post(f"/api/tasks/{task.pk}/release", format="json").status_code == 409
+    last = Task.objects.order_by("-id").first()
+    assert boss.post("/api/tasks/priority", {"tasks": [last.pk], "priority": 9}, format="json").json() == {"updated": 1}
+    first_up = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    assert first_up["id"] == last.pk, "higher priority first"
+    assert boss.post("/api/tasks/priority", {"tasks": "all", "priority": 1}, format="json").status_code == 400
+    assert boss.post("/api/projects/queue-test/pause", format="json").json() == {"paused": True}
+    assert anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").status_code == 409
+    assert boss.post("/api/projects/queue-test/resume", format="json").json() == {"paused": False}
+    assert boss.post(f"/api/tasks/{task.pk}/requeue", format="json").status_code == 409, "already pending"
+    assert AuditEvent.objects.filter(action__in=["assign", "release", "pause", "resume", "set_priority"]).count() == 5
 
 
 @pytest.mark.django_db
@@ -155,6 +197,8 @@ def test_stage_two_clicks_become_correspondences(project, users, client_for, ass
     from tests.stack import ASSET_CACHE
 
     settings.ASSET_CACHE_DIR = ASSET_CACHE
+    project.review_fraction = 0.0  # straight through, no review
+    project.save()
     anna = client_for(users["annotator"])
     first = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
     anna.post(f"/api/tasks/{first['id']}/submit", {"key": "s1", "data": masks_payload()}, format="json")

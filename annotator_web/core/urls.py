@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
@@ -23,5 +23,19 @@ urlpatterns = [
     path("api/tasks/<int:pk>/draft", work_api.DraftView.as_view(), name="api-task-draft"),
     path("api/tasks/<int:pk>/submit", work_api.SubmitView.as_view(), name="api-task-submit"),
     path("api/images/<int:pk>/file", work_api.ImageFileView.as_view(), name="api-image-file"),
+    path("api/reviews/next", work_api.NextReviewView.as_view(), name="api-review-next"),
+    path("api/tasks/<int:pk>/review", work_api.ReviewView.as_view(), name="api-task-review"),
+    path("api/tasks/priority", work_api.PriorityView.as_view(), name="api-task-priority"),
+    re_path(
+        r"^api/tasks/(?P<pk>[0-9]+)/(?P<action>release|assign|requeue)$",
+        work_api.TaskActionView.as_view(),
+        name="api-task-action",
+    ),
+    path("api/projects/<slug:name>/tasks", work_api.CreateTasksView.as_view(), name="api-project-tasks"),
+    re_path(
+        r"^api/projects/(?P<name>[-\w]+)/(?P<action>pause|resume)$",
+        work_api.PauseView.as_view(),
+        name="api-project-pause",
+    ),
     path("api/", include(router.urls)),
 ]

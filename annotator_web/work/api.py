@@ -28,6 +28,8 @@ def task_json(task: Task) -> dict:
         "stage": task.stage,
         "state": task.state,
         "lease_expires_at": task.lease_expires_at,
+        "assignee": task.assignee.username if task.assignee_id else None,
+        "review_comment": task.review_comment,
         "draft": task.draft,
         "person": {
             "id": person.pk,
@@ -106,3 +108,108 @@ class ImageFileView(APIView):
         if not policy.can_see_image(request.user, image):
             raise NotFound(f"image {pk} is not yours to see")
         return FileResponse(image.file.open("rb"), content_type="image/jpeg")
+
+
+class ReviewerView(APIView):
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not policy.can_review(request.user):
+            raise PermissionDenied("only reviewers and admins review")
+
+
+class AdminView(APIView):
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not policy.can_manage(request.user):
+            raise PermissionDenied("only admins manage queues")
+
+
+def project_or_400(name):
+    project = Project.objects.filter(name=name).first()
+    if project is None:
+        raise services.WorkError(f"no project named {name!r}", field="project")
+    return project
+
+
+def handle(call):
+    try:
+        return call()
+    except services.WorkError as error:
+        return refuse(error)
+
+
+class NextReviewView(ReviewerView):
+    def get(self, request):
+        def run():
+            project = project_or_400(request.query_params.get("project"))
+            task = services.next_review(project, int(request.query_params.get("stage", 1)))
+            if task is None:
+                return Response(status=status.HTTP_204_NO_CONTENT)
+            submission = task.submissions.order_by("-created_at").first()
+            return Response({**task_json(task), "submission": submission.data if submission else None})
+
+        return handle(run)
+
+
+class ReviewView(ReviewerView):
+    def post(self, request, pk: int):
+        return handle(
+            lambda: Response(
+                task_json(
+                    services.review(
+                        request.user, pk, str(request.data.get("decision", "")), str(request.data.get("comment", ""))
+                    )
+                )
+            )
+        )
+
+
+class CreateTasksView(AdminView):
+    def post(self, request, name: str):
+        def run():
+            project = project_or_400(name)
+            count = services.create_tasks(
+                project, int(request.data.get("stage", 1)), int(request.data.get("priority", 0)), request.user
+            )
+            return Response({"created": count}, status=status.HTTP_201_CREATED)
+
+        return handle(run)
+
+
+class PauseView(AdminView):
+    def post(self, request, name: str, action: str):
+        return handle(
+            lambda: Response(
+                {"paused": services.set_paused(request.user, project_or_400(name), action == "pause").paused}
+            )
+        )
+
+
+class TaskActionView(AdminView):
+    def post(self, request, pk: int, action: str):
+        def run():
+            if action == "release":
+                task = services.release(request.user, pk)
+            elif action == "requeue":
+                task = services.requeue(request.user, pk, str(request.data.get("comment", "")))
+            else:  # assign
+                from django.contrib.auth import get_user_model
+
+                user = get_user_model().objects.filter(username=request.data.get("username")).first()
+                if user is None or not policy.can_annotate(user):
+                    raise services.WorkError("username must name an annotator", field="username")
+                task = services.assign(request.user, pk, user)
+            return Response(task_json(task))
+
+        return handle(run)
+
+
+class PriorityView(AdminView):
+    def post(self, request):
+        def run():
+            ids, priority = request.data.get("tasks"), request.data.get("priority")
+            if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not isinstance(priority, int):
+                raise services.WorkError("send {'tasks': [task ids], 'priority': whole number}", field="tasks")
+            return Response({"updated": services.set_priority(request.user, ids, priority)})
+
+        return handle(run)

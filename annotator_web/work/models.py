@@ -15,7 +15,8 @@ class Task(models.Model):
         PENDING = "pending"  # in the queue
         LEASED = "leased"  # an annotator holds it until lease_expires_at
         SUBMITTED = "submitted"  # a worker is processing the submission
-        DONE = "done"  # processed; the next stage (if any) is queued
+        REVIEW = "review"  # processed, waiting for a reviewer
+        DONE = "done"  # accepted; the next stage (if any) is queued
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="tasks")
@@ -28,6 +29,8 @@ class Task(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     draft = models.JSONField(null=True, blank=True)
     draft_saved_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True, default="", help_text="why the last review rejected it")
+    rejections = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,3 +114,36 @@ class Correspondence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} answer for point {self.point_id}"
+
+
+class Review(models.Model):
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reviews")
+    submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    comment = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.decision} of task {self.task_id}"
+
+
+class AuditEvent(models.Model):
+    """Who did what to which task, and when."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=32, db_index=True)
+    project = models.ForeignKey(Project, null=True, on_delete=models.CASCADE)
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} task {self.task_id}"

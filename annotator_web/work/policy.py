@@ -16,3 +16,11 @@ def can_see_image(user, image) -> bool:
         role == policy.ANNOTATOR
         and Task.objects.filter(person__image=image, assignee=user, state=Task.State.LEASED).exists()
     )
+
+
+def can_review(user) -> bool:
+    return policy.role_of(user) in (policy.REVIEWER, policy.ADMIN)
+
+
+def can_manage(user) -> bool:
+    return policy.is_admin(user)

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from annotator_web.core.jobs import JobContext, JobError, job_kind
 from annotator_web.core.models import Job
+from annotator_web.work import services
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from annotator_web.work.services import PROCESS_KIND
 from pipeline.coco.densepose import labels_from_dp_masks
@@ -27,12 +28,10 @@ def process_stage1(submission: Submission) -> dict:
             for part, xy in points.items()
             for k, (x, y) in enumerate(xy)
         )
-        Task.objects.get_or_create(
-            person=person, stage=Task.Stage.POINTS, defaults={"project": task.project, "priority": task.priority}
-        )
-        Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
+        state = services.processed(task, submission)
     count = sum(len(v) for v in points.values())
-    return {"person": person.pk, "points": count, "parts": len(points), "message": f"{count} points sampled"}
+    return {"person": person.pk, "points": count, "parts": len(points), "state": state,
+            "message": f"{count} points sampled; {state}"}  # fmt: skip
 
 
 def process_stage2(submission: Submission) -> dict:
@@ -69,9 +68,10 @@ def process_stage2(submission: Submission) -> dict:
     with transaction.atomic():
         Correspondence.objects.filter(point__person=task.person).delete()
         Correspondence.objects.bulk_create(rows)
-        Task.objects.filter(pk=task.pk).update(state=Task.State.DONE)
+        state = services.processed(task, submission)
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "not_visible", "unsure")}
-    return {"person": task.person_id, **counts, "message": f"{counts['ok']} correspondences mapped"}
+    return {"person": task.person_id, **counts, "state": state,
+            "message": f"{counts['ok']} correspondences mapped; {state}"}  # fmt: skip
 
 
 @job_kind(PROCESS_KIND, title="Process a submission", queue="default", roles=())

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.db import transaction
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from annotator_web.core import jobs
 from annotator_web.data.models import Person, Project
-from annotator_web.work.models import Submission, Task
+from annotator_web.work.models import AuditEvent, Review, Submission, Task
 from pipeline.coco.densepose import check_annotation
 
 PROCESS_KIND = "process_submission"
@@ -32,12 +33,27 @@ class WorkError(Exception):
         self.field = field
 
 
-def create_tasks(project: Project, stage: int = Task.Stage.MASKS, priority: int = 0) -> int:
-    """Queue a task of ``stage`` for every person of the project that has none; returns how many."""
+def audit(actor, action: str, task: Task | None = None, project: Project | None = None, **detail) -> None:
+    AuditEvent.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        task=task,
+        project=project or (task.project if task else None),
+        detail=detail,
+    )
+
+
+def create_tasks(project: Project, stage: int = Task.Stage.MASKS, priority: int = 0, actor=None) -> int:
+    """Queue a stage-1 task for every person of the project that has none; returns how many.
+
+    Stage-2 tasks are made by the queue itself when a person's part masks are accepted."""
+    if stage != Task.Stage.MASKS:
+        raise WorkError("only stage-1 tasks are created in bulk; stage 2 follows accepted part masks", field="stage")
     people = Person.objects.filter(image__project=project).exclude(tasks__stage=stage)
     created = Task.objects.bulk_create(
         [Task(project=project, person=p, stage=stage, priority=priority) for p in people], ignore_conflicts=True
     )
+    audit(actor, "create_tasks", project=project, stage=stage, count=len(created))
     return len(created)
 
 
@@ -72,6 +88,7 @@ def next_task(user, project: Project, stage: int) -> Task | None:
             task.draft = None  # another annotator's expired lease: their draft is not yours
         task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(project)
         task.save()
+        audit(user, "lease", task)
         return task
 
 
@@ -186,5 +203,131 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
         )
         task.state, task.draft, task.lease_expires_at = Task.State.SUBMITTED, None, None
         task.save(update_fields=["state", "draft", "lease_expires_at", "updated_at"])
+        audit(user, "submit", task, submission=submission.pk)
         jobs.start_job(PROCESS_KIND, params={"submission": submission.pk}, user=user)
     return submission, True
+
+
+# --- after processing: review, acceptance -----------------------------------------------------------------
+
+
+def needs_review(task: Task, submission: Submission) -> bool:
+    """A reproducible sample of ``review_fraction`` of the submissions goes to review."""
+    fraction = task.project.review_fraction
+    if fraction >= 1:
+        return True
+    if fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"{task.pk}:{submission.pk}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+def processed(task: Task, submission: Submission) -> str:
+    """Called by the worker once a submission is stored: to review, or accepted straight away."""
+    if needs_review(task, submission):
+        Task.objects.filter(pk=task.pk).update(state=Task.State.REVIEW, updated_at=timezone.now())
+        audit(None, "to_review", task, submission=submission.pk)
+        return Task.State.REVIEW
+    _accept(task)
+    return Task.State.DONE
+
+
+def _accept(task: Task) -> None:
+    Task.objects.filter(pk=task.pk).update(state=Task.State.DONE, review_comment="", updated_at=timezone.now())
+    if task.stage == Task.Stage.MASKS:
+        Task.objects.get_or_create(
+            person=task.person, stage=Task.Stage.POINTS, defaults={"project": task.project, "priority": task.priority}
+        )
+
+
+def next_review(project: Project, stage: int) -> Task | None:
+    return (
+        Task.objects.filter(project=project, stage=stage, state=Task.State.REVIEW).order_by("updated_at", "id").first()
+    )
+
+
+def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
+    if decision not in (Review.Decision.ACCEPT, Review.Decision.REJECT):
+        raise WorkError("decision is 'accept' or 'reject'", field="decision")
+    if decision == Review.Decision.REJECT and not comment.strip():
+        raise WorkError("a rejection needs a comment for the annotator", field="comment")
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("project", "person").filter(pk=task_id).first()
+        if task is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        if task.state != Task.State.REVIEW:
+            raise WorkError(f"task {task_id} is not waiting for review (it is {task.state})", status=409)
+        submission = task.submissions.order_by("-created_at").first()
+        Review.objects.create(task=task, submission=submission, reviewer=reviewer, decision=decision, comment=comment)
+        if decision == Review.Decision.ACCEPT:
+            _accept(task)
+        else:
+            # back to the queue, a little ahead of fresh work, with the reason
+            task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
+            task.review_comment, task.rejections, task.priority = comment, task.rejections + 1, task.priority + 1
+            task.save()
+        audit(reviewer, decision, task, comment=comment)
+        task.refresh_from_db()
+        return task
+
+
+# --- admin actions ---------------------------------------------------------------------------------------
+
+
+def release(actor, task_id: int) -> Task:
+    """Take a task back from whoever holds it (it returns to the queue; their draft stays with the task)."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(pk=task_id).first()
+        if task is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        if task.state != Task.State.LEASED:
+            raise WorkError(f"task {task_id} is not leased (it is {task.state})", status=409)
+        task.state, task.lease_expires_at = Task.State.PENDING, None
+        task.save()
+        audit(actor, "release", task, was=task.assignee_id)
+        return task
+
+
+def assign(actor, task_id: int, user) -> Task:
+    """Lease a task to a given annotator (reassigning it if someone else holds it)."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
+        if task is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        if task.state not in (Task.State.PENDING, Task.State.LEASED):
+            raise WorkError(f"task {task_id} cannot be assigned: it is {task.state}", status=409)
+        previous = task.assignee_id
+        if previous and previous != user.pk:
+            task.draft = None
+        task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(task.project)
+        task.save()
+        audit(actor, "assign", task, to=user.pk, was=previous)
+        return task
+
+
+def requeue(actor, task_id: int, comment: str = "") -> Task:
+    """Send finished or reviewed work back to the queue to be done again."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(pk=task_id).first()
+        if task is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        if task.state in (Task.State.PENDING, Task.State.SUBMITTED):
+            raise WorkError(f"task {task_id} is {task.state}; there is nothing to requeue", status=409)
+        task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
+        task.review_comment = comment or task.review_comment
+        task.save()
+        audit(actor, "requeue", task, comment=comment)
+        return task
+
+
+def set_priority(actor, task_ids, priority: int) -> int:
+    count = Task.objects.filter(pk__in=list(task_ids)).update(priority=int(priority), updated_at=timezone.now())
+    audit(actor, "set_priority", None, None, tasks=list(task_ids), priority=int(priority))
+    return count
+
+
+def set_paused(actor, project: Project, paused: bool) -> Project:
+    project.paused = paused
+    project.save(update_fields=["paused"])
+    audit(actor, "pause" if paused else "resume", project=project)
+    return project
