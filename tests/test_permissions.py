@@ -1,0 +1,43 @@
+"""Who may call what: a matrix over every API endpoint and every role (401/403 before any work is done)."""
+
+import pytest
+
+from annotator_web.data.models import Project
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "norole", "annotator", "reviewer", "admin")
+# endpoint -> (method, path, body, roles allowed past the permission check)
+ENDPOINTS = {
+    "jobs list": ("get", "/api/jobs", None, {"annotator", "reviewer", "admin"}),
+    "job kinds": ("get", "/api/job-kinds", None, {"annotator", "reviewer", "admin"}),
+    "start job": ("post", "/api/jobs", {"kind": "integrity_check"}, {"admin"}),
+    "next task": ("post", "/api/tasks/next", {"project": "p", "stage": 1}, {"annotator", "admin"}),
+    "save draft": ("put", "/api/tasks/999/draft", {"draft": {}}, {"annotator", "admin"}),
+    "submit": ("post", "/api/tasks/999/submit", {"key": "k", "data": {}}, {"annotator", "admin"}),
+    "next review": ("get", "/api/reviews/next?project=p", None, {"reviewer", "admin"}),
+    "review": ("post", "/api/tasks/999/review", {"decision": "accept"}, {"reviewer", "admin"}),
+    "create tasks": ("post", "/api/projects/p/tasks", {"stage": 1}, {"admin"}),
+    "pause": ("post", "/api/projects/p/pause", None, {"admin"}),
+    "assign": ("post", "/api/tasks/999/assign", {"username": "anna"}, {"admin"}),
+    "release": ("post", "/api/tasks/999/release", None, {"admin"}),
+    "requeue": ("post", "/api/tasks/999/requeue", None, {"admin"}),
+    "priority": ("post", "/api/tasks/priority", {"tasks": [], "priority": 1}, {"admin"}),
+    "image file": ("get", "/api/images/999/file", None, {"annotator", "reviewer", "admin"}),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_permission_matrix(endpoint, role, users, client_for):
+    Project.objects.create(name="p")
+    method, path, body, allowed = ENDPOINTS[endpoint]
+    user = {"anonymous": None, "norole": users["norole"], "annotator": users["annotator"],
+            "reviewer": users["reviewer"], "admin": users["admin"]}[role]  # fmt: skip
+    resp = getattr(client_for(user), method)(path, body, format="json")
+    if role == "anonymous":
+        assert resp.status_code == 401, (endpoint, resp.status_code)
+    elif role in allowed:
+        assert resp.status_code not in (401, 403), (endpoint, role, resp.status_code, resp.content[:200])
+    else:
+        assert resp.status_code == 403, (endpoint, role, resp.status_code)
