@@ -41,3 +41,19 @@ def test_permission_matrix(endpoint, role, users, client_for):
         assert resp.status_code not in (401, 403), (endpoint, role, resp.status_code, resp.content[:200])
     else:
         assert resp.status_code == 403, (endpoint, role, resp.status_code)
+
+
+def test_openapi_schema_and_docs_page(users, client_for, client):
+    from tests.conftest import PASSWORD
+
+    admin = client_for(users["admin"])
+    schema = admin.get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/api/tasks/next", "/api/tasks/{id}/submit", "/api/jobs/{id}", "/api/reviews/next"):
+        assert any(p.startswith(path) for p in paths), path
+    assert client_for(None).get("/api/schema/").status_code == 401
+    client.login(username="alice", password=PASSWORD)
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and b"swagger-ui" in docs.content
+    assert b"cdn.jsdelivr" not in docs.content and b"unpkg.com" not in docs.content, "no assets from the internet"

@@ -5,6 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -29,6 +31,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                 qs = qs.filter(**{name: value})
         return qs
 
+    @extend_schema(request=JobStartSerializer, responses={201: JobSerializer})
     def create(self, request):
         data = JobStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -41,6 +44,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = jobs.start_job(kind.name, params=data.validated_data["params"], user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = self.get_object()
@@ -48,6 +52,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise PermissionDenied("you may not cancel this job")
         return Response(JobSerializer(jobs.cancel_job(job)).data)
 
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):
         job = self.get_object()
@@ -60,6 +65,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
 
 class JobKindsView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="The kinds of jobs and whether you may start them.")
     def get(self, request):
         return Response(
             [
@@ -72,6 +78,7 @@ class JobKindsView(APIView):
 class MeView(APIView):
     permission_classes = []
 
+    @extend_schema(responses=OpenApiTypes.OBJECT, description="Who you are and your role.")
     def get(self, request):
         if not request.user.is_authenticated:
             return Response({"detail": "not signed in"}, status=status.HTTP_401_UNAUTHORIZED)

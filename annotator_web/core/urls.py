@@ -1,5 +1,6 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("jobs/", views.jobs_page, name="jobs-page"),
     path("jobs/<int:pk>/", views.job_page, name="job-page"),
     path("api/auth/token", obtain_auth_token, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me", api.MeView.as_view(), name="api-me"),
     path("api/job-kinds", api.JobKindsView.as_view(), name="api-job-kinds"),
     path("api/tasks/next", work_api.NextTaskView.as_view(), name="api-task-next"),

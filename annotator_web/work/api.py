@@ -3,7 +3,9 @@
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,6 +61,13 @@ class AnnotatorView(APIView):
 
 
 class NextTaskView(AnnotatorView):
+    @extend_schema(
+        request=inline_serializer(
+            "NextTask", {"project": serializers.CharField(), "stage": serializers.IntegerField(default=1)}
+        ),
+        responses=OpenApiTypes.OBJECT,
+        description="The next task of a project and stage, leased to you (204 when the queue is empty).",
+    )
     def post(self, request):
         name, stage = request.data.get("project"), request.data.get("stage", 1)
         project = Project.objects.filter(name=name).first()
@@ -76,6 +85,11 @@ class NextTaskView(AnnotatorView):
 
 
 class DraftView(AnnotatorView):
+    @extend_schema(
+        request=inline_serializer("Draft", {"draft": serializers.JSONField()}),
+        responses=OpenApiTypes.OBJECT,
+        description="Save your work on a leased task; renews the lease.",
+    )
     def put(self, request, pk: int):
         try:
             task = services.save_draft(request.user, pk, request.data.get("draft"))
@@ -85,6 +99,18 @@ class DraftView(AnnotatorView):
 
 
 class SubmitView(AnnotatorView):
+    @extend_schema(
+        request=inline_serializer(
+            "Submit",
+            {
+                "key": serializers.CharField(),
+                "data": serializers.JSONField(),
+                "seconds_spent": serializers.FloatField(required=False),
+            },
+        ),
+        responses=OpenApiTypes.OBJECT,
+        description="Submit a leased task once per key: stage 1 {dp_masks: [14 RLE]}, stage 2 {answers: [...]}.",
+    )
     def post(self, request, pk: int):
         try:
             submission, created = services.submit(
@@ -103,6 +129,7 @@ class SubmitView(AnnotatorView):
 
 
 class ImageFileView(APIView):
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY}, description="An image you may see.")
     def get(self, request, pk: int):
         image = get_object_or_404(Image, pk=pk)
         if not policy.can_see_image(request.user, image):
@@ -139,6 +166,11 @@ def handle(call):
 
 
 class NextReviewView(ReviewerView):
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, required=True), OpenApiParameter("stage", int)],
+        responses=OpenApiTypes.OBJECT,
+        description="The oldest processed task waiting for review, with its submission (204 when none).",
+    )
     def get(self, request):
         def run():
             project = project_or_400(request.query_params.get("project"))
@@ -152,6 +184,17 @@ class NextReviewView(ReviewerView):
 
 
 class ReviewView(ReviewerView):
+    @extend_schema(
+        request=inline_serializer(
+            "Review",
+            {
+                "decision": serializers.ChoiceField(["accept", "reject"]),
+                "comment": serializers.CharField(required=False),
+            },
+        ),
+        responses=OpenApiTypes.OBJECT,
+        description="Accept, or reject with a comment (the task goes back to the queue).",
+    )
     def post(self, request, pk: int):
         return handle(
             lambda: Response(
@@ -165,6 +208,14 @@ class ReviewView(ReviewerView):
 
 
 class CreateTasksView(AdminView):
+    @extend_schema(
+        request=inline_serializer(
+            "CreateTasks",
+            {"stage": serializers.IntegerField(default=1), "priority": serializers.IntegerField(default=0)},
+        ),
+        responses=OpenApiTypes.OBJECT,
+        description="Queue a stage-1 task for every person of the project that has none.",
+    )
     def post(self, request, name: str):
         def run():
             project = project_or_400(name)
@@ -177,6 +228,7 @@ class CreateTasksView(AdminView):
 
 
 class PauseView(AdminView):
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, description="Pause or resume a project's queues.")
     def post(self, request, name: str, action: str):
         return handle(
             lambda: Response(
@@ -186,6 +238,14 @@ class PauseView(AdminView):
 
 
 class TaskActionView(AdminView):
+    @extend_schema(
+        request=inline_serializer(
+            "TaskAction",
+            {"username": serializers.CharField(required=False), "comment": serializers.CharField(required=False)},
+        ),
+        responses=OpenApiTypes.OBJECT,
+        description="release (back to the queue), assign (to username) or requeue (redo finished work).",
+    )
     def post(self, request, pk: int, action: str):
         def run():
             if action == "release":
@@ -205,6 +265,14 @@ class TaskActionView(AdminView):
 
 
 class PriorityView(AdminView):
+    @extend_schema(
+        request=inline_serializer(
+            "Priority",
+            {"tasks": serializers.ListField(child=serializers.IntegerField()), "priority": serializers.IntegerField()},
+        ),
+        responses=OpenApiTypes.OBJECT,
+        description="Set the priority of tasks (higher first).",
+    )
     def post(self, request):
         def run():
             ids, priority = request.data.get("tasks"), request.data.get("priority")
