@@ -22,6 +22,16 @@ LOCAL_REDIS = ("127.0.0.1", 6379)
 DEMO_PROJECT, DEMO_IMAGES = "demo", 24
 
 
+def die_with_parent() -> None:
+    """Run in a child before exec: it gets SIGKILL if this process dies (Linux), so none outlives us."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
@@ -113,7 +123,7 @@ def main() -> int:
     worker = subprocess.Popen(
         [python, "-m", "celery", "-A", "annotator_web", "worker", "--loglevel", env.get("LOG_LEVEL", "INFO"),
          "-Q", ",".join(settings.JOB_QUEUES), "-c", env.get("WORKER_CONCURRENCY", "1"), "-n", "embedded@%h"],
-        cwd=BASE_DIR, env=env,
+        cwd=BASE_DIR, env=env, preexec_fn=die_with_parent,
     )  # fmt: skip
     web = subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"], cwd=BASE_DIR, env=env)
     procs = [web, worker]

@@ -7,6 +7,7 @@ changed does no work. ``load_assets(folder)`` reads them for click mapping.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -89,12 +90,19 @@ def ensure_assets(body: str | BodyModel, cache_dir: str | os.PathLike, progress:
     if (folder / "report.json").exists():
         report(100, f"assets up to date in {folder.name}")
         return folder
-    tmp = folder.with_name(folder.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "views").mkdir(parents=True)
-    _build(model, template, tmp, report)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # One builder at a time (two workers, or a worker and a command): the others wait, then find it built.
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "report.json").exists():
+            report(100, f"assets up to date in {folder.name} (built meanwhile)")
+            return folder
+        tmp = folder.with_name(folder.name + ".building")
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "views").mkdir(parents=True)
+        _build(model, template, tmp, report)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
     report(100, f"assets built in {folder.name}")
     return folder
 

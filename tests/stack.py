@@ -20,6 +20,7 @@ import requests
 from django.conf import settings
 
 from annotator_web.datadir import DataDir
+from annotator_web.launcher import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 # Built body-model assets are shared by every test (building them takes minutes).
@@ -92,7 +93,13 @@ class Stack:
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.logs / log_name, "ab")  # noqa: SIM115  (the child process writes it)
         return subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def start_web(self) -> None:
@@ -198,6 +205,7 @@ class Launcher:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "annotator_web.launcher"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
