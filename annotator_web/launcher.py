@@ -125,7 +125,12 @@ def main() -> int:
          "-Q", ",".join(settings.JOB_QUEUES), "-c", env.get("WORKER_CONCURRENCY", "1"), "-n", "embedded@%h"],
         cwd=BASE_DIR, env=env, preexec_fn=die_with_parent,
     )  # fmt: skip
-    web = subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{host}:{port}"], cwd=BASE_DIR, env=env)
+    web = subprocess.Popen(
+        [python, "manage.py", "runserver", "--noreload", f"{host}:{port}"],
+        cwd=BASE_DIR,
+        env=env,
+        preexec_fn=die_with_parent,
+    )
     procs = [web, worker]
 
     def on_term(signum, frame):
