@@ -188,6 +188,12 @@ ASSET_CACHE_DIR = Path(os.environ.get("ASSET_CACHE_DIR") or DATA.root / "cache")
 # Where a user puts the licensed SMPL model files (never downloaded by this project).
 SMPL_MODEL_DIR = Path(os.environ.get("SMPL_MODEL_DIR") or BASE_DIR / "smpl_assets" / "smpl")
 
+# Images taken in by upload or import
+MAX_IMAGE_BYTES = int(_env_float("MAX_IMAGE_BYTES", 30e6))
+MAX_IMAGE_PIXELS = int(_env_float("MAX_IMAGE_PIXELS", 50e6))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 1_000_000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
+
 # --- REST API ------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call gets 401 with a WWW-Authenticate header.

@@ -35,6 +35,7 @@ urlpatterns = [
         name="api-task-action",
     ),
     path("api/projects/<slug:name>/tasks", work_api.CreateTasksView.as_view(), name="api-project-tasks"),
+    path("api/projects/<slug:name>/images", work_api.UploadImageView.as_view(), name="api-project-images"),
     re_path(
         r"^api/projects/(?P<name>[-\w]+)/(?P<action>pause|resume)$",
         work_api.PauseView.as_view(),

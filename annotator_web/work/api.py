@@ -1,5 +1,6 @@
 """Task queue API: thin views over work.services."""
 
+from django.db import transaction
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -281,3 +282,47 @@ class PriorityView(AdminView):
             return Response({"updated": services.set_priority(request.user, ids, priority)})
 
         return handle(run)
+
+
+class UploadImageView(AdminView):
+    @extend_schema(
+        request={"multipart/form-data": inline_serializer("Upload", {"file": serializers.FileField(),
+                                                                      "boxes": serializers.JSONField(required=False)})},
+        responses=OpenApiTypes.OBJECT,
+        description="Add an image (JPEG, PNG or WebP) to a project, with person boxes [[x, y, w, h], ...].",
+    )  # fmt: skip
+    def post(self, request, name: str):
+        import json
+
+        from annotator_web.data.images import ImageRejected, check_image, ingest
+        from annotator_web.data.models import Person
+
+        def run():
+            project = project_or_400(name)
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise services.WorkError("send the image as the multipart field 'file'", field="file")
+            boxes = request.data.get("boxes") or "[]"
+            try:
+                boxes = json.loads(boxes) if isinstance(boxes, str) else boxes
+                assert isinstance(boxes, list) and all(
+                    isinstance(b, list) and len(b) == 4 and all(isinstance(v, int | float) for v in b) for b in boxes
+                )
+            except (ValueError, AssertionError):
+                raise services.WorkError("boxes must be a JSON list of [x, y, w, h]", field="boxes") from None
+            data = upload.read()
+            try:
+                _, width, height = check_image(data, upload.name)
+            except ImageRejected as exc:
+                raise services.WorkError(str(exc), field="file") from None
+            bad = [b for b in boxes if b[2] < 1 or b[3] < 1 or b[0] < 0 or b[1] < 0
+                   or b[0] + b[2] > width + 1 or b[1] + b[3] > height + 1]  # fmt: skip
+            if bad:
+                raise services.WorkError(f"box {bad[0]} is not inside the {width}x{height} image", field="boxes")
+            image = ingest(project, data, upload.name)  # checked above: only now is a file written
+            Person.objects.bulk_create(Person(image=image, x=b[0], y=b[1], w=b[2], h=b[3]) for b in boxes)
+            services.audit(request.user, "upload", project=project, image=image.pk, people=len(boxes))
+            return Response({"id": image.pk, "width": image.width, "height": image.height, "people": len(boxes)}, 201)
+
+        with transaction.atomic():
+            return handle(run)
