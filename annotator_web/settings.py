@@ -90,7 +90,7 @@ if _env_bool("BEHIND_TLS_PROXY", False):
 
 # --- applications --------------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "annotator_web.core.admin_site.FactoryAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -8,4 +8,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Job kinds register themselves on import; the web process needs them to start jobs.
+        from django.db.models.signals import post_migrate
+
         from annotator_web.core import tasks, worker_signals  # noqa: F401
+        from annotator_web.core.admin_site import grant_admin_role
+
+        post_migrate.connect(grant_admin_role, dispatch_uid="grant-admin-role")  # after every app, new perms too
