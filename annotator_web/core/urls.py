@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from annotator_web.core import api, views
 from annotator_web.work import api as work_api
+from annotator_web.work import views as work_views
 
 router = DefaultRouter()
 router.trailing_slash = "/?"  # /api/jobs and /api/jobs/ both work
@@ -17,6 +18,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("jobs/", views.jobs_page, name="jobs-page"),
     path("jobs/<int:pk>/", views.job_page, name="job-page"),
+    path("queues/", work_views.dashboard, name="queues-page"),
     path("api/auth/token", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

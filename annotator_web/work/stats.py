@@ -1,0 +1,83 @@
+"""Numbers for the queue dashboard: task counts per project and stage, and each annotator's pace and quality."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from django.db.models import Count
+
+from annotator_web.data.models import ImageTruth, Project
+from annotator_web.work.models import Correspondence, Review, Submission, Task
+
+STATES = [s.value for s in Task.State]
+
+
+def queue_counts(project: Project) -> list[dict]:
+    rows = []
+    counts = Task.objects.filter(project=project).values("stage", "state").annotate(n=Count("id"))
+    by_stage = defaultdict(dict)
+    for row in counts:
+        by_stage[row["stage"]][row["state"]] = row["n"]
+    for stage in (1, 2):
+        states = by_stage.get(stage, {})
+        rejected = Review.objects.filter(task__project=project, task__stage=stage, decision="reject").count()
+        rows.append({"stage": stage, **{s: states.get(s, 0) for s in STATES}, "rejected": rejected})
+    return rows
+
+
+def _truth_error_cm(correspondences) -> list[float]:
+    """Distance (cm, on the T-pose template) between annotated and true surface points of synthetic people."""
+    errors = []
+    cache = {}
+    for c in correspondences:
+        person = c.point.person
+        image = person.image
+        truth = cache.get(image.pk)
+        if truth is None:
+            record = ImageTruth.objects.filter(image=image).first()
+            if record is None:
+                cache[image.pk] = False
+                continue
+            with np.load(record.file.path) as data:
+                truth = cache[image.pk] = (data["surface"], data["instance"])
+        if truth is False:
+            continue
+        surface, instance = truth
+        col = int(person.x + c.point.box_x * person.w / 256)
+        row = int(person.y + c.point.box_y * person.h / 256)
+        if not (0 <= row < surface.shape[0] and 0 <= col < surface.shape[1]) or instance[row, col] == 0:
+            continue
+        errors.append(100 * float(np.linalg.norm(np.asarray(c.surface) - surface[row, col])))
+    return errors
+
+
+def annotator_stats(project: Project) -> list[dict]:
+    rows = []
+    submissions = Submission.objects.filter(task__project=project).select_related("annotator", "task")
+    by_user = defaultdict(list)
+    for s in submissions:
+        if s.annotator_id:
+            by_user[s.annotator].append(s)
+    for user, subs in sorted(by_user.items(), key=lambda kv: kv[0].username):
+        times = sorted(s.created_at for s in subs)
+        hours = max((times[-1] - times[0]).total_seconds() / 3600, 1 / 60) if len(times) > 1 else None
+        points = Correspondence.objects.filter(submission__in=[s for s in subs if s.task.stage == 2])
+        n_points = points.count()
+        stage2_seconds = sum(s.seconds_spent for s in subs if s.task.stage == 2)
+        reviews = Review.objects.filter(submission__in=subs)
+        errors = _truth_error_cm(points.filter(status="ok").select_related("point__person__image"))
+        rows.append(
+            {
+                "annotator": user.username,
+                "submissions": len(subs),
+                "tasks_per_hour": round(len(subs) / hours, 1) if hours else None,
+                "seconds_per_point": round(stage2_seconds / n_points, 1) if n_points else None,
+                "rejection_rate": round(reviews.filter(decision="reject").count() / reviews.count(), 3)
+                if reviews.exists()
+                else None,
+                "points_checked": len(errors),
+                "median_error_cm": round(float(np.median(errors)), 1) if errors else None,
+            }
+        )
+    return rows
