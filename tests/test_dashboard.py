@@ -27,7 +27,6 @@ def test_a_perfect_annotator_shows_up_on_the_dashboard(settings, tmp_path, asset
     project = Project.objects.get(name="dash")
     project.review_fraction = 0.0
     project.save()
-    services.create_tasks(project)
     anna = client_for(users["annotator"])
     mapper = ClickMapper(assets)
 

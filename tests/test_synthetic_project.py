@@ -37,6 +37,11 @@ def test_make_synthetic_creates_images_people_and_hidden_truth(media, capsys):
             mine = next(p for p in truth.people if f"{image.source_id}:{p['index']}" == person.source_id)
             assert person.bbox == mine["bbox"] and len(mine["points"]) > 0
 
+    from annotator_web.work.models import Task
+
+    assert (
+        Task.objects.filter(project=project, stage=1).count() == Person.objects.filter(image__project=project).count()
+    )
     first = sorted(Image.objects.values_list("sha256", flat=True))
     call_command("make_synthetic", project="synth", count=4, seed=5)
     assert project.images.count() == 4, "a second run adds only what is missing"

@@ -134,14 +134,19 @@ def make_synthetic(project_name: str, count: int, seed: int, *, user=None, progr
             store_synthetic_image(project, generator.generate(seed, i), source_id, {**info, "index": i})
             made += 1
         report(10 + 90 * (i + 1) / count, f"image {i + 1} of {count}")
+    from annotator_web.work.services import create_tasks
+
+    tasks = create_tasks(project, actor=user)
     people = Person.objects.filter(image__project=project).count()
     return {
+        "tasks_created": tasks,
         "project": project.name,
         "images_made": made,
         "images_in_project": project.images.count(),
         "people_in_project": people,
         "seed": seed,
-        "message": f"{made} new synthetic images in {project.name} ({project.images.count()} images, {people} people)",
+        "message": f"{made} new synthetic images in {project.name} ({project.images.count()} images, {people} people, "
+        f"{tasks} new stage-1 tasks)",
     }
 
 
