@@ -127,6 +127,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8, help="tasks each client does")
     ap.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/densepose_bench")
     ap.add_argument("--gunicorn-workers", type=int, default=3)
+    ap.add_argument("--file-broker", action="store_true", help="use the server-less broker even if Redis answers")
     args = ap.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="densepose-load-"))
@@ -135,7 +136,11 @@ def main() -> None:
         "APP_ENV": "test", "DATA_DIR": str(data_dir), "DATABASE_URL": args.database,
         "DJANGO_SETTINGS_MODULE": "annotator_web.settings", "PYTHONUNBUFFERED": "1",
     }  # fmt: skip
-    env.pop("REDIS_URL", None)
+    from annotator_web.launcher import LOCAL_REDIS, redis_answers
+
+    if not args.file_broker and redis_answers(*LOCAL_REDIS):  # the production broker when there is one
+        env["REDIS_URL"] = f"redis://{LOCAL_REDIS[0]}:{LOCAL_REDIS[1]}/0"
+        env["CELERY_KEY_PREFIX"] = f"bench-{uuid.uuid4().hex[:8]}:"
     from annotator_web.datadir import DataDir
     from annotator_web.launcher import die_with_parent
 
@@ -160,9 +165,9 @@ def main() -> None:
     try:
         for _ in range(200):
             try:
-                requests.get(url + "/login/", timeout=1)
+                requests.get(url + "/login/", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         payload, timings, errors, acknowledged, lock = masks(), {}, [], [], threading.Lock()
         threads = [
