@@ -180,6 +180,17 @@ class Stack:
     def post(self, path: str, json=None) -> requests.Response:
         return self.session.post(self.url + path, json=json, timeout=10)
 
+    def put(self, path: str, json=None) -> requests.Response:
+        return self.session.put(self.url + path, json=json, timeout=10)
+
+    def as_user(self, username: str, password: str) -> Stack:
+        """The same servers, seen by another user (own session and token)."""
+        other = Stack.__new__(Stack)
+        other.__dict__.update(self.__dict__)
+        other.session = requests.Session()
+        other.login(username, password)
+        return other
+
     def wait_job(self, job_id: int, until, timeout: float = 120, interval: float = 0.1) -> dict:
         """Poll GET /api/jobs/{id} until ``until(job)`` holds."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,82 @@
+"""The whole annotation flow over HTTP with a real worker: synthetic people in, accepted correspondences out."""
+
+import numpy as np
+import pytest
+
+from annotator_web.data.models import ImageTruth
+from annotator_web.work.models import Correspondence, PartMasks, Task
+from pipeline.coco.densepose import decode_rle
+from pipeline.correspond import ClickMapper
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.stack]
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def wait_task_state(task_id: int, states, timeout=60):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = Task.objects.get(pk=task_id)
+        if task.state in states:
+            return task
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} stayed {Task.objects.get(pk=task_id).state}")
+
+
+@pytest.mark.parametrize("broker", ["redis"])
+def test_synthetic_person_from_masks_to_accepted_correspondences(stack, assets, make_user):
+    make_user("anna", "annotator")
+    make_user("rita", "reviewer")
+    job = stack.post("/api/jobs", {"kind": "make_synthetic", "params": {"project": "e2e", "count": 1, "seed": 3}})
+    done = stack.wait_job(job.json()["id"], lambda j: j["state"] in FINISHED, timeout=120)
+    assert done["state"] == "succeeded" and done["result"]["tasks_created"] >= 1, done
+    anna, rita = stack.as_user("anna", PASSWORD), stack.as_user("rita", PASSWORD)
+
+    task = anna.post("/api/tasks/next", {"project": "e2e", "stage": 1}).json()
+    assert anna.get(task["person"]["image"]["url"]).headers["Content-Type"] == "image/jpeg"
+    truth = ImageTruth.objects.get(image_id=task["person"]["image"]["id"])
+    person = next(p for p in truth.people if p["bbox"] == task["person"]["bbox"])
+    masks = [m if decode_rle(m).any() else [] for m in person["dp_masks"]]
+    assert anna.put(f"/api/tasks/{task['id']}/draft", {"draft": {"half": True}}).status_code == 200
+    resp = anna.post(f"/api/tasks/{task['id']}/submit", {"key": "m1", "data": {"dp_masks": masks}})
+    assert resp.status_code == 201
+    wait_task_state(task["id"], ("review",))
+    assert PartMasks.objects.get(person_id=task["person"]["id"]).dp_masks == masks
+
+    queued = rita.get("/api/reviews/next?project=e2e&stage=1").json()
+    assert queued["id"] == task["id"]
+    assert rita.post(f"/api/tasks/{task['id']}/review", {"decision": "accept"}).json()["state"] == "done"
+
+    task2 = anna.post("/api/tasks/next", {"project": "e2e", "stage": 2}).json()
+    assert task2["person"]["id"] == task["person"]["id"] and task2["points"]
+    mapper = ClickMapper(assets)
+    with np.load(stack.media / truth.file.name) as data:
+        surface, instance = data["surface"], data["instance"]
+    x0, y0, w, h = task2["person"]["bbox"]
+    answers = []
+    for p in task2["points"]:
+        row, col = int(y0 + p["box_y"] * h / 256), int(x0 + p["box_x"] * w / 256)
+        xy, visible = mapper.project_to_views(p["part"], surface[row, col].astype(np.float64))
+        views = np.flatnonzero(visible[:, 0])
+        if instance[row, col] != person["index"] or not len(views):
+            answers.append({"point": p["id"], "status": "unsure"})
+        else:
+            v = int(views[0])
+            answers.append({"point": p["id"], "view": v, "x": float(xy[v, 0, 0]), "y": float(xy[v, 0, 1])})
+    resp = anna.post(f"/api/tasks/{task2['id']}/submit", {"key": "c1", "data": {"answers": answers}})
+    assert resp.status_code == 201, resp.text
+    wait_task_state(task2["id"], ("review",))
+    assert rita.post(f"/api/tasks/{task2['id']}/review", {"decision": "accept"}).json()["state"] == "done"
+
+    rows = Correspondence.objects.filter(point__person_id=task["person"]["id"])
+    assert rows.count() == len(answers)
+    ok = rows.filter(status="ok")
+    assert ok.count() >= 0.8 * len(answers)
+    errors = []
+    for row in ok.select_related("point"):
+        r = int(y0 + row.point.box_y * h / 256)
+        c = int(x0 + row.point.box_x * w / 256)
+        errors.append(np.linalg.norm(np.asarray(row.surface) - surface[r, c]))
+    assert np.median(errors) < 0.005, "the worker maps the clicks back onto the true surface points"
