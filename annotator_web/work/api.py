@@ -54,11 +54,21 @@ def refuse(error: services.WorkError) -> Response:
     return Response(body, status=error.status)
 
 
-class AnnotatorView(APIView):
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not policy.can_annotate(request.user):
-            raise PermissionDenied("only annotators and admins work on tasks")
+def _requires(check, refusal: str):
+    """A base view that lets through only the users ``check`` accepts (after authentication)."""
+
+    class RoleView(APIView):
+        def initial(self, request, *args, **kwargs):
+            super().initial(request, *args, **kwargs)
+            if not check(request.user):
+                raise PermissionDenied(refusal)
+
+    return RoleView
+
+
+AnnotatorView = _requires(policy.can_annotate, "only annotators and admins work on tasks")
+ReviewerView = _requires(policy.can_review, "only reviewers and admins review")
+AdminView = _requires(policy.can_manage, "only admins manage queues")
 
 
 class NextTaskView(AnnotatorView):
@@ -136,20 +146,6 @@ class ImageFileView(APIView):
         if not policy.can_see_image(request.user, image):
             raise NotFound(f"image {pk} is not yours to see")
         return FileResponse(image.file.open("rb"), content_type="image/jpeg")
-
-
-class ReviewerView(APIView):
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not policy.can_review(request.user):
-            raise PermissionDenied("only reviewers and admins review")
-
-
-class AdminView(APIView):
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        if not policy.can_manage(request.user):
-            raise PermissionDenied("only admins manage queues")
 
 
 def project_or_400(name):
