@@ -89,11 +89,14 @@ def masks() -> dict:
     return {"dp_masks": dp_masks_from_labels(labels)}
 
 
-def client(url, token, rounds, payload, timings, errors, acknowledged, lock):
+def client(url, token, rounds, payload, timings, errors, acknowledged, lock, think=0.0, seed=0):
+    rng = np.random.default_rng(seed)
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
 
     def call(name, method, path, **kw):
+        if think:
+            time.sleep(rng.uniform(0.5, 1.5) * think)  # a person looks and draws before the next call
         t0 = time.perf_counter()
         try:
             resp = session.request(method, url + path, timeout=30, **kw)
@@ -127,6 +130,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8, help="tasks each client does")
     ap.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/densepose_bench")
     ap.add_argument("--gunicorn-workers", type=int, default=3)
+    ap.add_argument("--think", type=float, default=0.0, help="mean seconds a client waits before each call")
     ap.add_argument("--file-broker", action="store_true", help="use the server-less broker even if Redis answers")
     args = ap.parse_args()
 
@@ -171,8 +175,11 @@ def main() -> None:
                 time.sleep(0.1)
         payload, timings, errors, acknowledged, lock = masks(), {}, [], [], threading.Lock()
         threads = [
-            threading.Thread(target=client, args=(url, t, args.rounds, payload, timings, errors, acknowledged, lock))
-            for t in tokens
+            threading.Thread(
+                target=client,
+                args=(url, t, args.rounds, payload, timings, errors, acknowledged, lock, args.think, i),
+            )
+            for i, t in enumerate(tokens)
         ]
         t0 = time.perf_counter()
         for t in threads:
@@ -198,7 +205,8 @@ def main() -> None:
         print(f"{name:<30} {len(ms):>6} {np.percentile(ms, 50):>8.1f} {np.percentile(ms, 95):>8.1f} {ms.max():>8.1f}")
     print("-" * 64)
     print(
-        f"{args.clients} clients, {wall:.1f} s, {len(acknowledged)} submissions acknowledged, {stored} stored, "
+        f"{args.clients} clients (think {args.think:g} s), {wall:.1f} s, "
+        f"{len(acknowledged)} submissions acknowledged, {stored} stored, "
         f"{leased_twice} tasks submitted twice, {len(errors)} errors (targets: p95 < 100 ms, 0 errors, 0 lost)"
     )
     print(f"tasks done by the worker meanwhile: {Task.objects.filter(state='done').count()}")
