@@ -1,0 +1,86 @@
+"""DensePose-COCO export of accepted work, validated; validate_densepose names every problem."""
+
+import json
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotator_web.core import jobs
+from annotator_web.core.models import Job
+from annotator_web.data.models import ImageTruth, Project
+from annotator_web.work import services
+from annotator_web.work.models import Correspondence
+from pipeline.charts.lookup import ChartLookup
+from pipeline.coco import densepose as dp
+from pipeline.correspond import ClickMapper
+from tests.perfect import perfect_clicks, perfect_masks
+from tests.stack import ASSET_CACHE
+
+
+def run_pending_jobs():
+    for job in Job.objects.filter(state="queued", kind=services.PROCESS_KIND):
+        assert jobs.execute(job.pk, worker="test").state == "succeeded"
+
+
+@pytest.fixture
+def annotated(settings, tmp_path, assets, users, client_for):
+    settings.MEDIA_ROOT, settings.ASSET_CACHE_DIR = tmp_path / "media", ASSET_CACHE
+    call_command("make_synthetic", project="exp", count=1, seed=8)
+    project = Project.objects.get(name="exp")
+    project.review_fraction = 0.0
+    project.save()
+    anna = client_for(users["annotator"])
+    perfect_masks(anna, "exp", settings.MEDIA_ROOT)
+    run_pending_jobs()
+    task, answers = perfect_clicks(anna, "exp", ClickMapper(assets))
+    run_pending_jobs()
+    return project, task, answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_writes_valid_densepose_coco_of_accepted_people(annotated, tmp_path, assets, capsys):
+    _, task, answers = annotated
+    out = tmp_path / "export.json"
+    call_command("export_densepose", project="exp", out=str(out))
+    data = json.loads(out.read_text())
+    assert data["info"]["body_model"] == "anny" and data["info"]["chart_set"] == f"anny-{assets.key}"
+    assert data["categories"][0]["keypoints"][0] == "nose"
+    (ann,) = data["annotations"]  # only the person whose work was accepted
+    assert ann["id"] == task["person"]["id"] and len(ann["dp_masks"]) == 14
+    ok = Correspondence.objects.filter(point__person_id=ann["id"], status="ok").select_related("point")
+    assert len(ann["dp_I"]) == ok.count() == sum(a["status"] == "ok" for a in answers)
+    assert sorted(ann["dp_x"]) == sorted(c.point.box_x for c in ok)
+
+    # the exported (I, U, V) lead back to the true surface points at (dp_x, dp_y)
+    truth = ImageTruth.objects.get(image_id=ann["image_id"])
+    with np.load(truth.file.path) as t:
+        surface = t["surface"]
+    lookup = ChartLookup(assets.vertices, assets.faces, assets.face_chart, assets.corner_uv)
+    _, _, points = lookup.to_surface(ann["dp_I"], ann["dp_U"], ann["dp_V"])
+    xs, ys = dp.box_to_image(ann["bbox"], ann["dp_x"], ann["dp_y"])
+    true = surface[ys.astype(int), xs.astype(int)]
+    assert np.median(np.linalg.norm(points - true, axis=1)) < 0.005
+
+    call_command("validate_densepose", str(out))
+    assert "valid (1 images, 1 people" in capsys.readouterr().out
+    call_command("export_densepose", project="exp", out=str(tmp_path / "all.json"), include_all=True)
+    assert len(json.loads((tmp_path / "all.json").read_text())["annotations"]) == 1, "others have no masks yet"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invalid_export_is_not_written(annotated, tmp_path, monkeypatch):
+    monkeypatch.setattr(dp, "check_annotation", lambda ann, size=None: ["dp_U must be in [0, 1]"])
+    out = tmp_path / "bad.json"
+    with pytest.raises(CommandError, match="would not be valid, so it was not written"):
+        call_command("export_densepose", project="exp", out=str(out))
+    assert not out.exists() and not list(tmp_path.glob("bad.json*"))
+
+
+def test_validate_densepose_lists_problems(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"images": [{"id": 1, "width": 10, "height": 10}], "categories": [],
+                               "annotations": [{"id": 5, "image_id": 1, "bbox": [0, 0, 50, 5]}]}))  # fmt: skip
+    with pytest.raises(CommandError, match="1 problems"):
+        call_command("validate_densepose", str(bad))
+    assert "annotation 5: bbox [0.0, 0.0, 50.0, 5.0] is outside the 10x10 image" in capsys.readouterr().err
