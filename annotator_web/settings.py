@@ -255,6 +255,8 @@ JOB_HEARTBEAT_SECONDS = _env_float("JOB_HEARTBEAT_SECONDS", 5.0)
 JOB_STALE_SECONDS = _env_float("JOB_STALE_SECONDS", 60.0)
 JOB_SWEEP_SECONDS = _env_float("JOB_SWEEP_SECONDS", 20.0)
 JOB_MAX_ATTEMPTS = int(_env_float("JOB_MAX_ATTEMPTS", 3))
+# A job still waiting unstarted this long after its message was sent is sent again (then after 2x, 4x, ...).
+JOB_RESEND_SECONDS = _env_float("JOB_RESEND_SECONDS", 600.0)
 if JOB_STALE_SECONDS <= 2 * JOB_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured("JOB_STALE_SECONDS must be more than twice JOB_HEARTBEAT_SECONDS")
 

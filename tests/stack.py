@@ -73,6 +73,7 @@ class Stack:
             JOB_HEARTBEAT_SECONDS="0.5",
             JOB_STALE_SECONDS="3",
             JOB_SWEEP_SECONDS="1",
+            JOB_RESEND_SECONDS="3",
             PYTHONUNBUFFERED="1",
             ASSET_CACHE_DIR=str(ASSET_CACHE),
         )

@@ -115,3 +115,39 @@ def test_asset_build_job_reports_the_assets_and_serves_the_contact_sheet(stack, 
     bad = stack.post("/api/jobs", {"kind": "build_assets", "params": {"body": "smurf"}}).json()
     failed = stack.wait_job(bad["id"], lambda j: j["state"] in FINISHED, timeout=60)
     assert failed["state"] == "failed" and "unknown body model 'smurf'" in failed["error"]
+
+
+@pytest.mark.parametrize("broker", ["redis"])
+def test_a_job_whose_message_was_lost_is_sent_again(stack, transactional_db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotator_web.core.models import Job
+
+    # started while the broker was unreachable: the row exists, no message was ever sent
+    job = Job.objects.create(kind="integrity_check", queue="default", message="queued")
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=10))
+    done = stack.wait_job(job.pk, lambda j: j["state"] in FINISHED, timeout=60)
+    assert done["state"] == "succeeded" and done["attempts"] == 1
+    assert Job.objects.get(pk=job.pk).sends == 1
+
+
+def test_starting_a_job_while_the_broker_is_down_keeps_it_queued(tmp_path, transactional_db, make_user):
+    from tests.conftest import PASSWORD
+    from tests.stack import Stack, free_port
+
+    make_user("root", "admin")
+    down = Stack(tmp_path, "redis", extra_env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    try:
+        down.start_web()
+        down.login("root", PASSWORD)
+        resp = down.post("/api/jobs", {"kind": "integrity_check"})
+        assert resp.status_code == 201, resp.text
+        job = down.get(f"/api/jobs/{resp.json()['id']}").json()
+        assert job["state"] == "queued"
+    finally:
+        down.stop()
+    from annotator_web.core.models import Job
+
+    assert Job.objects.get(pk=job["id"]).sends == 0, "no message went out; a sweeper will send it later"

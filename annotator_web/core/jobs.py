@@ -27,6 +27,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotator_web.core.models import Job
@@ -109,12 +110,20 @@ def start_job(kind_name: str, *, params: dict | None = None, user=None) -> Job:
     return job
 
 
-def send(job: Job) -> None:
+def send(job: Job) -> bool:
+    """Hand the job to the broker. If the broker cannot take it now, the job stays queued and a worker's
+    sweeper sends it again later (see :func:`resend_waiting_jobs`)."""
     from annotator_web.core.tasks import run_job
 
-    if not settings.REDIS_URL:
-        settings.DATA.broker.mkdir(parents=True, exist_ok=True)
-    run_job.apply_async(args=[job.pk], queue=job.queue)
+    try:
+        if not settings.REDIS_URL:
+            settings.DATA.broker.mkdir(parents=True, exist_ok=True)
+        run_job.apply_async(args=[job.pk], queue=job.queue)
+    except Exception:
+        log.exception("could not send job %s to the broker; it stays queued and will be sent again", job.pk)
+        return False
+    Job.objects.filter(pk=job.pk).update(sent_at=timezone.now(), sends=F("sends") + 1)
+    return True
 
 
 def cancel_job(job: Job) -> Job:
@@ -303,6 +312,25 @@ def requeue_stale_jobs() -> list[int]:
     return requeued
 
 
+def resend_waiting_jobs() -> list[int]:
+    """Send again jobs that wait unstarted: their message was lost (broker down when they were started, or a
+    file-broker message taken by a worker that died). Waits double between sends, so a long queue does not
+    fill up with copies; a copy that does arrive is dropped by :func:`claim`."""
+    now = timezone.now()
+    resent = []
+    grace = timedelta(seconds=settings.JOB_RESEND_SECONDS)
+    for job in Job.objects.filter(state=State.QUEUED, cancel_requested=False, created_at__lt=now - grace):
+        wait = grace * (2 ** max(job.sends - 1, 0))
+        if job.sent_at is not None and job.sent_at > now - wait:
+            continue
+        # only one sweeper sends it: the first to move sent_at on
+        if Job.objects.filter(pk=job.pk, state=State.QUEUED, sent_at=job.sent_at).update(sent_at=now):
+            log.warning("job %s is still waiting after %s sends; sending it again", job.pk, job.sends)
+            if send(job):
+                resent.append(job.pk)
+    return resent
+
+
 class Sweeper(threading.Thread):
     """Runs :func:`requeue_stale_jobs` every ``JOB_SWEEP_SECONDS`` in a worker's main process."""
 
@@ -315,6 +343,7 @@ class Sweeper(threading.Thread):
             close_old_connections()
             try:
                 requeue_stale_jobs()
+                resend_waiting_jobs()
             except Exception:
                 log.exception("job sweep failed; trying again in %ss", settings.JOB_SWEEP_SECONDS)
             if self.stop.wait(settings.JOB_SWEEP_SECONDS):

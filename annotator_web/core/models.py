@@ -32,6 +32,8 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="how many times a worker has started it")
     worker = models.CharField(max_length=200, blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="when its message last went to the broker")
+    sends = models.PositiveIntegerField(default=0, help_text="messages sent for it (a lost one is sent again)")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
