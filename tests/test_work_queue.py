@@ -178,6 +178,8 @@ def test_bad_requests_are_refused_and_store_nothing(project, users, client_for):
 
     other = client_for(users["annotator2"])
     assert other.post(url, {"key": "x", "data": masks_payload()}, format="json").status_code == 409
+    resp = anna.post(url, {"key": "t", "data": masks_payload(), "seconds_spent": "ten"}, format="json")
+    assert resp.status_code == 400 and resp.json()["field"] == "seconds_spent"
     resp = anna.post("/api/tasks/next", {"project": "nope", "stage": 1}, format="json")
     assert resp.status_code == 400 and resp.json()["field"] == "project"
     reviewer = client_for(users["reviewer"])

@@ -138,7 +138,7 @@ def validate_stage2(data: dict, task: Task) -> dict:
     if not isinstance(answers, list):
         raise WorkError("stage 2 submits {'answers': [{point, status, view, x, y}, ...]}", field="answers")
     points = {p.pk: p for p in SampledPoint.objects.filter(person=task.person)}
-    seen, clicks = set(), []
+    seen, clicks, clean = set(), [], []
     for k, answer in enumerate(answers):
         where = f"answers[{k}]"
         if not isinstance(answer, dict) or answer.get("point") not in points:
@@ -155,6 +155,9 @@ def validate_stage2(data: dict, task: Task) -> dict:
             except (KeyError, TypeError, ValueError):
                 raise WorkError(f"{where}: a click needs view (0..5), x and y numbers", field=where) from None
             clicks.append((k, points[answer["point"]].part, view, x, y))
+            clean.append({"point": answer["point"], "status": status, "view": view, "x": x, "y": y})
+        else:
+            clean.append({"point": answer["point"], "status": status})
     missing = sorted(set(points) - seen)
     if missing:
         raise WorkError(f"{len(missing)} sampled points have no answer (first: point {missing[0]})", field="answers")
@@ -174,7 +177,7 @@ def validate_stage2(data: dict, task: Task) -> dict:
                 f"x={x[i]}, y={y[i]}); {len(bad)} clicks in all",
                 field=f"answers[{k[i]}]",
             )
-    return {"answers": answers}
+    return {"answers": clean}
 
 
 VALIDATORS = {Task.Stage.MASKS: lambda data, task: validate_stage1(data), Task.Stage.POINTS: validate_stage2}
@@ -184,8 +187,14 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
     """Store a submission; returns (submission, created). The same key again returns the first one."""
     if not key or len(key) > 64:
         raise WorkError("a submission needs a key (1..64 characters) chosen by the client", field="key")
+    try:
+        seconds_spent = max(0.0, float(seconds_spent))
+    except (TypeError, ValueError):
+        raise WorkError("seconds_spent must be a number", field="seconds_spent") from None
     existing = Submission.objects.filter(task_id=task_id, key=key).first()
     if existing is not None:
+        if existing.annotator_id != user.pk:
+            raise WorkError(f"task {task_id} was submitted by someone else", status=409)
         return existing, False
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(pk=task_id).first()
@@ -199,7 +208,7 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
             raise WorkError(f"stage {task.stage} submissions are not accepted yet", status=409)
         clean = validator(data, task)
         submission = Submission.objects.create(
-            task=task, annotator=user, key=key, data=clean, seconds_spent=max(0.0, float(seconds_spent))
+            task=task, annotator=user, key=key, data=clean, seconds_spent=seconds_spent
         )
         task.state, task.draft, task.lease_expires_at = Task.State.SUBMITTED, None, None
         task.save(update_fields=["state", "draft", "lease_expires_at", "updated_at"])
