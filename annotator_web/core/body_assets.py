@@ -18,16 +18,20 @@ def body_model(body: str):
     return load_body_model(body, cache_dir=settings.ASSET_CACHE_DIR, smpl_dir=settings.SMPL_MODEL_DIR)
 
 
-def assets_ready(body: str) -> bool:
-    """True when the assets of ``body`` are built (loads only the cached template)."""
+def built_asset_folder(body: str):
+    """The folder of ``body``'s built assets, or None while they are not built (loads only the cached template)."""
     try:
         model = body_model(body)
     except BodyModelError:
-        return False
+        return None
     if not model.has_cached_template():
-        return False
+        return None
     folder = asset_folder(body, model.template(), settings.ASSET_CACHE_DIR, model.charts_source())
-    return (folder / "report.json").exists()
+    return folder if (folder / "report.json").exists() else None
+
+
+def assets_ready(body: str) -> bool:
+    return built_asset_folder(body) is not None
 
 
 _mappers: dict[str, object] = {}
@@ -38,10 +42,9 @@ def click_mapper(body: str):
     from pipeline.assets import load_assets
     from pipeline.correspond import ClickMapper
 
-    if not assets_ready(body):
+    folder = built_asset_folder(body)
+    if folder is None:
         return None
-    model = body_model(body)
-    folder = asset_folder(body, model.template(), settings.ASSET_CACHE_DIR, model.charts_source())
     cached = _mappers.get(body)
     if cached is None or cached.assets.folder != folder:
         cached = _mappers[body] = ClickMapper(load_assets(folder))

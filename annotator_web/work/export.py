@@ -33,11 +33,7 @@ def _person_annotation(person: Person, only_accepted: bool) -> dict | None:
         stage1 and stage1.state == Task.State.DONE and stage2 and stage2.state == Task.State.DONE
     ):
         return None
-    ok = [
-        c
-        for c in Correspondence.objects.filter(point__person=person, status="ok").select_related("point")
-        if not only_accepted or (stage2 and stage2.state == Task.State.DONE)
-    ]
+    ok = list(Correspondence.objects.filter(point__person=person, status="ok").select_related("point"))
     labels = dp.labels_from_dp_masks(masks.dp_masks)
     x, y, w, h = person.bbox
     image = person.image
@@ -73,17 +69,17 @@ def _person_annotation(person: Person, only_accepted: bool) -> dict | None:
 def export_project(project: Project, out: Path, only_accepted: bool = True, progress=None) -> dict:
     """Write DensePose-COCO JSON for the project to ``out``; returns counts. Memory does not grow with the
     project: images and people are read and written one at a time."""
-    from annotator_web.core.body_assets import click_mapper
+    from annotator_web.core.body_assets import built_asset_folder
 
     report = progress or (lambda p, m: None)
-    mapper = click_mapper(project.body_model)
+    folder = built_asset_folder(project.body_model)  # names the chart set; its arrays are not needed
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     info = {
         "description": f"DensePose annotations of project {project.name}",
         "body_model": project.body_model,
-        "chart_set": f"{project.body_model}-{mapper.assets.key}" if mapper else project.body_model,
+        "chart_set": folder.name if folder else project.body_model,
         "dp_xy": "box-relative, 256 wide and tall: x = x0 + dp_x * w / 256",
         "only_accepted": only_accepted,
     }
