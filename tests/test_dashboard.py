@@ -3,20 +3,13 @@
 import pytest
 from django.core.management import call_command
 
-from annotator_web.core import jobs
-from annotator_web.core.models import Job
 from annotator_web.data.models import Project
-from annotator_web.work import services, stats
+from annotator_web.work import stats
 from annotator_web.work.models import Task
 from pipeline.correspond import ClickMapper
 from tests.conftest import PASSWORD
-from tests.perfect import perfect_clicks, perfect_masks
+from tests.perfect import perfect_clicks, perfect_masks, run_processing_jobs
 from tests.stack import ASSET_CACHE
-
-
-def run_pending_jobs():
-    for job in Job.objects.filter(state="queued", kind=services.PROCESS_KIND):
-        assert jobs.execute(job.pk, worker="test").state == "succeeded"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,10 +22,10 @@ def test_a_perfect_annotator_shows_up_on_the_dashboard(settings, tmp_path, asset
     anna = client_for(users["annotator"])
     mapper = ClickMapper(assets)
 
-    perfect_masks(anna, "dash", settings.MEDIA_ROOT)
-    run_pending_jobs()
-    task2, _ = perfect_clicks(anna, "dash", mapper)
-    run_pending_jobs()
+    perfect_masks(anna, "dash")
+    run_processing_jobs()
+    task2, _ = perfect_clicks(anna, "dash", mapper, settings.MEDIA_ROOT)
+    run_processing_jobs()
     assert Task.objects.get(pk=task2["id"]).state == "done"
 
     queues = {q["stage"]: q for q in stats.queue_counts(project)}

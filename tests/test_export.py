@@ -6,21 +6,13 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotator_web.core import jobs
-from annotator_web.core.models import Job
 from annotator_web.data.models import ImageTruth, Project
-from annotator_web.work import services
 from annotator_web.work.models import Correspondence
 from pipeline.charts.lookup import ChartLookup
 from pipeline.coco import densepose as dp
 from pipeline.correspond import ClickMapper
-from tests.perfect import perfect_clicks, perfect_masks
+from tests.perfect import perfect_clicks, perfect_masks, run_processing_jobs
 from tests.stack import ASSET_CACHE
-
-
-def run_pending_jobs():
-    for job in Job.objects.filter(state="queued", kind=services.PROCESS_KIND):
-        assert jobs.execute(job.pk, worker="test").state == "succeeded"
 
 
 @pytest.fixture
@@ -31,10 +23,10 @@ def annotated(settings, tmp_path, assets, users, client_for):
     project.review_fraction = 0.0
     project.save()
     anna = client_for(users["annotator"])
-    perfect_masks(anna, "exp", settings.MEDIA_ROOT)
-    run_pending_jobs()
-    task, answers = perfect_clicks(anna, "exp", ClickMapper(assets))
-    run_pending_jobs()
+    perfect_masks(anna, "exp")
+    run_processing_jobs()
+    task, answers = perfect_clicks(anna, "exp", ClickMapper(assets), settings.MEDIA_ROOT)
+    run_processing_jobs()
     return project, task, answers
 
 

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from annotator_web.data.models import ImageTruth
 from annotator_web.work.models import Correspondence, PartMasks, Task
-from pipeline.coco.densepose import decode_rle
 from pipeline.correspond import ClickMapper
 from tests.conftest import PASSWORD
+from tests.perfect import true_answers, true_masks
 
 pytestmark = [pytest.mark.stack]
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -36,9 +35,7 @@ def test_synthetic_person_from_masks_to_accepted_correspondences(stack, assets, 
 
     task = anna.post("/api/tasks/next", {"project": "e2e", "stage": 1}).json()
     assert anna.get(task["person"]["image"]["url"]).headers["Content-Type"] == "image/jpeg"
-    truth = ImageTruth.objects.get(image_id=task["person"]["image"]["id"])
-    person = next(p for p in truth.people if p["bbox"] == task["person"]["bbox"])
-    masks = [m if decode_rle(m).any() else [] for m in person["dp_masks"]]
+    masks = true_masks(task)
     assert anna.put(f"/api/tasks/{task['id']}/draft", {"draft": {"half": True}}).status_code == 200
     resp = anna.post(f"/api/tasks/{task['id']}/submit", {"key": "m1", "data": {"dp_masks": masks}})
     assert resp.status_code == 201
@@ -51,20 +48,8 @@ def test_synthetic_person_from_masks_to_accepted_correspondences(stack, assets, 
 
     task2 = anna.post("/api/tasks/next", {"project": "e2e", "stage": 2}).json()
     assert task2["person"]["id"] == task["person"]["id"] and task2["points"]
-    mapper = ClickMapper(assets)
-    with np.load(stack.media / truth.file.name) as data:
-        surface, instance = data["surface"], data["instance"]
+    answers, surface = true_answers(task2, ClickMapper(assets), stack.media)
     x0, y0, w, h = task2["person"]["bbox"]
-    answers = []
-    for p in task2["points"]:
-        row, col = int(y0 + p["box_y"] * h / 256), int(x0 + p["box_x"] * w / 256)
-        xy, visible = mapper.project_to_views(p["part"], surface[row, col].astype(np.float64))
-        views = np.flatnonzero(visible[:, 0])
-        if instance[row, col] != person["index"] or not len(views):
-            answers.append({"point": p["id"], "status": "unsure"})
-        else:
-            v = int(views[0])
-            answers.append({"point": p["id"], "view": v, "x": float(xy[v, 0, 0]), "y": float(xy[v, 0, 1])})
     resp = anna.post(f"/api/tasks/{task2['id']}/submit", {"key": "c1", "data": {"answers": answers}})
     assert resp.status_code == 201, resp.text
     wait_task_state(task2["id"], ("review",))
