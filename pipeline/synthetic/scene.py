@@ -157,6 +157,7 @@ class SceneGenerator:
         image = self._background(rng, camera).reshape(-1, 3)
         light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(-1.0, -0.3), rng.uniform(0.4, 1.0)])
         light /= np.linalg.norm(light)
+        surface_hit = surface[hit]  # the person pixels' template points, gathered once for all people
         for p, person in enumerate(people):
             sel = person_of == p
             if not sel.any():
@@ -169,7 +170,7 @@ class SceneGenerator:
             texcoords = None
             if self.template.corner_texcoords is not None:
                 texcoords = np.einsum("nk,nkj->nj", b_sel, self.template.corner_texcoords[f_sel])
-            albedo = surface_colours(person, surface[hit][sel], self.face_part[f_sel], texcoords)
+            albedo = surface_colours(person, surface_hit[sel], self.face_part[f_sel], texcoords)
             lambert = np.clip(nrm @ light, 0, 1)
             facing = np.abs(np.einsum("ij,ij->i", nrm, dirs[sel]))  # darker towards the silhouette
             shade = 0.30 + 0.50 * lambert + 0.20 * facing
