@@ -110,6 +110,12 @@ def start_job(kind_name: str, *, params: dict | None = None, user=None) -> Job:
     return job
 
 
+def unfinished_job(kind_name: str, **params) -> Job | None:
+    """A queued or running job of this kind whose params have these values (to avoid starting it twice)."""
+    match = {f"params__{key}": value for key, value in params.items()}
+    return Job.objects.filter(kind=kind_name, state__in=(State.QUEUED, State.RUNNING), **match).first()
+
+
 def send(job: Job) -> bool:
     """Hand the job to the broker. If the broker cannot take it now, the job stays queued and a worker's
     sweeper sends it again later (see :func:`resend_waiting_jobs`)."""

@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.core import body_assets, jobs
 from annotator_web.core.management.inline import run_job_inline
-from annotator_web.core.models import Job
 from pipeline.body import BODY_MODELS
 
 
@@ -26,9 +25,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{body} assets are up to date")
             return
         if enqueue:
-            running = Job.objects.filter(kind=body_assets.KIND, state__in=("queued", "running"), params__body=body)
-            if running.exists():
-                self.stdout.write(f"the {body} asset build is already job #{running.first().pk}")
+            running = jobs.unfinished_job(body_assets.KIND, body=body)
+            if running:
+                self.stdout.write(f"the {body} asset build is already job #{running.pk}")
                 return
             job = jobs.start_job(body_assets.KIND, params={"body": body})
             self.stdout.write(f"building the {body} assets as job #{job.pk} (see the Jobs page)")

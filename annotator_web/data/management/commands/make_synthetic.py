@@ -8,7 +8,6 @@ from django.utils.text import slugify
 
 from annotator_web.core import jobs
 from annotator_web.core.management.inline import run_job_inline
-from annotator_web.core.models import Job
 from annotator_web.data import synthetic
 from annotator_web.data.models import Project
 
@@ -32,9 +31,9 @@ class Command(BaseCommand):
             return
         params = {"project": project, "count": count, "seed": seed}
         if enqueue:
-            running = Job.objects.filter(kind=synthetic.KIND, state__in=("queued", "running"), params__project=project)
-            if running.exists():
-                self.stdout.write(f"synthetic images for {project} are being made by job #{running.first().pk}")
+            running = jobs.unfinished_job(synthetic.KIND, project=project)
+            if running:
+                self.stdout.write(f"synthetic images for {project} are being made by job #{running.pk}")
                 return
             job = jobs.start_job(synthetic.KIND, params=params)
             self.stdout.write(f"making {count} synthetic images in {project} as job #{job.pk} (see the Jobs page)")
