@@ -91,9 +91,10 @@ class PartViews:
     unseen_faces: np.ndarray
 
 
-def _part_ids(template: BodyTemplate, part_faces: np.ndarray, camera: Camera) -> np.ndarray:
-    local = rasterize_ids(template.vertices, template.faces[part_faces], camera)
-    return np.where(local == NO_FACE, NO_FACE, part_faces[np.maximum(local, 0)]).astype(np.int32)
+def subset_ids(mesh: Mesh, subset: np.ndarray, camera: Camera) -> np.ndarray:
+    """Id buffer of only the faces ``subset`` of the mesh, holding their indices in the whole mesh."""
+    local = rasterize_ids(mesh.vertices, mesh.faces[subset], camera)
+    return np.where(local == NO_FACE, NO_FACE, subset[np.maximum(local, 0)]).astype(np.int32)
 
 
 def visible_faces(mesh: Mesh, part_faces: np.ndarray, camera: Camera, face_ids: np.ndarray):
@@ -162,7 +163,7 @@ def part_views(template: BodyTemplate, part: int, exterior: np.ndarray | None = 
     candidates = []
     for direction in candidate_directions():
         camera = frame_camera(center, radius, direction)
-        ids = _part_ids(template, part_faces, camera)
+        ids = subset_ids(template, part_faces, camera)
         candidates.append((direction, camera, ids, visible_faces(template, part_faces, camera, ids)))
 
     chosen: list[int] = []
@@ -236,15 +237,13 @@ def render_picture(template: BodyTemplate, face_chart, corner_uv, view: PartView
     others = np.setdiff1d(np.arange(len(mesh.faces)), part_faces)
     image = np.tile(BACKGROUND, (size, size, 1))
 
-    local = rasterize_ids(mesh.vertices, mesh.faces[others], cam)
-    ctx_ids = np.where(local == NO_FACE, NO_FACE, others[np.maximum(local, 0)])
+    ctx_ids = subset_ids(mesh, others, cam)
     ctx = surface_buffers(mesh, cam, ctx_ids)
     hit = ctx_ids != NO_FACE
     shade = _shade(mesh, normals, cam, ctx_ids, ctx.bary)
     image[hit] = 0.45 * BACKGROUND + 0.55 * (CONTEXT * shade[:, None])
 
-    local = rasterize_ids(mesh.vertices, mesh.faces[part_faces], cam)
-    ids = np.where(local == NO_FACE, NO_FACE, part_faces[np.maximum(local, 0)])
+    ids = subset_ids(mesh, part_faces, cam)
     buf = surface_buffers(mesh, cam, ids)
     hit = ids != NO_FACE
     shade = _shade(mesh, normals, cam, ids, buf.bary)
