@@ -12,13 +12,29 @@ STAMP := $(VENV)/.installed
 APT_RUN := libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1
 APT_TEST := chromium docker-compose
 
-.PHONY: run test lint format venv system-run system-test
+# The annotator UI (TypeScript, Vite) is built into frontend/dist/ whenever its sources change.
+FRONTEND_SRC := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
+FRONTEND_BUILT := frontend/dist/annotate/app.js
+NPM_STAMP := frontend/node_modules/.installed
 
-run: venv system-run
+.PHONY: run test lint format venv frontend system-run system-test
+
+run: venv system-run frontend
 	$(PY) -m annotator_web.launcher
 
-test: venv system-run system-test
+test: venv system-run system-test frontend
+	cd frontend && npm test --silent
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+frontend: $(FRONTEND_BUILT)
+
+$(NPM_STAMP): frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20.19 or newer with npm is needed to build the annotator UI"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(FRONTEND_BUILT): $(NPM_STAMP) $(FRONTEND_SRC)
+	cd frontend && npm run build --silent
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -37,6 +37,25 @@ MASK_PART_NAMES = (
 NUM_MASK_PARTS = len(MASK_PART_NAMES)  # 14
 MASK_PARTS = tuple(range(1, NUM_MASK_PARTS + 1))
 
+# Display colours of the mask parts (RGB), for the annotator's palette and the review overlays: left parts
+# warm, right parts cool, so a left/right mix-up shows at a glance.
+MASK_PART_COLORS = (
+    (250, 250, 250),  # Torso (white: it reads on any photo)
+    (30, 120, 220),  # Right Hand
+    (230, 80, 40),  # Left Hand
+    (200, 40, 120),  # Left Foot
+    (20, 160, 170),  # Right Foot
+    (70, 90, 200),  # Upper Leg Right
+    (240, 140, 30),  # Upper Leg Left
+    (110, 170, 240),  # Lower Leg Right
+    (250, 200, 40),  # Lower Leg Left
+    (200, 60, 60),  # Upper Arm Left
+    (50, 150, 90),  # Upper Arm Right
+    (240, 120, 150),  # Lower Arm Left
+    (120, 200, 110),  # Lower Arm Right
+    (150, 90, 200),  # Head
+)
+
 # --- charts (dp_I = 1..24) -------------------------------------------------------------------------------
 CHART_NAMES = (
     "Torso Back",
@@ -98,6 +117,29 @@ COCO_SKELETON = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9), (8, 10),
     (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
 )  # fmt: skip
+
+
+# A keypoint marked visible (v = 2) means the person shows the part(s) around it: used to warn an annotator
+# who submits without them (a warning, not a rule: the part may be hidden by something in front).
+KEYPOINT_PARTS = MappingProxyType(
+    {
+        "nose": (14,), "left_eye": (14,), "right_eye": (14,),
+        "left_shoulder": (1,), "right_shoulder": (1,), "left_hip": (1,), "right_hip": (1,),
+        "left_elbow": (10, 12), "right_elbow": (11, 13), "left_wrist": (12,), "right_wrist": (13,),
+        "left_knee": (7, 9), "right_knee": (6, 8), "left_ankle": (9,), "right_ankle": (8,),
+    }
+)  # fmt: skip
+ALWAYS_EXPECTED_PARTS = (1, 14)  # torso and head: nearly every annotated person shows them
+
+
+def expected_parts(keypoints) -> list[int]:
+    """Mask parts a person obviously has: torso and head, plus those next to visible COCO keypoints."""
+    found = set(ALWAYS_EXPECTED_PARTS)
+    if keypoints and len(keypoints) == 3 * len(COCO_KEYPOINT_NAMES):
+        for k, name in enumerate(COCO_KEYPOINT_NAMES):
+            if keypoints[3 * k + 2] == 2:
+                found.update(KEYPOINT_PARTS.get(name, ()))
+    return sorted(found)
 
 
 class UnknownPart(ValueError):

@@ -87,3 +87,56 @@ class MeView(APIView):
 
 def job_for_page(user, pk: int) -> Job:
     return get_object_or_404(policy.visible_jobs(user, Job.objects.all()), pk=pk)
+
+
+def _body_or_404(body: str):
+    from annotator_web.core import body_assets
+    from pipeline.body import BODY_MODELS
+
+    if body not in BODY_MODELS:
+        raise NotFound(f"unknown body model {body!r}; available: {', '.join(BODY_MODELS)}")
+    if body_assets.built_asset_folder(body) is None:
+        raise NotFound(f"the {body} body assets are not built yet (an admin starts 'Build body-model assets')")
+    return body_assets
+
+
+def _part_or_404(part: int) -> int:
+    from pipeline import parts
+
+    if not 1 <= part <= parts.NUM_MASK_PARTS:
+        raise NotFound(f"unknown body part {part}: mask parts are 1..{parts.NUM_MASK_PARTS}")
+    return part
+
+
+# The URLs carry the asset key (body_assets.body_info), so a browser may keep these for a day.
+ASSET_CACHE_CONTROL = "private, max-age=86400"
+
+
+class BodyViewBundleView(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        description="One body part's six views for the browser: cameras, faces and id buffers "
+        "(layout in pipeline/render/bundle.py), gzip-encoded.",
+    )
+    def get(self, request, body: str, part: int):
+        path = _body_or_404(body).part_bundle_file(body, _part_or_404(part))
+        response = FileResponse(path.open("rb"), content_type="application/octet-stream")
+        response["Content-Encoding"] = "gzip"
+        response["Cache-Control"] = ASSET_CACHE_CONTROL
+        return response
+
+
+class BodyViewPictureView(APIView):
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiTypes.BINARY}, description="The picture of one of a part's six views."
+    )
+    def get(self, request, body: str, part: int, view: int):
+        from pipeline.render.views import VIEWS_PER_PART
+
+        folder = _body_or_404(body).built_asset_folder(body)
+        if not 0 <= view < VIEWS_PER_PART:
+            raise NotFound(f"unknown view {view}: each part has views 0..{VIEWS_PER_PART - 1}")
+        path = folder / "views" / f"part{_part_or_404(part):02d}-view{view}.png"
+        response = FileResponse(path.open("rb"), content_type="image/png")
+        response["Cache-Control"] = ASSET_CACHE_CONTROL
+        return response

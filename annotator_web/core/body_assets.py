@@ -51,6 +51,43 @@ def click_mapper(body: str):
     return cached
 
 
+def part_bundle_file(body: str, part: int):
+    """The gzipped view bundle of one part for the browser (written once per asset build), or None while
+    the assets are not built."""
+    import gzip
+    import os
+
+    from pipeline.render.bundle import part_bundle
+
+    mapper = click_mapper(body)
+    if mapper is None:
+        return None
+    path = mapper.assets.folder / "web" / f"part{part:02d}.bin.gz"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(gzip.compress(part_bundle(mapper.assets, part), compresslevel=6))
+        os.replace(tmp, path)  # two requests at once both write the same bytes; neither sees half a file
+    return path
+
+
+def body_info(body: str) -> dict | None:
+    """What the browser needs to fetch a body model's views (URLs carry the asset key, so they cache)."""
+    from django.urls import reverse
+
+    folder = built_asset_folder(body)
+    if folder is None:
+        return None
+    key = folder.name.rsplit("-", 1)[-1]
+    return {
+        "name": body,
+        "key": key,
+        "bundle_url": reverse("api-body-bundle", args=[body, 0]).replace("/0/", "/{part}/") + f"?key={key}",
+        "picture_url": reverse("api-body-picture", args=[body, 0, 0]).replace("/0/views/0", "/{part}/views/{view}")
+        + f"?key={key}",
+    }
+
+
 @job_kind(KIND, title="Build body-model assets", queue="render", roles=("admin",))
 def build_assets(job: Job, ctx: JobContext) -> dict:
     body = job.params.get("body", settings.BODY_MODEL)

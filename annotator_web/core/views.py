@@ -11,7 +11,13 @@ from annotator_web.core.api import job_for_page
 
 @login_required
 def home(request):
-    return redirect("jobs-page")
+    """Everyone lands where their work is: annotators annotate, reviewers review, admins see the queues."""
+    role = policy.role_of(request.user)
+    return redirect(
+        {policy.ANNOTATOR: "annotate-page", policy.REVIEWER: "review-page", policy.ADMIN: "queues-page"}.get(
+            role, "jobs-page"
+        )
+    )
 
 
 @login_required

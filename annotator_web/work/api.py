@@ -11,19 +11,24 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator_web.core import body_assets
 from annotator_web.data.models import Image, Project
 from annotator_web.work import policy, services
 from annotator_web.work.models import Task
+from pipeline import parts
 
 
 def task_json(task: Task) -> dict:
     person, image = task.person, task.person.image
     extra = {}
+    if task.stage == Task.Stage.MASKS:
+        extra["expected_parts"] = parts.expected_parts(person.keypoints)
     if task.stage == Task.Stage.POINTS:
         extra["points"] = [
             {"id": p.pk, "part": p.part, "order": p.order, "box_x": p.box_x, "box_y": p.box_y}
             for p in person.sampled_points.all()
         ]
+        extra["body"] = body_assets.body_info(task.project.body_model)
     return {
         **extra,
         "id": task.pk,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from annotator_web.core import jobs
 from annotator_web.data.models import Person, Project
 from annotator_web.work.models import AuditEvent, Review, Submission, Task
-from pipeline.coco.densepose import check_annotation
+from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle
 
 PROCESS_KIND = "process_submission"
 
@@ -123,7 +123,8 @@ def validate_stage1(data: dict) -> dict:
         raise WorkError("; ".join(reasons), field="dp_masks")
     if not any(masks):
         raise WorkError("all 14 part masks are empty: mark at least one visible part", field="dp_masks")
-    return {"dp_masks": masks}
+    # stored in pycocotools' compressed form whatever the client sent (list counts too), as exports need it
+    return {"dp_masks": [encode_rle(decode_rle(rle)) if rle else [] for rle in masks]}
 
 
 ANSWER_STATUSES = ("ok", "not_visible", "unsure")
@@ -274,6 +275,8 @@ def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
             # back to the queue, a little ahead of fresh work, with the reason
             task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
             task.review_comment, task.rejections, task.priority = comment, task.rejections + 1, task.priority + 1
+            # the rejected work comes back as the draft, to be fixed rather than redone (same shape as a draft)
+            task.draft = submission.data if submission else None
             task.save()
         audit(reviewer, decision, task, comment=comment)
         task.refresh_from_db()

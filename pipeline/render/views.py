@@ -116,10 +116,15 @@ def visible_faces(mesh: Mesh, part_faces: np.ndarray, camera: Camera, face_ids: 
     return seen[part_faces]
 
 
+VISIBILITY_BASE_M = 0.003
+VISIBILITY_PIXELS = 2.0
+
+
 def visibility_tolerance(depth, fx):
     """How far behind the visible surface (metres) a point at ``depth`` may be and still count as seen,
-    for a camera of focal length ``fx`` pixels: 3 mm plus two pixels' footprint."""
-    return 0.003 + 2.0 * depth / fx
+    for a camera of focal length ``fx`` pixels: 3 mm plus two pixels' footprint. (The browser applies the
+    same rule with the constants it gets in the view bundle.)"""
+    return VISIBILITY_BASE_M + VISIBILITY_PIXELS * depth / fx
 
 
 def fibonacci_directions(n: int) -> np.ndarray:

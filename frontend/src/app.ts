@@ -1,0 +1,219 @@
+// The annotator app: pick a project and a stage, work through the queue (the next task loads without a page
+// reload), or review submitted work. Talks to the REST API only.
+
+import "./style.css";
+import { Api, ApiError } from "./api";
+import { el, helpOverlay, isTyping } from "./dom";
+import { MaskEditor } from "./stage1";
+import { CorrespondenceEditor } from "./stage2";
+import type { Config, Editor, Task } from "./types";
+
+const config: Config = JSON.parse(document.getElementById("app-config")!.textContent!);
+const root = document.getElementById("app")!;
+const bannerEl = document.getElementById("banner") ?? document.body.appendChild(el("div", { class: "banner" }));
+
+function banner(message: string | null): void {
+  bannerEl.hidden = message === null;
+  bannerEl.textContent = message ?? "";
+  bannerEl.classList.toggle("offline", message !== null);
+}
+
+const api = new Api(banner);
+const review = config.mode === "review";
+
+// --- the shell: toolbar, workspace, help -----------------------------------------------------------------
+
+const projectSelect = el("select", { id: "project", "aria-label": "project" }) as HTMLSelectElement;
+for (const p of config.projects)
+  projectSelect.append(el("option", { value: p.name, text: p.name + (p.paused ? " (paused)" : "") }));
+const stageSelect = el("select", { id: "stage", "aria-label": "stage" },
+  el("option", { value: "1", text: "Stage 1 · part masks" }),
+  el("option", { value: "2", text: "Stage 2 · correspondences" })) as HTMLSelectElement;
+const startButton = el("button", { class: "primary", id: "start", text: review ? "Start reviewing" : "Start" });
+const taskInfo = el("span", { class: "task-info" });
+const submitButton = el("button", { class: "primary", id: "submit", hidden: true }, "Submit ", el("kbd", { text: "Ctrl+Enter" }));
+const acceptButton = el("button", { class: "primary", id: "accept", hidden: true, text: "Accept" });
+const rejectButton = el("button", { class: "danger", id: "reject", hidden: true, text: "Reject…" });
+const helpButton = el("button", { class: "help-button", title: "Keyboard shortcuts (?)", text: "?" });
+const toolbar = el("div", { class: "app-toolbar" }, projectSelect, stageSelect, startButton, taskInfo,
+  el("span", { class: "spacer" }), submitButton, acceptButton, rejectButton, helpButton);
+const notice = el("div", { class: "notice", hidden: true });
+const workspace = el("div", { class: "workspace" });
+const help = helpOverlay([
+  ["Everywhere", [["?", "this help"], ["Ctrl+Enter", review ? "—" : "submit the task"], ["wheel", "zoom"],
+    ["middle drag / Space+drag", "pan"], ["Home", "fit the person's box"]]],
+  ["Stage 1 · part masks", [["1 … 9, 0", "parts 1–10"], ["Shift+1 … 4", "parts 11–14"], ["B / P / E / F", "brush, polygon, eraser, fill"],
+    ["[ and ]", "brush size"], ["click first point, double-click or Enter", "close the polygon"],
+    ["Backspace / Esc", "drop the last polygon point / the polygon"], ["O", "overlay opacity"],
+    ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"]]],
+  ["Stage 2 · correspondences", [["click a view", "place (or move) the point"], ["N", "not visible / cannot tell"],
+    ["U", "unsure"], ["→ or Space / ←", "next / previous point"]]],
+]);
+root.replaceChildren(toolbar, notice, workspace, help);
+
+let editor: Editor | null = null;
+let task: Task | null = null;
+let startedAt = 0;
+
+function showNotice(text: string, kind: "info" | "error" = "info"): void {
+  notice.hidden = false;
+  notice.className = `notice ${kind}`;
+  notice.textContent = text;
+}
+
+function clearNotice(): void {
+  notice.hidden = true;
+}
+
+function remember(): void {
+  const params = new URLSearchParams({ project: projectSelect.value, stage: stageSelect.value });
+  history.replaceState(null, "", `#${params}`);
+  localStorage.setItem(`densepose-${config.mode}`, params.toString());
+}
+
+function restoreChoice(): boolean {
+  const saved = new URLSearchParams(location.hash.slice(1) || localStorage.getItem(`densepose-${config.mode}`) || "");
+  const project = saved.get("project");
+  if (project && config.projects.some((p) => p.name === project)) projectSelect.value = project;
+  if (saved.get("stage") === "2") stageSelect.value = "2";
+  return !!location.hash;
+}
+
+function closeEditor(): void {
+  editor?.destroy();
+  editor = null;
+  task = null;
+  submitButton.hidden = acceptButton.hidden = rejectButton.hidden = true;
+  taskInfo.textContent = "";
+}
+
+async function openTask(t: Task): Promise<void> {
+  closeEditor();
+  task = t;
+  const readOnly = review;
+  const data = review ? t.submission : t.draft;
+  const ed = t.stage === 1
+    ? new MaskEditor(workspace, t, config, api, readOnly, data?.dp_masks)
+    : new CorrespondenceEditor(workspace, t, config, api, readOnly, data?.answers, t.draft?.current ?? 0);
+  ed.setErrorHandler((message) => showNotice(`The draft was not saved: ${message}`, "error"));
+  editor = ed;
+  startedAt = performance.now();
+  const what = t.stage === 1 ? "part masks" : `${t.points?.length ?? 0} points`;
+  taskInfo.textContent = `Task ${t.id} · person ${t.person.id} · ${what}`;
+  if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}`, "error");
+  else clearNotice();
+  await ed.start();
+  submitButton.hidden = review;
+  acceptButton.hidden = rejectButton.hidden = !review;
+}
+
+async function next(): Promise<void> {
+  remember();
+  closeEditor();
+  workspace.replaceChildren(el("p", { class: "loading", text: "Asking for the next task…" }));
+  try {
+    const project = projectSelect.value;
+    const stage = Number(stageSelect.value);
+    const { data } = review
+      ? await api.json<Task>("GET", `${config.urls.review_next}?${new URLSearchParams({ project, stage: String(stage) })}`)
+      : await api.json<Task>("POST", config.urls.next, { project, stage });
+    workspace.replaceChildren();
+    if (!data) {
+      showNotice(review ? "Nothing is waiting for review in this queue." : "This queue is empty for now: no task to do.");
+      workspace.append(el("p", { class: "empty" }, el("button", { text: "Check again", id: "again" })));
+      workspace.querySelector("#again")!.addEventListener("click", () => void next());
+      return;
+    }
+    await openTask(data);
+  } catch (error) {
+    workspace.replaceChildren();
+    showNotice(error instanceof ApiError ? error.message : `Something went wrong: ${error}`, "error");
+  }
+}
+
+let submitting = false;
+
+async function submit(): Promise<void> {
+  if (!editor || !task || review || submitting) return;
+  submitting = true; // a double click or a second Ctrl+Enter does nothing while the first is on its way
+  submitButton.disabled = true;
+  try {
+    if (!(await editor.check())) return;
+    await editor.flush();
+    const storageKey = `densepose-submit-${task.id}`;
+    const key = localStorage.getItem(storageKey) ?? `${task.id}-${crypto.randomUUID()}`;
+    localStorage.setItem(storageKey, key); // a retry after a lost answer sends the same key: stored once
+    await api.json("POST", config.urls.submit.replace("{id}", String(task.id)), {
+      key,
+      data: editor.result(),
+      seconds_spent: (performance.now() - startedAt) / 1000,
+    });
+    localStorage.removeItem(storageKey);
+    showNotice(`Task ${task.id} submitted. Here is the next one.`);
+    const message = notice.textContent;
+    await next();
+    if (notice.hidden) showNotice(message ?? "");
+  } catch (error) {
+    showNotice(error instanceof ApiError ? `Not submitted: ${error.message}` : `Not submitted: ${error}`, "error");
+  } finally {
+    submitting = false;
+    submitButton.disabled = false;
+  }
+}
+
+async function decide(decision: "accept" | "reject"): Promise<void> {
+  if (!task || !review) return;
+  let comment = "";
+  if (decision === "reject") {
+    const reason = await askComment();
+    if (reason === null) return;
+    comment = reason;
+  }
+  try {
+    await api.json("POST", config.urls.review.replace("{id}", String(task.id)), { decision, comment });
+    showNotice(`Task ${task.id} ${decision === "accept" ? "accepted" : "sent back with your comment"}.`);
+    const message = notice.textContent;
+    await next();
+    if (notice.hidden) showNotice(message ?? "");
+  } catch (error) {
+    showNotice(error instanceof ApiError ? error.message : String(error), "error");
+  }
+}
+
+function askComment(): Promise<string | null> {
+  return new Promise((resolve) => {
+    const text = el("textarea", { id: "reject-comment", rows: 4, placeholder: "What should the annotator fix?" }) as HTMLTextAreaElement;
+    const send = el("button", { class: "danger", text: "Reject with this comment" });
+    const cancel = el("button", { text: "Cancel" });
+    const overlay = el("div", { class: "modal-overlay" },
+      el("div", { class: "modal" }, el("h2", { text: "Reject: tell the annotator why" }), text, el("div", { class: "modal-buttons" }, send, cancel)));
+    const close = (value: string | null) => {
+      overlay.remove();
+      resolve(value);
+    };
+    send.addEventListener("click", () => (text.value.trim() ? close(text.value.trim()) : text.focus()));
+    cancel.addEventListener("click", () => close(null));
+    overlay.addEventListener("keydown", (e) => e.key === "Escape" && close(null));
+    document.body.append(overlay);
+    text.focus();
+  });
+}
+
+startButton.addEventListener("click", () => void next());
+submitButton.addEventListener("click", () => void submit());
+acceptButton.addEventListener("click", () => void decide("accept"));
+rejectButton.addEventListener("click", () => void decide("reject"));
+helpButton.addEventListener("click", () => (help.hidden = !help.hidden));
+window.addEventListener("keydown", (e) => {
+  if (e.key === "?" && !isTyping(e)) {
+    help.hidden = !help.hidden;
+    e.preventDefault();
+  } else if (e.key === "Escape" && !help.hidden) help.hidden = true;
+  else if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !document.querySelector(".modal-overlay")) {
+    e.preventDefault();
+    void submit();
+  }
+});
+
+if (!config.projects.length) showNotice("There is no project yet; an admin creates one.");
+else if (restoreChoice()) void next();

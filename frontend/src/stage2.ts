@@ -1,0 +1,349 @@
+// Stage 2: for each point sampled in the part masks, the annotator clicks the matching spot on any of the six
+// views of that body part; the chosen surface point then appears on all six views at once (computed here
+// from the part's view bundle, no server round trip), hidden views showing it as hidden.
+
+import { Autosaver } from "./autosave";
+import type { Api } from "./api";
+import { ask, el, isTyping, rgb } from "./dom";
+import { ImageCanvas, dimOutside, loadImage } from "./canvas";
+import { boxToImage } from "./geometry";
+import { PartSurface, type SurfaceHit } from "./surface";
+import type { Answer, Config, Editor, SampledPoint, Task } from "./types";
+
+declare global {
+  interface Window {
+    /** Milliseconds from each click on a view to the frame that shows the markers (read by the tests). */
+    __clickLatencies?: number[];
+  }
+}
+
+// The chosen point on the views: one strong colour that no part colour or view shading is close to.
+const MARKER = "#ff1f5a";
+
+const STATUS_TEXT: Record<Answer["status"], string> = {
+  ok: "placed",
+  not_visible: "not visible / cannot tell",
+  unsure: "unsure",
+};
+
+export class CorrespondenceEditor implements Editor {
+  private abort = new AbortController();
+  private points: SampledPoint[];
+  private answers = new Map<number, Answer>();
+  private hits = new Map<number, SurfaceHit>();
+  private current = 0;
+  private surfaces = new Map<number, Promise<PartSurface>>();
+  private img!: HTMLImageElement;
+  private view!: ImageCanvas;
+  private cells: { cell: HTMLElement; picture: HTMLImageElement; overlay: HTMLCanvasElement }[] = [];
+  private saver: Autosaver | null = null;
+  private title = el("div", { class: "point-title" });
+  private info = el("div", { class: "point-info" });
+  private progress = el("div", { class: "point-progress" });
+  private status = el("span", { class: "draft-status" });
+  private shownPart = 0;
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly task: Task,
+    private readonly config: Config,
+    private readonly api: Api,
+    private readonly readOnly: boolean,
+    answers: Answer[] | undefined,
+    current = 0,
+  ) {
+    this.points = [...(task.points ?? [])];
+    for (const a of answers ?? []) this.answers.set(a.point, a);
+    this.current = Math.min(Math.max(0, current), Math.max(0, this.points.length - 1));
+    if (!readOnly) {
+      this.saver = new Autosaver(api, config.urls.draft.replace("{id}", String(task.id)),
+        () => ({ answers: [...this.answers.values()], current: this.current }), config.autosave_ms, this.status);
+      window.addEventListener("beforeunload", () => this.saver?.beacon(), { signal: this.abort.signal });
+    }
+  }
+
+  async start(): Promise<void> {
+    if (!this.task.body) throw new Error(`the ${this.task.project} body views are not built yet; ask an admin`);
+    if (!this.points.length) throw new Error("this person has no sampled points");
+    this.img = await loadImage(this.task.person.image.url);
+    this.build();
+    // restore the surface points of answers from a draft or a submission
+    const parts = new Set(this.points.filter((p) => this.answers.get(p.id)?.status === "ok").map((p) => p.part));
+    await Promise.all([...parts].map((part) => this.surface(part)));
+    for (const p of this.points) {
+      const a = this.answers.get(p.id);
+      if (a?.status === "ok") {
+        const hit = (await this.surface(p.part)).mapClick(a.view!, a.x!, a.y!);
+        if (hit) this.hits.set(p.id, hit);
+      }
+    }
+    this.show(this.current);
+  }
+
+  private surface(part: number): Promise<PartSurface> {
+    let s = this.surfaces.get(part);
+    if (!s) {
+      const url = this.task.body!.bundle_url.replace("{part}", String(part));
+      s = this.api.binary(url).then((buffer) => new PartSurface(buffer));
+      s.catch(() => this.surfaces.delete(part));
+      this.surfaces.set(part, s);
+    }
+    return s;
+  }
+
+  private build(): void {
+    const signal = this.abort.signal;
+    const left = el("div", { class: "stage2-left" });
+    const area = el("div", { class: "canvas-area" });
+    const nav = el("div", { class: "row nav" });
+    const add = (label: string, key: string, action: () => void, cls = "") => {
+      const b = el("button", { class: cls, title: key }, label, " ", el("kbd", { text: key }));
+      b.addEventListener("click", action);
+      nav.append(b);
+      return b;
+    };
+    add("Previous", "←", () => this.move(-1));
+    if (!this.readOnly) {
+      add("Not visible", "N", () => this.mark("not_visible"), "mark");
+      add("Unsure", "U", () => this.mark("unsure"), "mark");
+    }
+    add("Next", "→", () => this.move(1));
+    left.append(this.title, area, nav, this.progress, this.status);
+    const grid = el("div", { class: "views" });
+    for (let v = 0; v < 6; v++) {
+      const picture = el("img", { class: "view-picture", alt: `view ${v + 1}`, draggable: "false" }) as HTMLImageElement;
+      const overlay = el("canvas", { class: "view-overlay", width: 512, height: 512, "data-view": v }) as HTMLCanvasElement;
+      const cell = el("div", { class: "view-cell", "data-view": v }, picture, overlay, el("span", { class: "view-label", text: `view ${v + 1}` }));
+      overlay.addEventListener("pointerdown", (e) => this.onViewClick(v, e), { signal });
+      grid.append(cell);
+      this.cells.push({ cell, picture, overlay });
+    }
+    const right = el("div", { class: "stage2-right" }, grid, this.info);
+    this.root.append(el("div", { class: "stage2" }, left, right));
+    this.view = new ImageCanvas(area, () => this.task.person.bbox, (ctx) => this.paint(ctx), signal);
+    this.view.dragPans = true;
+    window.addEventListener("keydown", (e) => this.onKey(e), { signal });
+  }
+
+  private pointImage(p: SampledPoint) {
+    return boxToImage(this.task.person.bbox, { x: p.box_x, y: p.box_y });
+  }
+
+  private show(index: number): void {
+    this.current = index;
+    const p = this.points[index];
+    const part = this.config.parts[p.part - 1];
+    this.title.replaceChildren(
+      el("span", { class: "swatch", style: `background:${rgb(part.color)}` }),
+      el("strong", { text: part.name }),
+      ` · point ${index + 1} of ${this.points.length}`,
+    );
+    if (this.shownPart !== p.part) {
+      this.shownPart = p.part;
+      this.cells.forEach(({ picture, overlay }, v) => {
+        picture.src = this.task.body!.picture_url.replace("{part}", String(p.part)).replace("{view}", String(v));
+        overlay.getContext("2d")!.clearRect(0, 0, overlay.width, overlay.height);
+      });
+      // fetch the next part's views while this one is worked on
+      const next = this.points.find((q, k) => k > index && q.part !== p.part);
+      if (next) void this.surface(next.part).catch(() => {});
+    }
+    void this.surface(p.part).then(() => this.drawMarkers(), (error) => this.info.textContent = String(error));
+    this.renderProgress();
+    this.view.draw();
+  }
+
+  private renderProgress(): void {
+    this.progress.replaceChildren(
+      ...this.points.map((p, k) => {
+        const a = this.answers.get(p.id);
+        const dot = el("button", {
+          class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}`,
+          title: `${this.config.parts[p.part - 1].name}, point ${k + 1}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
+          style: `--part:${rgb(this.config.parts[p.part - 1].color)}`,
+        });
+        dot.addEventListener("click", () => this.show(k));
+        return dot;
+      }),
+      el("span", { class: "answered", text: `${this.answers.size} / ${this.points.length} answered` }),
+    );
+  }
+
+  private onViewClick(view: number, e: PointerEvent): void {
+    if (this.readOnly || e.button !== 0) return;
+    const t0 = performance.now();
+    const p = this.points[this.current];
+    const pending = this.surfaces.get(p.part);
+    if (!pending) return;
+    void pending.then((surface) => {
+      const overlay = this.cells[view].overlay;
+      const r = overlay.getBoundingClientRect();
+      const x = ((e.clientX - r.left) / r.width) * surface.size;
+      const y = ((e.clientY - r.top) / r.height) * surface.size;
+      const hit = surface.mapClick(view, x, y);
+      if (!hit) {
+        this.info.textContent = "That spot is not on the part: click on the coloured body part.";
+        this.cells[view].cell.classList.add("miss");
+        setTimeout(() => this.cells[view].cell.classList.remove("miss"), 300);
+        return;
+      }
+      this.answers.set(p.id, { point: p.id, status: "ok", view, x: Math.round(x * 100) / 100, y: Math.round(y * 100) / 100 });
+      this.hits.set(p.id, hit);
+      this.drawMarkers(surface);
+      requestAnimationFrame(() => {
+        (window.__clickLatencies ??= []).push(performance.now() - t0);
+      });
+      this.renderProgress();
+      this.view.draw();
+      this.saver?.changed();
+    });
+  }
+
+  private drawMarkers(known?: PartSurface): void {
+    const p = this.points[this.current];
+    const draw = (surface: PartSurface) => {
+      if (this.points[this.current] !== p) return;
+      const a = this.answers.get(p.id);
+      const hit = this.hits.get(p.id);
+      const projections = hit ? surface.project(hit.point) : null;
+      this.cells.forEach(({ cell, overlay }, v) => {
+        const ctx = overlay.getContext("2d")!;
+        ctx.clearRect(0, 0, overlay.width, overlay.height);
+        cell.classList.toggle("chosen", a?.status === "ok" && a.view === v);
+        cell.classList.remove("hidden-point", "shown-point");
+        if (!projections) return;
+        const q = projections[v];
+        if (!Number.isFinite(q.x) || !Number.isFinite(q.y)) return;
+        cell.classList.add(q.visible ? "shown-point" : "hidden-point");
+        ctx.lineWidth = 4;
+        if (q.visible) {
+          ctx.beginPath();
+          ctx.arc(q.x, q.y, 11, 0, 2 * Math.PI);
+          ctx.fillStyle = MARKER;
+          ctx.fill();
+          ctx.strokeStyle = "#fff";
+          ctx.stroke();
+          ctx.beginPath();
+          ctx.arc(q.x, q.y, 15, 0, 2 * Math.PI);
+          ctx.strokeStyle = "#111";
+          ctx.lineWidth = 2;
+          ctx.stroke();
+        } else {
+          ctx.setLineDash([6, 6]);
+          ctx.strokeStyle = "rgba(60, 60, 70, 0.8)";
+          ctx.beginPath();
+          ctx.arc(q.x, q.y, 13, 0, 2 * Math.PI);
+          ctx.stroke();
+          ctx.setLineDash([]);
+          ctx.font = "22px system-ui, sans-serif";
+          ctx.fillStyle = "rgba(60, 60, 70, 0.9)";
+          ctx.fillText("hidden", q.x + 18, q.y + 7);
+        }
+      });
+      if (a?.status === "ok" && hit) {
+        this.info.textContent = `${this.config.charts[hit.chart - 1] ?? `chart ${hit.chart}`} · U ${hit.u.toFixed(3)} · V ${hit.v.toFixed(3)}`;
+      } else if (a) this.info.textContent = `Marked ${STATUS_TEXT[a.status]}.`;
+      else this.info.textContent = this.readOnly ? "No answer." : "Click the matching spot on any of the six views.";
+    };
+    if (known) draw(known);
+    else void this.surface(p.part).then(draw);
+  }
+
+  private paint(ctx: CanvasRenderingContext2D): void {
+    const scale = this.view.transform.scale;
+    ctx.imageSmoothingEnabled = scale < 2;
+    ctx.drawImage(this.img, 0, 0);
+    dimOutside(ctx, this.img, this.task.person.bbox, scale);
+    this.view.screenSpace();
+    const t = this.view.transform;
+    this.points.forEach((p, k) => {
+      if (k === this.current) return;
+      const s = t.toScreen(this.pointImage(p));
+      ctx.beginPath();
+      ctx.arc(s.x, s.y, 3.5, 0, 2 * Math.PI);
+      ctx.fillStyle = rgb(this.config.parts[p.part - 1].color, this.answers.has(p.id) ? 0.85 : 0.45);
+      ctx.fill();
+    });
+    const p = this.points[this.current];
+    const s = t.toScreen(this.pointImage(p));
+    ctx.lineWidth = 2;
+    for (const [r, color] of [[12, "#000"], [10, "#fff"]] as const) {
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      ctx.arc(s.x, s.y, r, 0, 2 * Math.PI);
+      ctx.stroke();
+    }
+    ctx.beginPath();
+    for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
+      ctx.moveTo(s.x + dx * 14, s.y + dy * 14);
+      ctx.lineTo(s.x + dx * 24, s.y + dy * 24);
+    }
+    ctx.strokeStyle = "#ffd84a";
+    ctx.lineWidth = 3;
+    ctx.stroke();
+    ctx.beginPath();
+    ctx.arc(s.x, s.y, 3, 0, 2 * Math.PI);
+    ctx.fillStyle = rgb(this.config.parts[p.part - 1].color);
+    ctx.fill();
+  }
+
+  private move(step: number): void {
+    const k = Math.min(this.points.length - 1, Math.max(0, this.current + step));
+    if (k !== this.current) {
+      this.show(k);
+      this.saver?.changed();
+    }
+  }
+
+  private mark(status: "not_visible" | "unsure"): void {
+    if (this.readOnly) return;
+    const p = this.points[this.current];
+    this.answers.set(p.id, { point: p.id, status });
+    this.hits.delete(p.id);
+    this.saver?.changed();
+    this.drawMarkers();
+    if (this.current < this.points.length - 1) this.show(this.current + 1);
+    else this.renderProgress();
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey || document.querySelector(".modal-overlay")) return;
+    switch (e.code) {
+      case "ArrowRight": case "KeyD": case "Space": e.preventDefault(); return this.move(1);
+      case "ArrowLeft": case "KeyA": e.preventDefault(); return this.move(-1);
+      case "KeyN": return this.mark("not_visible");
+      case "KeyU": return this.mark("unsure");
+      case "Home": return this.view.fit();
+    }
+  }
+
+  // --- Editor ----------------------------------------------------------------------------------------------
+
+  async check(): Promise<boolean> {
+    const open = this.points.findIndex((p) => !this.answers.has(p.id));
+    if (open < 0) return true;
+    this.show(open);
+    await ask("Points without an answer",
+      `${this.points.length - this.answers.size} of ${this.points.length} points have no answer yet. ` +
+      "Click each point's spot on a view, or mark it not visible (N) or unsure (U).", ["Back to work"]);
+    return false;
+  }
+
+  result(): unknown {
+    return { answers: this.points.map((p) => this.answers.get(p.id)).filter((a): a is Answer => !!a) };
+  }
+
+  async flush(): Promise<void> {
+    await this.saver?.flush();
+  }
+
+  setErrorHandler(handler: (message: string) => void): void {
+    if (this.saver) this.saver.onError = handler;
+  }
+
+  destroy(): void {
+    this.saver?.stop();
+    this.abort.abort();
+    this.root.replaceChildren();
+  }
+}
