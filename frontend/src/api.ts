@@ -84,7 +84,7 @@ export class Api {
           counted = true;
           this.waiting++;
         }
-        const why = response ? `the server is not answering (${response.status})` : "the connection is lost";
+        const why = response ? `The server is not answering (${response.status})` : "The connection is lost";
         this.banner(`${why}; retrying in ${Math.round(delay / 1000)} s. Your work is kept in this page.`);
         await sleep(delay);
         delay = Math.min(delay * 2, 8000);

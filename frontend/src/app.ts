@@ -41,13 +41,13 @@ const notice = el("div", { class: "notice", hidden: true });
 const workspace = el("div", { class: "workspace" });
 const help = helpOverlay([
   ["Everywhere", [["?", "this help"], ["Ctrl+Enter", review ? "—" : "submit the task"], ["wheel", "zoom"],
-    ["middle drag / Space+drag", "pan"], ["Home", "fit the person's box"]]],
-  ["Stage 1 · part masks", [["1 … 9, 0", "parts 1–10"], ["Shift+1 … 4", "parts 11–14"], ["B / P / E / F", "brush, polygon, eraser, fill"],
-    ["[ and ]", "brush size"], ["click first point, double-click or Enter", "close the polygon"],
-    ["Backspace / Esc", "drop the last polygon point / the polygon"], ["O", "overlay opacity"],
-    ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"]]],
-  ["Stage 2 · correspondences", [["click a view", "place (or move) the point"], ["N", "not visible / cannot tell"],
-    ["U", "unsure"], ["→ or Space / ←", "next / previous point"]]],
+    ["middle drag", "pan (or drag with Space held)"], ["Home", "fit the person's box"]]],
+  ["Stage 1 · part masks", [["1–9, 0", "parts 1–10"], ["Shift+1–4", "parts 11–14"], ["B P E F", "brush, polygon, eraser, fill"],
+    ["[ ]", "brush size"], ["Enter", "close the polygon (or click its first point, or double-click)"],
+    ["Backspace", "drop the last polygon point"], ["Esc", "drop the polygon"], ["O", "overlay opacity"],
+    ["Ctrl+Z", "undo"], ["Ctrl+Shift+Z", "redo"]]],
+  ["Stage 2 · correspondences", [["click a view", "place the point, or move it"], ["N", "not visible / cannot tell"],
+    ["U", "unsure"], ["→ Space", "next point"], ["←", "previous point"]]],
 ]);
 root.replaceChildren(toolbar, notice, workspace, help);
 
@@ -131,6 +131,13 @@ async function next(): Promise<void> {
   }
 }
 
+/** Load the next task and say what just happened, with whatever the queue has to say. */
+async function nextAfter(done: string): Promise<void> {
+  await next();
+  const kind = notice.classList.contains("error") ? "error" : "info";
+  showNotice(notice.hidden ? done : `${done} ${notice.textContent}`, kind);
+}
+
 let submitting = false;
 
 async function submit(): Promise<void> {
@@ -149,10 +156,7 @@ async function submit(): Promise<void> {
       seconds_spent: (performance.now() - startedAt) / 1000,
     });
     localStorage.removeItem(storageKey);
-    showNotice(`Task ${task.id} submitted. Here is the next one.`);
-    const message = notice.textContent;
-    await next();
-    if (notice.hidden) showNotice(message ?? "");
+    await nextAfter(`Task ${task.id} submitted.`);
   } catch (error) {
     showNotice(error instanceof ApiError ? `Not submitted: ${error.message}` : `Not submitted: ${error}`, "error");
   } finally {
@@ -171,10 +175,7 @@ async function decide(decision: "accept" | "reject"): Promise<void> {
   }
   try {
     await api.json("POST", config.urls.review.replace("{id}", String(task.id)), { decision, comment });
-    showNotice(`Task ${task.id} ${decision === "accept" ? "accepted" : "sent back with your comment"}.`);
-    const message = notice.textContent;
-    await next();
-    if (notice.hidden) showNotice(message ?? "");
+    await nextAfter(`Task ${task.id} ${decision === "accept" ? "accepted" : "sent back with your comment"}.`);
   } catch (error) {
     showNotice(error instanceof ApiError ? error.message : String(error), "error");
   }
@@ -213,6 +214,11 @@ window.addEventListener("keydown", (e) => {
     e.preventDefault();
     void submit();
   }
+});
+
+// a link to another queue (#project=…&stage=…) opened in this page switches to it
+window.addEventListener("hashchange", () => {
+  if (restoreChoice()) void next();
 });
 
 if (!config.projects.length) showNotice("There is no project yet; an admin creates one.");

@@ -17,8 +17,9 @@ export class Autosaver {
     private readonly draft: () => unknown,
     private readonly delayMs: number,
     private readonly status: HTMLElement,
+    restored = false,
   ) {
-    this.show("no changes yet");
+    this.show(restored ? "restored from the server" : "no changes yet");
   }
 
   get hasUnsaved(): boolean {

@@ -70,7 +70,7 @@ export class MaskEditor implements Editor {
     this.figure = new BodyFigure(config.parts, (label) => this.pickPart(label));
     if (!readOnly) {
       this.saver = new Autosaver(api, config.urls.draft.replace("{id}", String(task.id)),
-        () => ({ dp_masks: this.labels.toDpMasks() }), config.autosave_ms, this.status);
+        () => ({ dp_masks: this.labels.toDpMasks() }), config.autosave_ms, this.status, !!masks);
       window.addEventListener("beforeunload", () => this.saver?.beacon(), { signal: this.abort.signal });
     }
   }

@@ -14,6 +14,8 @@ declare global {
   interface Window {
     /** Milliseconds from each click on a view to the frame that shows the markers (read by the tests). */
     __clickLatencies?: number[];
+    /** Clicks on views handled so far, on the part or not. */
+    __viewClicks?: number;
   }
 }
 
@@ -57,7 +59,7 @@ export class CorrespondenceEditor implements Editor {
     this.current = Math.min(Math.max(0, current), Math.max(0, this.points.length - 1));
     if (!readOnly) {
       this.saver = new Autosaver(api, config.urls.draft.replace("{id}", String(task.id)),
-        () => ({ answers: [...this.answers.values()], current: this.current }), config.autosave_ms, this.status);
+        () => ({ answers: [...this.answers.values()], current: this.current }), config.autosave_ms, this.status, !!answers);
       window.addEventListener("beforeunload", () => this.saver?.beacon(), { signal: this.abort.signal });
     }
   }
@@ -181,6 +183,7 @@ export class CorrespondenceEditor implements Editor {
       const x = ((e.clientX - r.left) / r.width) * surface.size;
       const y = ((e.clientY - r.top) / r.height) * surface.size;
       const hit = surface.mapClick(view, x, y);
+      window.__viewClicks = (window.__viewClicks ?? 0) + 1;
       if (!hit) {
         this.info.textContent = "That spot is not on the part: click on the coloured body part.";
         this.cells[view].cell.classList.add("miss");

@@ -1,0 +1,253 @@
+"""The annotator app in a real browser (Debian's Chromium through Playwright) on the real stack: an annotator
+paints stage 1 with brush and polygon, a reviewer accepts it in the review page, the annotator clicks stage 2
+on the six views; the database holds the masks and the mapped I, U, V."""
+
+import re
+import time
+
+import numpy as np
+import pytest
+
+from annotator_web.data.models import Project
+from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
+from pipeline import parts
+from pipeline.coco.densepose import decode_rle
+from tests.conftest import PASSWORD
+from tests.test_browser import SHOTS, chromium  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+FINISHED = ("succeeded", "failed", "cancelled")
+FIT_MARGIN = 0.15  # the app fits the person's box with this margin around it (Home)
+
+
+@pytest.fixture(autouse=True)
+def orm_beside_playwright(monkeypatch):
+    """Playwright's sync API keeps an event loop in this thread; the test's own ORM calls run in turn with it."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+
+
+def log_in(browser, stack, username):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(stack.url + "/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page, errors
+
+
+class BoxScreen:
+    """Box-frame (0..256) coordinates -> screen pixels of the stage canvas, as the app fits the box."""
+
+    def __init__(self, page, bbox):
+        c = page.locator(".image-canvas").bounding_box()
+        x0, y0, w, h = bbox
+        scale = min(c["width"] / (w * (1 + 2 * FIT_MARGIN)), c["height"] / (h * (1 + 2 * FIT_MARGIN)))
+        self.origin = (c["x"] + c["width"] / 2 - (x0 + w / 2) * scale, c["y"] + c["height"] / 2 - (y0 + h / 2) * scale)
+        self.scale, self.bbox = scale, bbox
+
+    def __call__(self, bx, by):
+        x0, y0, w, h = self.bbox
+        return self.origin[0] + (x0 + bx * w / 256) * self.scale, self.origin[1] + (y0 + by * h / 256) * self.scale
+
+
+def wait_state(task_id, states, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = Task.objects.get(pk=task_id)
+        if task.state in states:
+            return task
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} stayed {Task.objects.get(pk=task_id).state}")
+
+
+def part_percent(page, label):
+    return page.locator(f".palette .part[data-part='{label}'] .count").inner_text()
+
+
+@pytest.mark.parametrize("broker", ["redis"])
+def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, chromium, make_user):  # noqa: F811
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    make_user("anna", "annotator")
+    job = stack.post("/api/jobs", {"kind": "make_synthetic", "params": {"project": "ui", "count": 1, "seed": 5}})
+    assert stack.wait_job(job.json()["id"], lambda j: j["state"] in FINISHED, timeout=120)["state"] == "succeeded"
+    Project.objects.filter(name="ui").update(review_fraction=1.0)
+    task = Task.objects.filter(project__name="ui", stage=1).order_by("-priority", "id").first()
+    bbox = task.person.bbox
+
+    # --- stage 1 --------------------------------------------------------------------------------------------
+    page, errors = log_in(chromium, stack, "anna")
+    assert page.url.endswith("/annotate/"), "an annotator lands in the annotator app"
+    page.select_option("#project", "ui")
+    page.click("#start")
+    page.locator(".image-canvas").wait_for()
+    page.locator(".palette .part").first.wait_for()
+    assert f"Task {task.pk}" in page.locator(".task-info").inner_text()
+    at = BoxScreen(page, bbox)
+
+    page.keyboard.press("Digit1")  # torso, brush
+    page.keyboard.press("KeyB")
+    page.mouse.move(*at(128, 90))
+    page.mouse.down()
+    page.mouse.move(*at(128, 170), steps=12)
+    page.mouse.up()
+    assert part_percent(page, 1) != ""
+
+    page.keyboard.press("Shift+Digit4")  # head, polygon
+    page.keyboard.press("KeyP")
+    for corner in ((100, 10), (156, 10), (156, 50), (100, 50)):
+        page.mouse.click(*at(*corner))
+    page.mouse.click(*at(100, 10))  # back on the first point closes it
+    assert part_percent(page, 14) != ""
+
+    page.keyboard.press("Digit2")  # a stray right-hand stroke, undone
+    page.keyboard.press("KeyB")
+    page.mouse.move(*at(30, 200))
+    page.mouse.down()
+    page.mouse.move(*at(60, 230), steps=5)
+    page.mouse.up()
+    assert part_percent(page, 2) != ""
+    page.keyboard.press("Control+z")
+    assert part_percent(page, 2) == ""
+    page.keyboard.press("Control+Shift+z")
+    assert part_percent(page, 2) != ""
+    page.keyboard.press("Control+z")
+
+    # the draft reaches the server; a reload restores it exactly
+    page.locator(".draft-status", has_text=re.compile("^Draft: saved")).wait_for(timeout=10_000)
+    before = {label: part_percent(page, label) for label in parts.MASK_PARTS}
+    draft = Task.objects.get(pk=task.pk).draft
+    assert draft["dp_masks"][1] == [] and draft["dp_masks"][0]
+    page.screenshot(path=str(SHOTS / "annotate-stage1.png"))
+    page.reload()
+    page.locator(".palette .part").first.wait_for()
+    page.wait_for_function("document.querySelector(\".palette .part[data-part='1'] .count\").textContent !== ''")
+    assert {label: part_percent(page, label) for label in parts.MASK_PARTS} == before
+
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+    page.screenshot(path=str(SHOTS / "annotate-help.png"))
+    page.keyboard.press("Escape")
+
+    # submitting without the arms and legs the keypoints show asks first; a second Ctrl+Enter does nothing more
+    page.keyboard.press("Control+Enter")
+    dialog = page.locator(".modal")
+    dialog.wait_for()
+    assert "Some parts are empty" in dialog.inner_text()
+    page.get_by_role("button", name="Submit anyway").click()
+    page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
+    assert task.submissions.count() == 1
+    masks = wait_state(task.pk, ("review",)).person.part_masks.dp_masks
+    head = decode_rle(masks[13])
+    rows, cols = np.nonzero(head)
+    assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == pytest.approx((10, 50, 100, 156), abs=1.5)
+    torso = decode_rle(masks[0])
+    assert torso[130, 128] and not torso[130, 40] and not torso[240, 128]
+    assert masks[1] == [] and all(m == [] for i, m in enumerate(masks) if i not in (0, 13))
+    assert PartMasks.objects.get(person=task.person).submission.annotator.username == "anna"
+
+    # --- review (an admin in the review page) ---------------------------------------------------------------
+    reviewer, reviewer_errors = log_in(chromium, stack, "root")
+    reviewer.goto(stack.url + "/review/#project=ui&stage=1")
+    reviewer.locator(".image-canvas").wait_for()
+    reviewer.locator("#accept").wait_for()
+    reviewer.screenshot(path=str(SHOTS / "review-stage1.png"))
+    reviewer.click("#accept")
+    reviewer.locator(".notice", has_text="accepted").wait_for()
+    assert Task.objects.get(pk=task.pk).state == "done"
+
+    # --- stage 2 --------------------------------------------------------------------------------------------
+    points = list(SampledPoint.objects.filter(person=task.person))
+    assert {p.part for p in points} == {1, 14}, "k-means points only in the painted parts"
+    page.select_option("#stage", "2")
+    page.click("#start")
+    page.locator(".view-cell img").first.wait_for()
+    assert f"of {len(points)}" in page.locator(".point-title").inner_text()
+    overlays = page.locator(".view-overlay")
+
+    def click_view(view, fx=0.5, fy=0.5):
+        box = overlays.nth(view).bounding_box()
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+    page.wait_for_function("document.querySelector('.view-cell img').complete")
+    clicked, handled = {}, 0
+    for k, point in enumerate(points):
+        title = page.locator(".point-title").inner_text()
+        assert f"point {k + 1} of" in title and parts.mask_part_name(point.part) in title
+        if k % 5 == 3:
+            page.keyboard.press("KeyN")  # not visible: moves on by itself
+            continue
+        view = k % 6
+        click_view(view, 0.5, 0.45)
+        handled += 1
+        page.wait_for_function(f"window.__viewClicks === {handled}")
+        info = page.locator(".point-info").inner_text()
+        if "not on the part" in info:  # the centre of that view misses the part: mark it unsure instead
+            page.keyboard.press("KeyU")
+            continue
+        clicked[point.pk] = info
+        shown = page.locator(".view-cell.shown-point").count()
+        hidden = page.locator(".view-cell.hidden-point").count()
+        assert shown >= 1 and shown + hidden == 6, "the point appears on all six views, as seen or hidden"
+        assert page.locator(f".view-cell[data-view='{view}']").get_attribute("class").count("chosen") == 1
+        if k == 0:
+            page.screenshot(path=str(SHOTS / "annotate-stage2.png"))
+        page.keyboard.press("ArrowRight")
+    assert len(clicked) >= len(points) // 3
+    latencies = page.evaluate("window.__clickLatencies")
+    assert len(latencies) == len(clicked) and all(0 < ms < 5000 for ms in latencies), latencies
+
+    # the server goes away: the draft waits behind a banner and is saved once it is back
+    page.keyboard.press("ArrowLeft")
+    stack.stop_web()
+    page.keyboard.press("KeyU")
+    banner = page.locator("#banner")
+    banner.wait_for(state="visible", timeout=15_000)
+    assert "connection is lost" in banner.inner_text()
+    page.screenshot(path=str(SHOTS / "annotate-offline.png"))
+    stack.start_web()
+    banner.wait_for(state="hidden", timeout=20_000)
+    last = points[-2]
+    clicked.pop(last.pk, None)
+    stage2 = Task.objects.get(person=task.person, stage=2)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answers = {a["point"]: a for a in (Task.objects.get(pk=stage2.pk).draft or {}).get("answers", [])}
+        if answers.get(last.pk, {}).get("status") == "unsure":
+            break
+        time.sleep(0.2)
+    assert answers[last.pk]["status"] == "unsure", "the change made while offline reached the server"
+
+    page.dblclick("#submit")  # a double click submits once
+    page.keyboard.press("Control+Enter")  # and so does the key right after it
+    page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
+    assert stage2.submissions.count() == 1
+    wait_state(stage2.pk, ("review",))
+    rows = {c.point_id: c for c in Correspondence.objects.filter(point__person=task.person)}
+    assert len(rows) == len(points), "every point is answered, not-visible ones included"
+    assert sum(c.status == "not_visible" for c in rows.values()) >= 1
+    for pk, info in clicked.items():
+        row = rows[pk]
+        assert row.status == "ok" and parts.CHART_TO_MASK_PART[row.chart] == row.point.part
+        # the browser's own mapping (shown to the annotator) is the server's authoritative one
+        chart_name, u, v = info.split(" · ")
+        assert chart_name == parts.chart_name(row.chart)
+        assert float(u.split()[1]) == pytest.approx(row.u, abs=2e-3)
+        assert float(v.split()[1]) == pytest.approx(row.v, abs=2e-3)
+
+    # --- the reviewer sends stage 2 back with a comment; the annotator gets it back with the answers in place --
+    reviewer.goto(stack.url + "/review/#project=ui&stage=2")
+    reviewer.locator(".point-progress", has_text=f"{len(points)} / {len(points)} answered").wait_for()
+    reviewer.screenshot(path=str(SHOTS / "review-stage2.png"))
+    reviewer.click("#reject")
+    reviewer.locator("#reject-comment").fill("Point 2 is on the back, not the front.")
+    reviewer.get_by_role("button", name="Reject with this comment").click()
+    reviewer.locator(".notice", has_text="sent back").wait_for()
+    back = Task.objects.get(pk=stage2.pk)
+    assert back.state == "pending" and back.review_comment == "Point 2 is on the back, not the front."
+    page.click("#start")
+    page.locator(".notice", has_text="Point 2 is on the back").wait_for()
+    page.locator(".point-progress", has_text=f"{len(points)} / {len(points)} answered").wait_for()
+    assert not errors and not reviewer_errors, errors + reviewer_errors
