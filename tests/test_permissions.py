@@ -24,6 +24,8 @@ ENDPOINTS = {
     "requeue": ("post", "/api/tasks/999/requeue", None, {"admin"}),
     "priority": ("post", "/api/tasks/priority", {"tasks": [], "priority": 1}, {"admin"}),
     "image file": ("get", "/api/images/999/file", None, {"annotator", "reviewer", "admin"}),
+    "view bundle": ("get", "/api/bodies/anny/parts/1/bundle", None, {"annotator", "reviewer", "admin"}),
+    "view picture": ("get", "/api/bodies/anny/parts/1/views/0.png", None, {"annotator", "reviewer", "admin"}),
 }
 
 

@@ -88,6 +88,7 @@ def test_the_stage_one_flow_through_the_api(project, users, client_for):
     assert (back["state"], back["review_comment"]) == ("pending", "the left arm is missing")
     again = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
     assert again["id"] == task["id"] and again["review_comment"] == "the left arm is missing", "redone first"
+    assert again["draft"] == masks_payload(), "the rejected work comes back to be fixed, not redone from scratch"
     anna.post(f"/api/tasks/{task['id']}/submit", {"key": "submit-2", "data": masks_payload()}, format="json")
     jobs.execute(Job.objects.filter(kind=services.PROCESS_KIND).order_by("-id").first().pk, worker="test")
     assert rita.post(url, {"decision": "accept"}, format="json").json()["state"] == "done"
