@@ -59,3 +59,42 @@ def test_openapi_schema_and_docs_page(users, client_for, client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content
     assert b"cdn.jsdelivr" not in docs.content and b"unpkg.com" not in docs.content, "no assets from the internet"
+
+
+def test_projects_with_members_are_theirs_alone(users, make_user, client_for, settings, tmp_path):
+    """Annotators and reviewers work on the projects that list them, or on open ones (no members)."""
+    from annotator_web.work import services
+    from annotator_web.work.models import Task
+    from annotator_web.work.views import app_config
+    from tests.test_annotator_app import make_person
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    closed = Project.objects.create(name="closed")
+    closed.members.add(users["annotator2"], users["reviewer"])
+    Project.objects.create(name="open")
+    person = make_person(closed)
+    services.create_tasks(closed)
+    anna, otto = client_for(users["annotator"]), client_for(users["annotator2"])
+
+    refused = anna.post("/api/tasks/next", {"project": "closed", "stage": 1}, format="json")
+    assert refused.status_code == 403 and "not a member of project closed" in refused.json()["detail"]
+    assert anna.post("/api/tasks/next", {"project": "open", "stage": 1}, format="json").status_code == 204
+    task = otto.post("/api/tasks/next", {"project": "closed", "stage": 1}, format="json").json()
+    assert task["person"]["id"] == person.pk
+
+    outsider = client_for(make_user("rex", "reviewer"))
+    assert outsider.get("/api/reviews/next?project=closed").status_code == 403
+    Task.objects.filter(pk=task["id"]).update(state="review")
+    assert outsider.post(f"/api/tasks/{task['id']}/review", {"decision": "accept"}, format="json").status_code == 403
+    assert outsider.get(task["person"]["image"]["url"]).status_code == 404
+    rita = client_for(users["reviewer"])
+    assert rita.get("/api/reviews/next?project=closed&stage=1").json()["id"] == task["id"]
+    assert rita.get("/api/reviews/next?project=closed&stage=7").json()["field"] == "stage"
+    assert rita.get(task["person"]["image"]["url"]).status_code == 200
+
+    class Request:
+        user = users["annotator"]
+
+    assert [p["name"] for p in app_config(Request, "annotate")["projects"]] == ["open"]
+    Request.user = users["annotator2"]
+    assert [p["name"] for p in app_config(Request, "annotate")["projects"]] == ["closed", "open"]

@@ -7,6 +7,7 @@ from annotator_web.data.models import Image, ImageTruth, Person, Project
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "title", "body_model", "synthetic", "paused", "created_at")
     search_fields = ("name", "title")
+    filter_horizontal = ("members",)
 
 
 @admin.register(Image)

@@ -18,6 +18,12 @@ class Project(models.Model):
     synthetic = models.BooleanField(default=False, help_text="images rendered with known ground truth")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="member_projects",
+        help_text="the annotators and reviewers who work on this project; none = open to all of them",
+    )
 
     class Meta:
         ordering = ("name",)

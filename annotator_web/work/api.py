@@ -89,6 +89,8 @@ class NextTaskView(AnnotatorView):
         project = Project.objects.filter(name=name).first()
         if project is None:
             return Response({"detail": f"no project named {name!r}", "field": "project"}, status=400)
+        if not policy.works_on(request.user, project):
+            return refuse(not_a_member(project))
         if stage not in (1, 2):
             return Response({"detail": "stage is 1 (part masks) or 2 (correspondences)", "field": "stage"}, 400)
         try:
@@ -160,6 +162,19 @@ def project_or_400(name):
     return project
 
 
+def not_a_member(project) -> services.WorkError:
+    return services.WorkError(
+        f"you are not a member of project {project.name}; an admin adds you to it", status=403, field="project"
+    )
+
+
+def member_project_or_error(user, name):
+    project = project_or_400(name)
+    if not policy.works_on(user, project):
+        raise not_a_member(project)
+    return project
+
+
 def handle(call):
     try:
         return call()
@@ -175,8 +190,11 @@ class NextReviewView(ReviewerView):
     )
     def get(self, request):
         def run():
-            project = project_or_400(request.query_params.get("project"))
-            task = services.next_review(project, int(request.query_params.get("stage", 1)))
+            project = member_project_or_error(request.user, request.query_params.get("project"))
+            stage = request.query_params.get("stage", "1")
+            if stage not in ("1", "2"):
+                raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
+            task = services.next_review(project, int(stage))
             if task is None:
                 return Response(status=status.HTTP_204_NO_CONTENT)
             submission = task.submissions.order_by("-created_at").first()
@@ -198,15 +216,14 @@ class ReviewView(ReviewerView):
         description="Accept, or reject with a comment (the task goes back to the queue).",
     )
     def post(self, request, pk: int):
-        return handle(
-            lambda: Response(
-                task_json(
-                    services.review(
-                        request.user, pk, str(request.data.get("decision", "")), str(request.data.get("comment", ""))
-                    )
-                )
-            )
-        )
+        def run():
+            task = Task.objects.select_related("project").filter(pk=pk).first()
+            if task is not None and not policy.works_on(request.user, task.project):
+                raise not_a_member(task.project)
+            decision, comment = str(request.data.get("decision", "")), str(request.data.get("comment", ""))
+            return Response(task_json(services.review(request.user, pk, decision, comment)))
+
+        return handle(run)
 
 
 class CreateTasksView(AdminView):

@@ -1,5 +1,7 @@
 """Who may work on tasks and see their images."""
 
+from django.db.models import Q
+
 from annotator_web.core import policy
 from annotator_web.work.models import Task
 
@@ -8,10 +10,32 @@ def can_annotate(user) -> bool:
     return policy.role_of(user) in (policy.ANNOTATOR, policy.ADMIN)
 
 
+def works_on(user, project) -> bool:
+    """Admins work on every project; annotators and reviewers on the projects that list them as members, and
+    on open projects (no members listed)."""
+    if policy.is_admin(user):
+        return True
+    if policy.role_of(user) is None:
+        return False
+    members = project.members.values_list("pk", flat=True)
+    return not members.exists() or user.pk in set(members)
+
+
+def visible_projects(user, projects):
+    """The projects of ``projects`` that ``user`` works on."""
+    if policy.is_admin(user):
+        return projects
+    if policy.role_of(user) is None:
+        return projects.none()
+    return projects.filter(Q(members=None) | Q(members=user)).distinct()
+
+
 def can_see_image(user, image) -> bool:
     role = policy.role_of(user)
-    if role in (policy.ADMIN, policy.REVIEWER):
+    if role == policy.ADMIN:
         return True
+    if role == policy.REVIEWER:
+        return works_on(user, image.project)
     return (
         role == policy.ANNOTATOR
         and Task.objects.filter(person__image=image, assignee=user, state=Task.State.LEASED).exists()

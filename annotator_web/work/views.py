@@ -31,7 +31,7 @@ def app_config(request, mode: str) -> dict:
         "user": request.user.username,
         "projects": [
             {"name": p.name, "paused": p.paused, "body_model": p.body_model, "synthetic": p.synthetic}
-            for p in Project.objects.order_by("name")
+            for p in policy.visible_projects(request.user, Project.objects.order_by("name"))
         ],
         "parts": [
             {"label": label, "name": name, "color": list(color)}
