@@ -87,7 +87,8 @@ def main() -> None:
     prepare(env)
     port = free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4"],
+        [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",
+         "--threads", "4"],
         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
