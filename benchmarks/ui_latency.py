@@ -39,6 +39,9 @@ def free_port() -> int:
 def prepare(env: dict) -> None:
     """Migrate, make the annotator, a synthetic project and one person's stage-2 task."""
     os.environ.update(env)
+    from annotator_web.datadir import DataDir
+
+    DataDir(Path(env["DATA_DIR"])).ensure()
     import django
 
     django.setup()
