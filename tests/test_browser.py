@@ -78,3 +78,46 @@ def test_admin_logs_in_runs_a_check_and_sees_it_finish(stack, chromium):
     page.screenshot(path=str(SHOTS / "jobs-offline.png"))
     stack.start_web()
     banner.wait_for(state="hidden", timeout=15_000)
+
+
+@pytest.mark.parametrize("broker", ["filesystem"])
+def test_admin_releases_reassigns_and_prioritises_single_tasks_on_the_dashboard(
+    stack, chromium, make_user, settings, monkeypatch
+):
+    from annotator_web.data.models import Project
+    from annotator_web.work import services
+    from annotator_web.work.models import Task
+    from tests.test_annotator_app import make_person
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # the test's ORM calls beside Playwright's loop
+    settings.MEDIA_ROOT = stack.media
+    anna, otto = make_user("anna", "annotator"), make_user("otto", "annotator")
+    project = Project.objects.create(name="desk")
+    make_person(project)
+    services.create_tasks(project)
+    task = services.next_task(anna, project, 1)
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(stack.url + "/login/?next=/queues/")
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    row = page.locator(f"tr[data-task='{task.pk}']")
+    row.wait_for()
+    assert "anna" in row.inner_text() and row.get_attribute("data-state") == "leased"
+    page.screenshot(path=str(SHOTS / "queues-tasks.png"))
+
+    row.locator("select.assignee").select_option("otto")
+    row.get_by_role("button", name="Reassign").click()
+    page.wait_for_function(f"document.querySelector(\"tr[data-task='{task.pk}']\").innerText.includes('otto')")
+    assert Task.objects.get(pk=task.pk).assignee == otto
+
+    row = page.locator(f"tr[data-task='{task.pk}']")
+    row.locator("input.priority").fill("7")
+    row.get_by_role("button", name="Set").click()
+    page.wait_for_function(f"document.querySelector(\"tr[data-task='{task.pk}'] input.priority\").value === '7'")
+    assert Task.objects.get(pk=task.pk).priority == 7
+
+    page.locator(f"tr[data-task='{task.pk}']").get_by_role("button", name="Release").click()
+    page.locator(f"tr[data-task='{task.pk}']").wait_for(state="detached")
+    assert Task.objects.get(pk=task.pk).state == "pending"

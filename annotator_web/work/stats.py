@@ -26,6 +26,18 @@ def queue_counts(project: Project) -> list[dict]:
     return rows
 
 
+OPEN_TASKS_SHOWN = 30
+
+
+def tasks_in_hand(project: Project) -> list[Task]:
+    """The tasks an admin acts on one by one: held by an annotator or waiting for review (oldest first)."""
+    return list(
+        Task.objects.filter(project=project, state__in=(Task.State.LEASED, Task.State.REVIEW))
+        .select_related("assignee", "person")
+        .order_by("state", "updated_at", "id")[:OPEN_TASKS_SHOWN]
+    )
+
+
 def _truth_error_cm(correspondences) -> list[float]:
     """Distance (cm, on the T-pose template) between annotated and true surface points of synthetic people."""
     errors = []

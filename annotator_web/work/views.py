@@ -16,11 +16,20 @@ from pipeline import parts
 def dashboard(request):
     if not policy.can_manage(request.user):
         raise PermissionDenied("the queue dashboard is for admins")
+    from django.contrib.auth import get_user_model
+
     projects = [
-        {"project": p, "queues": stats.queue_counts(p), "annotators": stats.annotator_stats(p)}
+        {
+            "project": p,
+            "queues": stats.queue_counts(p),
+            "annotators": stats.annotator_stats(p),
+            "tasks": stats.tasks_in_hand(p),
+        }
         for p in Project.objects.all()
     ]
-    return render(request, "work/dashboard.html", {"projects": projects, "states": stats.STATES})
+    annotators = [u for u in get_user_model().objects.order_by("username") if policy.can_annotate(u)]
+    context = {"projects": projects, "states": stats.STATES, "annotators": annotators}
+    return render(request, "work/dashboard.html", context)
 
 
 def app_config(request, mode: str) -> dict:
