@@ -76,3 +76,70 @@ def test_validate_densepose_lists_problems(tmp_path, capsys):
     with pytest.raises(CommandError, match="1 problems"):
         call_command("validate_densepose", str(bad))
     assert "annotation 5: bbox [0.0, 0.0, 50.0, 5.0] is outside the 10x10 image" in capsys.readouterr().err
+
+
+def _without_ids(data: dict) -> list:
+    """The annotations without their database ids (a new project numbers them anew), with their image's size."""
+    sizes = {img["id"]: (img["width"], img["height"]) for img in data["images"]}
+    return [
+        {**{k: v for k, v in ann.items() if k not in ("id", "image_id")}, "image_size": sizes[ann["image_id"]]}
+        for ann in data["annotations"]
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_import_export_gives_the_same_annotations(annotated, tmp_path, settings, users, client_for, capsys):
+    from annotator_web.work.models import Task
+
+    project, task, _ = annotated
+    first = tmp_path / "first.json"
+    call_command("export_densepose", project="exp", out=str(first))
+    images = settings.MEDIA_ROOT / "projects" / str(project.pk) / "images"
+
+    call_command("import_densepose", project="copy", annotations=str(first), images=str(images), accepted=True)
+    assert "imported 1 images, 1 people" in capsys.readouterr().out
+    second = tmp_path / "second.json"
+    call_command("export_densepose", project="copy", out=str(second))
+    a, b = json.loads(first.read_text()), json.loads(second.read_text())
+    assert _without_ids(a) == _without_ids(b) and len(a["annotations"][0]["dp_I"]) > 10
+    assert a["info"]["chart_set"] == b["info"]["chart_set"]
+
+    # as review tasks: the reviewer sees the imported clicks on the views; nothing exports until accepted
+    call_command("import_densepose", project="to-review", annotations=str(first), images=str(images))
+    assert set(Task.objects.filter(project__name="to-review").values_list("state", flat=True)) == {"review"}
+    rita = client_for(users["reviewer"])
+    queued = rita.get("/api/reviews/next?project=to-review&stage=2").json()
+    answers = queued["submission"]["answers"]
+    assert len(answers) == len(queued["points"]) and all("view" in x for x in answers[:3])
+    third = tmp_path / "third.json"
+    call_command("export_densepose", project="to-review", out=str(third))
+    assert json.loads(third.read_text())["annotations"] == []
+    for stage in (1, 2):
+        t = rita.get(f"/api/reviews/next?project=to-review&stage={stage}").json()
+        assert rita.post(f"/api/tasks/{t['id']}/review", {"decision": "accept"}, format="json").status_code == 200
+    call_command("export_densepose", project="to-review", out=str(third))
+    assert _without_ids(json.loads(third.read_text())) == _without_ids(a)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_skips_invalid_annotations_with_reasons_and_refuses_other_charts(annotated, tmp_path, settings):
+    project, _, _ = annotated
+    first = tmp_path / "first.json"
+    call_command("export_densepose", project="exp", out=str(first))
+    data = json.loads(first.read_text())
+    good = data["annotations"][0]
+    broken = {**good, "id": 999, "dp_U": [2.0] + good["dp_U"][1:]}
+    data["annotations"].append(broken)
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(data))
+    images = settings.MEDIA_ROOT / "projects" / str(project.pk) / "images"
+    from annotator_web.work.densepose_import import import_densepose
+
+    report = import_densepose("mixed", path, images, accepted=True)
+    assert report.people == 1 and report.points == len(good["dp_I"])
+    assert any(p.startswith("annotation 999: dp_U must be in [0, 1]") for p in report.problems), report.problems
+
+    data["info"]["body_model"] = "smpl"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match="on smpl charts but project mixed uses anny"):
+        call_command("import_densepose", project="mixed", annotations=str(path), images=str(images))

@@ -51,6 +51,23 @@ def click_mapper(body: str):
     return cached
 
 
+_lookups: dict[str, object] = {}
+
+
+def chart_lookup(body: str):
+    """(I, U, V) -> surface point on a body model's built charts, loaded once per process; None when not built."""
+    from pipeline.charts.lookup import ChartLookup
+
+    mapper = click_mapper(body)
+    if mapper is None:
+        return None
+    cached = _lookups.get(body)
+    if cached is None or cached[0] is not mapper:
+        a = mapper.assets
+        cached = _lookups[body] = (mapper, ChartLookup(a.vertices, a.faces, a.face_chart, a.corner_uv))
+    return cached[1]
+
+
 def part_bundle_file(body: str, part: int):
     """The gzipped view bundle of one part for the browser (written once per asset build), or None while
     the assets are not built."""

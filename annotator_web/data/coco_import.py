@@ -20,6 +20,7 @@ from annotator_web.data.models import Image, Person, Project
 class ImportReport:
     images: int = 0
     people: int = 0
+    points: int = 0
     tasks: int = 0
     skipped_existing: int = 0
     problems: list[str] = field(default_factory=list)
@@ -29,10 +30,7 @@ def _number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=None) -> ImportReport:
-    from annotator_web.work.services import create_tasks
-
-    report = ImportReport()
+def read_coco(annotations: Path) -> dict:
     try:
         data = json.loads(Path(annotations).read_text())
     except (OSError, ValueError) as exc:
@@ -41,32 +39,12 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
         data.get("annotations"), list
     ):
         raise ValueError(f"{annotations} is not a COCO annotation file (needs 'images' and 'annotations' lists)")
-    person_ids = {c.get("id") for c in data.get("categories", []) if c.get("name") == "person"} or {1}
+    return data
 
-    by_image: dict = {}
-    for ann in data["annotations"]:
-        where = f"annotation {ann.get('id', '?')}"
-        if ann.get("category_id") not in person_ids:
-            continue
-        if ann.get("iscrowd"):
-            report.problems.append(f"{where}: a crowd region, not a person; skipped")
-            continue
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_number(v) for v in bbox)):
-            report.problems.append(f"{where}: bbox must be [x, y, w, h] numbers, got {bbox!r}")
-            continue
-        if bbox[2] < 1 or bbox[3] < 1:
-            report.problems.append(f"{where}: bbox is smaller than a pixel ({bbox[2]} x {bbox[3]})")
-            continue
-        kp = ann.get("keypoints")
-        if kp is not None and not (isinstance(kp, list) and len(kp) == 51 and all(_number(v) for v in kp)):
-            report.problems.append(f"{where}: keypoints must be 17 x (x, y, v) numbers; imported without them")
-            ann = {**ann, "keypoints": None}
-        by_image.setdefault(ann.get("image_id"), []).append(ann)
 
-    project, _ = Project.objects.get_or_create(name=project_name, defaults={"created_by": actor})
-    if project.synthetic:
-        raise ValueError(f"project {project_name!r} holds synthetic people; import real images into another")
+def stage_images(data: dict, by_image: dict, project: Project, images_dir: Path, report: ImportReport) -> list:
+    """The images that have people to import, read and checked: [(image entry, bytes, [annotations])].
+    Images already imported into the project are counted and left out; problems are reported."""
     staged = []
     for img in data["images"]:
         anns = by_image.get(img.get("id"))
@@ -99,7 +77,41 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
             people.append(ann)
         if people:
             staged.append((img, raw, people))
+    return staged
 
+
+def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=None) -> ImportReport:
+    from annotator_web.work.services import create_tasks
+
+    report = ImportReport()
+    data = read_coco(annotations)
+    person_ids = {c.get("id") for c in data.get("categories", []) if c.get("name") == "person"} or {1}
+
+    by_image: dict = {}
+    for ann in data["annotations"]:
+        where = f"annotation {ann.get('id', '?')}"
+        if ann.get("category_id") not in person_ids:
+            continue
+        if ann.get("iscrowd"):
+            report.problems.append(f"{where}: a crowd region, not a person; skipped")
+            continue
+        bbox = ann.get("bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_number(v) for v in bbox)):
+            report.problems.append(f"{where}: bbox must be [x, y, w, h] numbers, got {bbox!r}")
+            continue
+        if bbox[2] < 1 or bbox[3] < 1:
+            report.problems.append(f"{where}: bbox is smaller than a pixel ({bbox[2]} x {bbox[3]})")
+            continue
+        kp = ann.get("keypoints")
+        if kp is not None and not (isinstance(kp, list) and len(kp) == 51 and all(_number(v) for v in kp)):
+            report.problems.append(f"{where}: keypoints must be 17 x (x, y, v) numbers; imported without them")
+            ann = {**ann, "keypoints": None}
+        by_image.setdefault(ann.get("image_id"), []).append(ann)
+
+    project, _ = Project.objects.get_or_create(name=project_name, defaults={"created_by": actor})
+    if project.synthetic:
+        raise ValueError(f"project {project_name!r} holds synthetic people; import real images into another")
+    staged = stage_images(data, by_image, project, Path(images_dir), report)
     saved = []
     try:
         with transaction.atomic():

@@ -33,7 +33,11 @@ def _person_annotation(person: Person, only_accepted: bool) -> dict | None:
         stage1 and stage1.state == Task.State.DONE and stage2 and stage2.state == Task.State.DONE
     ):
         return None
-    ok = list(Correspondence.objects.filter(point__person=person, status="ok").select_related("point"))
+    ok = list(
+        Correspondence.objects.filter(point__person=person, status="ok")
+        .select_related("point")
+        .order_by("point__part", "point__order")  # the order the points were sampled (and imported) in
+    )
     labels = dp.labels_from_dp_masks(masks.dp_masks)
     x, y, w, h = person.bbox
     image = person.image

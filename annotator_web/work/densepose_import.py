@@ -1,0 +1,131 @@
+"""Import DensePose-COCO annotations into a project: people with their part masks and points, as accepted
+work or as tasks waiting for review, with the exporter's validation.
+
+Invalid annotations are reported with their reason and skipped; the valid ones go in one transaction. Each
+point becomes a sampled point with its correspondence (chart, U, V and the surface point they name); the view
+and pixel where the point is seen are found too, so reviewers see imported work like annotated work. Points
+keep their file order within each part, which is the order the exporter writes: export → import → export
+gives the same annotations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+
+from annotator_web.data.coco_import import ImportReport, read_coco, stage_images
+from annotator_web.data.images import ingest
+from annotator_web.data.models import Image, Person, Project
+from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
+from pipeline import parts
+from pipeline.coco.densepose import decode_rle, encode_rle, validate_dataset
+
+IMPORT_KEY = "import"
+
+
+def import_densepose(
+    project_name: str, annotations: Path, images_dir: Path, accepted: bool = False, actor=None
+) -> ImportReport:
+    from django.conf import settings
+
+    from annotator_web.core import body_assets
+    from annotator_web.work.services import audit
+
+    report = ImportReport()
+    data = read_coco(annotations)
+    problems = validate_dataset(data)
+    if any(p.annotation_id == "-" for p in problems):
+        raise ValueError(f"{annotations}: " + "; ".join(p.reason for p in problems if p.annotation_id == "-"))
+    report.problems += [str(p) for p in problems]
+    bad = {p.annotation_id for p in problems}
+    body = (data.get("info") or {}).get("body_model") or settings.BODY_MODEL
+
+    by_image: dict = {}
+    for ann in data["annotations"]:
+        if ann.get("id") in bad or ann.get("category_id", 1) != 1:
+            continue
+        if ann.get("iscrowd"):
+            report.problems.append(f"annotation {ann.get('id')}: a crowd region, not a person; skipped")
+            continue
+        if "dp_x" in ann and "dp_masks" not in ann:
+            report.problems.append(f"annotation {ann.get('id')}: points without dp_masks; skipped")
+            continue
+        by_image.setdefault(ann.get("image_id"), []).append(ann)
+
+    project, _ = Project.objects.get_or_create(name=project_name, defaults={"created_by": actor, "body_model": body})
+    if project.body_model != body:
+        raise ValueError(f"the file's points are on {body} charts but project {project_name} uses "
+                         f"{project.body_model}: import it into a {body} project")  # fmt: skip
+    has_points = any(a.get("dp_x") for anns in by_image.values() for a in anns)
+    mapper, lookup = body_assets.click_mapper(body), body_assets.chart_lookup(body)
+    if has_points and lookup is None:
+        raise ValueError(f"the {body} body assets are not built yet; run `manage.py build_assets --body {body}`")
+    staged = stage_images(data, by_image, project, Path(images_dir), report)
+
+    state = Task.State.DONE if accepted else Task.State.REVIEW
+    saved = []
+    try:
+        with transaction.atomic():
+            for img, raw, people in staged:
+                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")))
+                saved.append(image.file)
+                for ann in people:
+                    _import_person(project, image, ann, state, mapper, lookup, report)
+                report.images += 1
+            audit(actor, "import_densepose", project=project, people=report.people, accepted=accepted)
+    except BaseException:
+        for f in saved:
+            f.storage.delete(f.name)
+        raise
+    return report
+
+
+def _import_person(project, image, ann, state, mapper, lookup, report: ImportReport) -> None:
+    x, y, w, h = ann["bbox"]
+    person = Person.objects.create(image=image, x=x, y=y, w=w, h=h, keypoints=ann.get("keypoints"),
+                                   source_id=str(ann.get("id", "")))  # fmt: skip
+    report.people += 1
+    masks = ann.get("dp_masks")
+    if masks is None:  # a person without DensePose annotation: queued for stage 1
+        Task.objects.create(project=project, person=person, stage=Task.Stage.MASKS)
+        report.tasks += 1
+        return
+    masks = [encode_rle(decode_rle(m)) if m else [] for m in masks]
+    task = Task.objects.create(project=project, person=person, stage=Task.Stage.MASKS, state=state)
+    submission = Submission.objects.create(task=task, annotator=None, key=IMPORT_KEY, data={"dp_masks": masks})
+    PartMasks.objects.create(person=person, dp_masks=masks, submission=submission)
+    if not ann.get("dp_x"):
+        return
+    chart = np.asarray(ann["dp_I"], dtype=np.int64)
+    u, v = np.asarray(ann["dp_U"], dtype=np.float64), np.asarray(ann["dp_V"], dtype=np.float64)
+    face, bary, surface = lookup.to_surface(chart, u, v)
+    task2 = Task.objects.create(project=project, person=person, stage=Task.Stage.POINTS, state=state)
+    submission2 = Submission.objects.create(task=task2, annotator=None, key=IMPORT_KEY, data={"answers": []})
+    order: dict[int, int] = {}
+    answers = []
+    for k in range(len(chart)):
+        part = parts.CHART_TO_MASK_PART[int(chart[k])]
+        order[part] = order.get(part, -1) + 1
+        point = SampledPoint.objects.create(person=person, part=part, order=order[part], box_x=ann["dp_x"][k],
+                                            box_y=ann["dp_y"][k])  # fmt: skip
+        view, click = None, (None, None)
+        if mapper is not None:  # where the point is seen, for the review page
+            xy, visible = mapper.project_to_views(part, surface[k])
+            seen = np.flatnonzero(visible[:, 0])
+            if len(seen):
+                view, click = int(seen[0]), (float(xy[seen[0], 0, 0]), float(xy[seen[0], 0, 1]))
+        Correspondence.objects.create(
+            point=point, status=Correspondence.Status.OK, view=view, click_x=click[0], click_y=click[1],
+            face=int(face[k]), bary=bary[k].tolist(), chart=int(chart[k]), u=float(u[k]), v=float(v[k]),
+            surface=surface[k].tolist(), submission=submission2,
+        )  # fmt: skip
+        answer = {"point": point.pk, "status": "ok"}
+        if view is not None:
+            answer.update(view=view, x=click[0], y=click[1])
+        answers.append(answer)
+    submission2.data = {"answers": answers}
+    submission2.save(update_fields=["data"])
+    report.points += len(chart)
+
