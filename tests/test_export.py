@@ -91,7 +91,7 @@ def _without_ids(data: dict) -> list:
 def test_export_import_export_gives_the_same_annotations(annotated, tmp_path, settings, users, client_for, capsys):
     from annotator_web.work.models import Task
 
-    project, task, _ = annotated
+    project, _, _ = annotated
     first = tmp_path / "first.json"
     call_command("export_densepose", project="exp", out=str(first))
     images = settings.MEDIA_ROOT / "projects" / str(project.pk) / "images"
@@ -128,7 +128,7 @@ def test_import_skips_invalid_annotations_with_reasons_and_refuses_other_charts(
     call_command("export_densepose", project="exp", out=str(first))
     data = json.loads(first.read_text())
     good = data["annotations"][0]
-    broken = {**good, "id": 999, "dp_U": [2.0] + good["dp_U"][1:]}
+    broken = {**good, "id": 999, "dp_U": [2.0, *good["dp_U"][1:]]}
     data["annotations"].append(broken)
     path = tmp_path / "mixed.json"
     path.write_text(json.dumps(data))

@@ -128,4 +128,3 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     submission2.data = {"answers": answers}
     submission2.save(update_fields=["data"])
     report.points += len(chart)
-
