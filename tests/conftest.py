@@ -96,3 +96,11 @@ def anny():
 def assets(anny):
     """The anny assets (charts, 84 views, buffers), built once into the shared test cache."""
     return load_assets(ensure_assets(anny, ASSET_CACHE))
+
+
+@pytest.fixture(scope="session")
+def eval_mesh(assets):
+    """The anny evaluation mesh with its geodesic distance table (built once into the asset cache, ~1 min)."""
+    from pipeline.evaluation.mesh import EvalMesh
+
+    return EvalMesh.from_assets(assets)
