@@ -31,7 +31,10 @@ def main() -> None:
     from pipeline.assets import ensure_assets, load_assets
     from pipeline.body import load_body_model
     from pipeline.coco.densepose import decode_uv_png, encode_uv_png
-    from pipeline.evaluation.gps import MAX_DETECTIONS, evaluate, perfect_results
+    from pipeline.evaluation import gps as _G
+    from pipeline.evaluation.gps import MAX_DETECTIONS, perfect_results
+
+    evaluate = _G.evaluate
     from pipeline.evaluation.mesh import EvalMesh
     from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
 

@@ -79,6 +79,7 @@ def test_perfect_predictions_score_one(ground_truth, eval_mesh):
     results = G.perfect_results(ground_truth)
     assert len(results) == len(annotated(ground_truth))
     numbers = G.evaluate(ground_truth, results, eval_mesh)
+    assert G.evaluate(ground_truth, results, eval_mesh, workers=2) == numbers, "worker processes change nothing"
     assert numbers["gps"]["AP"] == pytest.approx(1.0) and numbers["gps"]["AR"] == pytest.approx(1.0)
     assert numbers["gpsm"]["AP50"] == pytest.approx(1.0) and numbers["gpsm"]["AP"] > 0.9
     assert numbers["pointwise"]["auc10"] > 0.9 and numbers["pointwise"]["auc30"] > 0.96

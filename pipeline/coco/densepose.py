@@ -211,10 +211,16 @@ def encode_uv_png(chart: np.ndarray, u: np.ndarray, v: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def decode_uv_png(data: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode_uv_bytes(data: str) -> np.ndarray:
+    """base64 PNG -> (H, W, 3) uint8: I, U x 255, V x 255."""
     from PIL import Image
 
-    array = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+    image = Image.open(io.BytesIO(base64.b64decode(data)))
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
+def decode_uv_png(data: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    array = decode_uv_bytes(data)
     return array[..., 0].astype(np.int64), array[..., 1] / 255.0, array[..., 2] / 255.0
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline import parts
-from pipeline.coco.densepose import DP_FIELDS, box_to_image, decode_uv_png, encode_uv_png, labels_from_dp_masks
+from pipeline.coco.densepose import DP_FIELDS, box_to_image, decode_uv_bytes, encode_uv_png, labels_from_dp_masks
 
 PAPER_KAPPA = 0.255  # metres: a point 30 cm off scores 0.5
 # detectron2's per-part kappa (metres), by mask part
@@ -40,7 +40,7 @@ RECALL_POINTS = np.linspace(0, 1, 101)
 MAX_DETECTIONS = 20
 AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 CURVE_CM = np.round(np.arange(0, 30.01, 0.5), 2)
-MASK_GRID = 96  # mask IoU is measured on a grid of at most this many samples a side over the two boxes
+MASK_GRID = 48  # mask IoU is measured on a grid of at most this many samples a side over the two boxes
 
 
 def kappa_of_charts(charts: np.ndarray, kappa: str) -> np.ndarray:
@@ -62,7 +62,14 @@ class Truth:
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # evaluation-mesh rows
     kappa: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    labels: np.ndarray | None = None  # 256 x 256 part labels in the box frame
+    _labels: np.ndarray | None = None
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """256 x 256 part labels in the box frame (decoded when first needed), None without dp_masks."""
+        if self._labels is None and self.annotated and self.ann.get("dp_masks"):
+            self._labels = labels_from_dp_masks(self.ann["dp_masks"])
+        return self._labels
 
 
 @dataclass
@@ -70,25 +77,30 @@ class Detection:
     record: dict
     bbox: np.ndarray
     score: float
-    _uv: tuple | None = None
+    _raw: np.ndarray | None = None
 
     @property
-    def uv(self):
-        if self._uv is None:
-            chart, u, v = decode_uv_png(self.record["uv_data"])
-            self._uv = (chart, u, v)
-        return self._uv
+    def raw(self) -> np.ndarray:
+        """The uv_data PNG as (H, W, 3) bytes: I, U x 255, V x 255 (decoded once)."""
+        if self._raw is None:
+            self._raw = decode_uv_bytes(self.record["uv_data"])
+        return self._raw
 
-    def sample(self, x: np.ndarray, y: np.ndarray):
-        """I, U, V predicted at image points (I = 0 outside the box)."""
-        chart, u, v = self.uv
-        h, w = chart.shape
+    def sample_bytes(self, x: np.ndarray, y: np.ndarray):
+        """I and the U, V bytes predicted at image points (I = 0 outside the box)."""
+        raw = self.raw
+        h, w = raw.shape[:2]
         x0, y0, bw, bh = self.bbox
         col = np.floor((x - x0) * w / bw).astype(np.int64)
         row = np.floor((y - y0) * h / bh).astype(np.int64)
         inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        c, r = np.where(inside, col, 0), np.where(inside, row, 0)
-        return np.where(inside, chart[r, c], 0), u[r, c], v[r, c]
+        picked = raw[np.where(inside, row, 0), np.where(inside, col, 0)].astype(np.int64)
+        return np.where(inside, picked[:, 0], 0), picked[:, 1], picked[:, 2]
+
+    def sample(self, x: np.ndarray, y: np.ndarray):
+        """I, U, V predicted at image points (I = 0 outside the box)."""
+        chart, ub, vb = self.sample_bytes(x, y)
+        return chart, ub / 255.0, vb / 255.0
 
 
 def _truths(gt: dict, mesh, kappa: str) -> dict:
@@ -104,8 +116,6 @@ def _truths(gt: dict, mesh, kappa: str) -> dict:
             charts = np.asarray(ann["dp_I"], dtype=np.int64)
             t.rows = mesh.nearest(charts, ann["dp_U"], ann["dp_V"])
             t.kappa = kappa_of_charts(charts, kappa)
-            if ann.get("dp_masks"):
-                t.labels = labels_from_dp_masks(ann["dp_masks"])
         by_image.setdefault(ann.get("image_id"), []).append(t)
     return by_image
 
@@ -144,7 +154,7 @@ def _mask_iou(det: Detection, truth: Truth) -> float:
     ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
     gx, gy = np.meshgrid(xs, ys)
     gx, gy = gx.ravel(), gy.ravel()
-    predicted = det.sample(gx, gy)[0] > 0
+    predicted = det.sample_bytes(gx, gy)[0] > 0
     bx = np.floor((gx - b[0]) * parts.BOX_SCALE / b[2]).astype(np.int64)
     by = np.floor((gy - b[1]) * parts.BOX_SCALE / b[3]).astype(np.int64)
     inside = (bx >= 0) & (bx < parts.MASK_SIZE) & (by >= 0) & (by < parts.MASK_SIZE)
@@ -155,8 +165,7 @@ def _mask_iou(det: Detection, truth: Truth) -> float:
 
 
 def point_distances(mesh, det: Detection, truth: Truth) -> np.ndarray:
-    charts, u, v = det.sample(truth.x, truth.y)
-    return mesh.distance(truth.rows, mesh.nearest(charts, u, v))
+    return mesh.distance(truth.rows, mesh.nearest_bytes(*det.sample_bytes(truth.x, truth.y)))
 
 
 def _similarities(mesh, dets: list[Detection], truths: list[Truth]):
@@ -174,8 +183,22 @@ def _similarities(mesh, dets: list[Detection], truths: list[Truth]):
             dist = point_distances(mesh, d, t)
             dists[i, j] = dist
             gps[i, j] = float(np.mean(np.exp(-(dist**2) / (2 * t.kappa**2))))
-            gpsm[i, j] = np.sqrt(gps[i, j] * _mask_iou(d, t))
+            # GPSm <= sqrt(GPS): below GPS 0.25 it cannot reach the lowest threshold, 0.5; skip the mask IoU
+            if gps[i, j] >= THRESHOLDS[0] ** 2:
+                gpsm[i, j] = np.sqrt(gps[i, j] * _mask_iou(d, t))
     return gps, gpsm, dists
+
+
+# The per-image work (decoding detections, distances, mask IoU) runs in forked worker processes, which read
+# these (set by evaluate before forking) instead of receiving them pickled.
+_SHARED: dict = {}
+
+
+def _image_work(image_id):
+    truths = _SHARED["truths"][image_id]
+    dets = _SHARED["dets"].get(image_id, [])
+    gps, gpsm, dists = _similarities(_SHARED["mesh"], dets, truths)
+    return image_id, gps, gpsm, _pointwise_pairs(gps, dists, truths)
 
 
 def _match(sim: np.ndarray, dets: list[Detection], truths: list[Truth], area: tuple[float, float]):
@@ -251,21 +274,35 @@ def _summary(results: dict) -> dict:
     return out
 
 
-def evaluate(gt: dict, results: list[dict], mesh, kappa: str = "paper") -> dict:
-    """GPS and GPSm AP/AR and the pointwise curve: ``{"gps": {...}, "gpsm": {...}, "pointwise": {...}}``."""
+def evaluate(gt: dict, results: list[dict], mesh, kappa: str = "paper", workers: int | None = None) -> dict:
+    """GPS and GPSm AP/AR and the pointwise curve: ``{"gps": {...}, "gpsm": {...}, "pointwise": {...}}``.
+
+    ``workers``: processes for the per-image work (default: up to 2 with enough images; 1 = in this one)."""
+    import multiprocessing
+    import os
+
     truths_by_image = _truths(gt, mesh, kappa)
     dets_by_image = _detections(results)
+    images = [i for i, truths in truths_by_image.items() if truths or dets_by_image.get(i)]
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if len(images) >= 64 else 1
+    _SHARED.update(truths=truths_by_image, dets=dets_by_image, mesh=mesh)
+    try:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                done = pool.map(_image_work, images, chunksize=max(1, len(images) // (8 * workers)))
+        else:
+            done = [_image_work(i) for i in images]
+    finally:
+        _SHARED.clear()
     per = {"gps": {a: [] for a in AREA_RANGES}, "gpsm": {a: [] for a in AREA_RANGES}}
     point_d = []
-    for image_id, truths in truths_by_image.items():
-        dets = dets_by_image.get(image_id, [])
-        if not truths and not dets:
-            continue
-        gps, gpsm, dists = _similarities(mesh, dets, truths)
+    for image_id, gps, gpsm, pairs in done:
+        truths, dets = truths_by_image[image_id], dets_by_image.get(image_id, [])
         for name, sim in (("gps", gps), ("gpsm", gpsm)):
             for area, bounds in AREA_RANGES.items():
                 per[name][area].append(_match(sim, dets, truths, bounds))
-        point_d += _pointwise_pairs(gps, dists, truths)
+        point_d += pairs
     summary = {name: _summary({a: _average_precision(v) for a, v in by_area.items()}) for name, by_area in per.items()}
     summary["pointwise"] = pointwise(np.concatenate(point_d) if point_d else np.zeros(0))
     return summary

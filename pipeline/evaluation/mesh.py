@@ -36,6 +36,7 @@ class EvalMesh:
             raise ValueError(f"the distance table holds {len(self.pdist)} entries, not n(n-1)/2 for n = {n}")
         self._trees = {}
         self._members = {}
+        self._byte_grid: dict[int, np.ndarray] = {}
         for c in parts.CHARTS:
             members = np.flatnonzero(self.chart == c)
             if len(members):
@@ -68,6 +69,27 @@ class EvalMesh:
             sel = np.flatnonzero(chart == c)
             _, k = self._trees[int(c)].query(uv[sel])
             rows[sel] = self.row[self._members[int(c)][k]]
+        return rows
+
+    def nearest_bytes(self, chart, u_byte, v_byte) -> np.ndarray:
+        """:meth:`nearest` for U, V given as bytes (U x 255 rounded, as results' ``uv_data`` holds them): one
+        table lookup per point, exact for those 256 x 256 values."""
+        chart = np.asarray(chart, dtype=np.int64).ravel()
+        ub, vb = np.asarray(u_byte, dtype=np.int64).ravel(), np.asarray(v_byte, dtype=np.int64).ravel()
+        rows = np.full(len(chart), -1, dtype=np.int64)
+        for c in np.unique(chart):
+            if c == 0:
+                continue
+            grid = self._byte_grid.get(int(c))
+            if grid is None:
+                if int(c) not in self._trees:
+                    raise ValueError(f"chart {int(c)} is not on the evaluation mesh (charts 1..{parts.NUM_CHARTS})")
+                values = np.arange(256) / 255.0
+                gu, gv = np.meshgrid(values, values, indexing="ij")
+                _, k = self._trees[int(c)].query(np.stack([gu.ravel(), gv.ravel()], axis=1))
+                grid = self._byte_grid[int(c)] = self.row[self._members[int(c)][k]].reshape(256, 256)
+            sel = chart == c
+            rows[sel] = grid[ub[sel], vb[sel]]
         return rows
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
