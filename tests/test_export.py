@@ -62,7 +62,7 @@ def test_export_writes_valid_densepose_coco_of_accepted_people(annotated, tmp_pa
 
 @pytest.mark.django_db(transaction=True)
 def test_an_invalid_export_is_not_written(annotated, tmp_path, monkeypatch):
-    monkeypatch.setattr(dp, "check_annotation", lambda ann, size=None: ["dp_U must be in [0, 1]"])
+    monkeypatch.setattr(dp, "check_annotation", lambda ann, size=None, labels=None: ["dp_U must be in [0, 1]"])
     out = tmp_path / "bad.json"
     with pytest.raises(CommandError, match="would not be valid, so it was not written"):
         call_command("export_densepose", project="exp", out=str(out))

@@ -6,13 +6,12 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 
 from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
 from annotator_web.data.models import Person, Project
-from annotator_web.work.models import Correspondence, Task
+from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
 from pipeline import parts
 from pipeline.coco import densepose as dp
 
@@ -23,56 +22,82 @@ class ExportError(Exception):
     pass
 
 
-def _person_annotation(person: Person, only_accepted: bool) -> dict | None:
-    masks = getattr(person, "part_masks", None)
-    if masks is None:
-        return None
-    stage2 = next((t for t in person.tasks.all() if t.stage == Task.Stage.POINTS), None)
-    stage1 = next((t for t in person.tasks.all() if t.stage == Task.Stage.MASKS), None)
-    if only_accepted and not (
-        stage1 and stage1.state == Task.State.DONE and stage2 and stage2.state == Task.State.DONE
-    ):
-        return None
-    ok = list(
-        Correspondence.objects.filter(point__person=person, status="ok")
-        .select_related("point")
-        .order_by("point__part", "point__order")  # the order the points were sampled (and imported) in
+CHUNK_IMAGES = 500  # images whose people, masks, task states and points are read in one query each
+
+
+def _points_by_person(person_ids: list[int]) -> dict[int, list[tuple]]:
+    """Accepted-or-not "ok" correspondences of these people: person -> [(box_x, box_y, chart, u, v)], in the
+    order the points were sampled (part, then order). One SQL query, rows read as plain tuples."""
+    from django.db import connection
+
+    if not person_ids:
+        return {}
+    q = connection.ops.quote_name
+    point, corr = SampledPoint._meta.db_table, Correspondence._meta.db_table
+    marks = ", ".join(["%s"] * len(person_ids))
+    sql = (
+        f"SELECT p.person_id, p.box_x, p.box_y, c.chart, c.u, c.v FROM {q(corr)} c "
+        f"JOIN {q(point)} p ON c.point_id = p.id WHERE p.person_id IN ({marks}) AND c.status = %s "
+        f"ORDER BY p.person_id, p.part, p.{q('order')}"
     )
-    labels = dp.labels_from_dp_masks(masks.dp_masks)
-    x, y, w, h = person.bbox
-    image = person.image
-    # the person's mask in the image: the union of the parts, from the 256 x 256 box frame
-    full = np.zeros((image.height, image.width), dtype=bool)
-    x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
-    x1, y1 = min(int(np.ceil(x + w)), image.width), min(int(np.ceil(y + h)), image.height)
-    if x1 > x0 and y1 > y0:
-        cols = np.clip(((np.arange(x0, x1) + 0.5 - x) * parts.BOX_SCALE / w).astype(int), 0, parts.MASK_SIZE - 1)
-        rows = np.clip(((np.arange(y0, y1) + 0.5 - y) * parts.BOX_SCALE / h).astype(int), 0, parts.MASK_SIZE - 1)
-        full[y0:y1, x0:x1] = labels[rows[:, None], cols[None, :]] > 0
-    ann = {
-        "id": person.pk,
-        "image_id": image.pk,
-        "category_id": 1,
-        "iscrowd": 0,
-        "bbox": [float(v) for v in person.bbox],
-        "area": float(full.sum()) or float(w * h),
-        "segmentation": dp.encode_rle(full),
-        "dp_masks": masks.dp_masks,
-        "dp_x": [c.point.box_x for c in ok],
-        "dp_y": [c.point.box_y for c in ok],
-        "dp_I": [float(c.chart) for c in ok],
-        "dp_U": [c.u for c in ok],
-        "dp_V": [c.v for c in ok],
+    out: dict[int, list[tuple]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*person_ids, Correspondence.Status.OK])
+        for person_id, *row in cursor.fetchall():
+            out.setdefault(person_id, []).append(row)
+    return out
+
+
+def _annotations(image_rows: list[tuple], only_accepted: bool):
+    """(annotation, labels, image size) for each exportable person of these images, in image then person order."""
+    ids = [row[0] for row in image_rows]
+    sizes = {row[0]: (row[2], row[3]) for row in image_rows}
+    people = list(
+        Person.objects.filter(image_id__in=ids)
+        .order_by("image_id", "id")
+        .values_list("id", "image_id", "x", "y", "w", "h", "keypoints")
+    )
+    masks = dict(PartMasks.objects.filter(person__image_id__in=ids).values_list("person_id", "dp_masks"))
+    done = {
+        (pid, stage)
+        for pid, stage in Task.objects.filter(person__image_id__in=ids, state=Task.State.DONE).values_list(
+            "person_id", "stage"
+        )
     }
-    if person.keypoints:
-        ann["keypoints"] = person.keypoints
-        ann["num_keypoints"] = int(sum(1 for v in person.keypoints[2::3] if v > 0))
-    return ann
+    accepted = {pid for pid, stage in done if stage == Task.Stage.MASKS} & {
+        pid for pid, stage in done if stage == Task.Stage.POINTS
+    }
+    keep = [p for p in people if p[0] in masks and (not only_accepted or p[0] in accepted)]
+    points = _points_by_person([p[0] for p in keep])
+    for person_id, image_id, x, y, w, h, keypoints in keep:
+        width, height = sizes[image_id]
+        labels = dp.labels_from_dp_masks(masks[person_id])
+        full = dp.person_segmentation(labels, (x, y, w, h), width, height)
+        rows = points.get(person_id, [])
+        ann = {
+            "id": person_id,
+            "image_id": image_id,
+            "category_id": 1,
+            "iscrowd": 0,
+            "bbox": [float(x), float(y), float(w), float(h)],
+            "area": float(full.sum()) or float(w * h),
+            "segmentation": dp.encode_rle(full),
+            "dp_masks": masks[person_id],
+            "dp_x": [r[0] for r in rows],
+            "dp_y": [r[1] for r in rows],
+            "dp_I": [float(r[2]) for r in rows],
+            "dp_U": [r[3] for r in rows],
+            "dp_V": [r[4] for r in rows],
+        }
+        if keypoints:
+            ann["keypoints"] = keypoints
+            ann["num_keypoints"] = int(sum(1 for v in keypoints[2::3] if v > 0))
+        yield ann, labels, (width, height)
 
 
 def export_project(project: Project, out: Path, only_accepted: bool = True, progress=None) -> dict:
     """Write DensePose-COCO JSON for the project to ``out``; returns counts. Memory does not grow with the
-    project: images and people are read and written one at a time."""
+    project: images are read and written in chunks of ``CHUNK_IMAGES``."""
     from annotator_web.core.body_assets import built_asset_folder
 
     report = progress or (lambda p, m: None)
@@ -94,34 +119,41 @@ def export_project(project: Project, out: Path, only_accepted: bool = True, prog
         "keypoints": list(parts.COCO_KEYPOINT_NAMES),
         "skeleton": [list(pair) for pair in parts.COCO_SKELETON],
     }
-    images = project.images.order_by("id")
+    images = project.images.order_by("id").values_list("id", "file", "width", "height")
     total = images.count()
     n_images = n_people = n_points = 0
     problems: list[str] = []
     with open(tmp, "w") as f:
         f.write('{"info": ' + json.dumps(info) + ', "categories": [' + json.dumps(category) + '], "images": [')
         first = True
-        for image in images.iterator():
-            f.write(("" if first else ", ") + json.dumps({"id": image.pk, "file_name": Path(image.file.name).name,
-                                                          "width": image.width, "height": image.height}))  # fmt: skip
+        for image_id, name, width, height in images.iterator(chunk_size=5000):
+            f.write(("" if first else ", ") + json.dumps({"id": image_id, "file_name": Path(name).name,
+                                                          "width": width, "height": height}))  # fmt: skip
             first = False
         f.write('], "annotations": [')
-        first = True
-        for i, image in enumerate(images.iterator()):
-            wrote = False
-            for person in image.people.select_related("part_masks").prefetch_related("tasks"):
-                ann = _person_annotation(person, only_accepted)
-                if ann is None:
-                    continue
-                problems += [
-                    f"annotation {ann['id']}: {r}" for r in dp.check_annotation(ann, (image.width, image.height))
-                ]
+        first, done, chunk = True, 0, []
+        with_people = set()
+
+        def flush(chunk):
+            nonlocal first, n_people, n_points
+            for ann, labels, size in _annotations(chunk, only_accepted):
+                problems.extend(f"annotation {ann['id']}: {r}" for r in dp.check_annotation(ann, size, labels))
                 f.write(("" if first else ", ") + json.dumps(ann))
-                first, wrote = False, True
+                first = False
+                with_people.add(ann["image_id"])
                 n_people += 1
                 n_points += len(ann["dp_I"])
-            n_images += wrote
-            report(100 * (i + 1) / max(total, 1), f"image {i + 1} of {total}")
+
+        for row in images.iterator(chunk_size=5000):
+            chunk.append(row)
+            if len(chunk) == CHUNK_IMAGES:
+                flush(chunk)
+                done += len(chunk)
+                chunk = []
+                report(100 * done / max(total, 1), f"image {done} of {total}")
+        flush(chunk)
+        n_images = len(with_people)
+        report(100, f"image {total} of {total}")
         f.write("]}")
     if problems:  # each annotation was checked as it was written; ids are database keys, unique
         tmp.unlink()

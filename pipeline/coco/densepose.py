@@ -80,10 +80,13 @@ class Problem:
         return f"annotation {self.annotation_id}: {self.reason}"
 
 
-def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> list[str]:
+def check_annotation(
+    ann: dict, image_size: tuple[int, int] | None = None, labels: np.ndarray | None = None
+) -> list[str]:
     """Every problem with one person annotation, as readable reasons (empty when valid).
 
-    ``image_size`` is (width, height) of its image, to check that the box lies inside it."""
+    ``image_size`` is (width, height) of its image, to check that the box lies inside it. ``labels``: the
+    label map of ``dp_masks`` when the caller has decoded them already (so they decode, and are not again)."""
     reasons = []
     bbox = ann.get("bbox")
     if not (isinstance(bbox, list | tuple) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
@@ -120,9 +123,9 @@ def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> li
             reasons.append(f"dp_I must be whole numbers 1..{parts.NUM_CHARTS}; point {bad_i[0]} has {i[bad_i[0]]}")
         masks = ann.get("dp_masks")
         if masks is not None and not reasons:
-            reasons += _check_masks(masks)
+            reasons += _check_masks(masks, decode=labels is None)
             if not reasons and len(x):
-                labels = labels_from_dp_masks(masks)
+                labels = labels_from_dp_masks(masks) if labels is None else labels
                 col = np.clip(np.floor(x).astype(int), 0, parts.MASK_SIZE - 1)
                 row = np.clip(np.floor(y).astype(int), 0, parts.MASK_SIZE - 1)
                 expected = np.array([parts.CHART_TO_MASK_PART[int(c)] for c in i])
@@ -140,7 +143,7 @@ def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> li
     return reasons
 
 
-def _check_masks(masks) -> list[str]:
+def _check_masks(masks, decode: bool = True) -> list[str]:
     if not isinstance(masks, list) or len(masks) != parts.NUM_MASK_PARTS:
         return [f"dp_masks must be a list of {parts.NUM_MASK_PARTS} entries"]
     reasons = []
@@ -151,12 +154,26 @@ def _check_masks(masks) -> list[str]:
             reasons.append(f"dp_masks[{part - 1}] ({parts.mask_part_name(part)}) is not an RLE")
         elif list(rle["size"]) != [parts.MASK_SIZE, parts.MASK_SIZE]:
             reasons.append(f"dp_masks[{part - 1}] has size {rle['size']}, expected [256, 256]")
-        else:
+        elif decode:
             try:
                 decode_rle(rle)
             except Exception as exc:
                 reasons.append(f"dp_masks[{part - 1}] does not decode ({exc})")
     return reasons
+
+
+def person_segmentation(labels: np.ndarray, bbox, width: int, height: int) -> np.ndarray:
+    """The person's mask in the image (height, width): the union of the parts, from the 256 x 256 box frame
+    (each image pixel inside the box takes the label at its centre)."""
+    x, y, w, h = bbox
+    full = np.zeros((height, width), dtype=bool)
+    x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
+    x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
+    if x1 > x0 and y1 > y0:
+        cols = np.clip(((np.arange(x0, x1) + 0.5 - x) * parts.BOX_SCALE / w).astype(int), 0, parts.MASK_SIZE - 1)
+        rows = np.clip(((np.arange(y0, y1) + 0.5 - y) * parts.BOX_SCALE / h).astype(int), 0, parts.MASK_SIZE - 1)
+        full[y0:y1, x0:x1] = labels[rows[:, None], cols[None, :]] > 0
+    return full
 
 
 def _range(reasons, name, values, lo, hi) -> None:
