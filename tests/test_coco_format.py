@@ -107,3 +107,39 @@ def test_uv_data_png_round_trip(annotated):
     i2, u2, v2 = dp.decode_uv_png(dp.encode_uv_png(chart, u, v))
     assert np.array_equal(i2, chart)
     assert np.abs(u2 - u).max() <= 0.5 / 255 + 1e-6 and np.abs(v2 - v).max() <= 0.5 / 255 + 1e-6
+
+
+def test_run_lengths_parse_pycocotools_strings_exactly():
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(3)
+    for density in (0.0, 0.02, 0.5, 0.97, 1.0):
+        mask = np.asfortranarray((rng.random((256, 256)) < density).astype(np.uint8))
+        mask[100:180, 30:200] = 1  # long runs too (numbers of several characters, negative differences)
+        rle = dp.encode_rle(mask)
+        counts = dp.rle_counts(rle)
+        assert counts.sum() == 256 * 256 and (counts >= 0).all()
+        again = mask_utils.frPyObjects({"size": [256, 256], "counts": counts.tolist()}, 256, 256)
+        assert again["counts"].decode() == rle["counts"], "the runs encode back to the same string"
+    with pytest.raises(ValueError, match="ends inside a number"):
+        dp.rle_counts({"counts": "0`", "size": [256, 256]})
+
+
+def test_labels_at_points_and_segmentation_agree_with_decoding(annotated):
+    img, person, _, ann = annotated
+    labels = dp.labels_from_dp_masks(ann["dp_masks"])
+    rng = np.random.default_rng(4)
+    row, col = rng.integers(0, 256, 2000), rng.integers(0, 256, 2000)
+    assert np.array_equal(dp.mask_labels_at(ann["dp_masks"], row, col), labels[row, col])
+    assert np.array_equal(dp.union_mask(ann["dp_masks"]) > 0, labels > 0)
+    h, w = img.instance.shape
+    rle, area = dp.person_segmentation(labels, person.bbox, w, h)
+    # the same mask built the plain way: every image pixel inside the box takes the label at its centre
+    x, y, bw, bh = person.bbox
+    ys, xs = np.mgrid[0:h, 0:w]
+    bx = np.floor((xs + 0.5 - x) * 256 / bw).astype(int)
+    by = np.floor((ys + 0.5 - y) * 256 / bh).astype(int)
+    inside = (xs >= np.floor(x)) & (xs < np.ceil(x + bw)) & (ys >= np.floor(y)) & (ys < np.ceil(y + bh))
+    plain = np.zeros((h, w), dtype=bool)
+    plain[inside] = labels[by[inside].clip(0, 255), bx[inside].clip(0, 255)] > 0
+    assert np.array_equal(dp.decode_rle(rle), plain) and area == plain.sum()

@@ -49,7 +49,7 @@ def _points_by_person(person_ids: list[int]) -> dict[int, list[tuple]]:
 
 
 def _annotations(image_rows: list[tuple], only_accepted: bool):
-    """(annotation, labels, image size) for each exportable person of these images, in image then person order."""
+    """(annotation, image size) for each exportable person of these images, in image then person order."""
     ids = [row[0] for row in image_rows]
     sizes = {row[0]: (row[2], row[3]) for row in image_rows}
     people = list(
@@ -71,8 +71,7 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
     points = _points_by_person([p[0] for p in keep])
     for person_id, image_id, x, y, w, h, keypoints in keep:
         width, height = sizes[image_id]
-        labels = dp.labels_from_dp_masks(masks[person_id])
-        full = dp.person_segmentation(labels, (x, y, w, h), width, height)
+        segmentation, area = dp.person_segmentation(dp.union_mask(masks[person_id]), (x, y, w, h), width, height)
         rows = points.get(person_id, [])
         ann = {
             "id": person_id,
@@ -80,8 +79,8 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
             "category_id": 1,
             "iscrowd": 0,
             "bbox": [float(x), float(y), float(w), float(h)],
-            "area": float(full.sum()) or float(w * h),
-            "segmentation": dp.encode_rle(full),
+            "area": float(area) or float(w * h),
+            "segmentation": segmentation,
             "dp_masks": masks[person_id],
             "dp_x": [r[0] for r in rows],
             "dp_y": [r[1] for r in rows],
@@ -92,7 +91,7 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
         if keypoints:
             ann["keypoints"] = keypoints
             ann["num_keypoints"] = int(sum(1 for v in keypoints[2::3] if v > 0))
-        yield ann, labels, (width, height)
+        yield ann, (width, height)
 
 
 def export_project(project: Project, out: Path, only_accepted: bool = True, progress=None) -> dict:
@@ -136,8 +135,8 @@ def export_project(project: Project, out: Path, only_accepted: bool = True, prog
 
         def flush(chunk):
             nonlocal first, n_people, n_points
-            for ann, labels, size in _annotations(chunk, only_accepted):
-                problems.extend(f"annotation {ann['id']}: {r}" for r in dp.check_annotation(ann, size, labels))
+            for ann, size in _annotations(chunk, only_accepted):
+                problems.extend(f"annotation {ann['id']}: {r}" for r in dp.check_annotation(ann, size))
                 f.write(("" if first else ", ") + json.dumps(ann))
                 first = False
                 with_people.add(ann["image_id"])

@@ -54,6 +54,67 @@ def decode_rle(rle: dict) -> np.ndarray:
     return mask_utils.decode({"size": list(rle["size"]), "counts": counts.encode("ascii")}).astype(bool)
 
 
+# chart id -> its mask part (index 0: none)
+CHART_PART_TABLE = np.array([0] + [parts.CHART_TO_MASK_PART[c] for c in parts.CHARTS])
+
+
+def rle_counts(rle: dict) -> np.ndarray:
+    """The run lengths of an RLE (column-major, zeros first), from pycocotools' string form or a list; the
+    string is parsed with numpy (no decoding of the mask). Raises ValueError on a malformed string."""
+    counts = rle["counts"]
+    if isinstance(counts, list):
+        return np.asarray(counts, dtype=np.int64)
+    c = np.frombuffer(counts.encode("ascii") if isinstance(counts, str) else counts, dtype=np.uint8)
+    c = c.astype(np.int64) - 48
+    if len(c) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if c.min() < 0 or c.max() > 63:
+        raise ValueError("not a COCO RLE string")
+    more = (c & 0x20) != 0
+    if more[-1]:
+        raise ValueError("the RLE string ends inside a number")
+    ends = np.flatnonzero(~more)  # the last character of each number
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    k = np.arange(len(c)) - np.repeat(starts, ends - starts + 1)
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    width = 5 * (ends - starts + 1)
+    x = np.where(c[ends] & 0x10, x - (np.int64(1) << width), x)  # sign extension of the last chunk
+    out = x.copy()  # counts[m] = x[m] + counts[m - 2] for m > 2: two running sums, odd and even places
+    out[1::2] = np.cumsum(x[1::2])
+    out[2::2] = np.cumsum(x[2::2])
+    return out
+
+
+def mask_labels_at(dp_masks: list, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """The part label at pixels (row, col) of the 256 x 256 box frame (later parts win, as in
+    :func:`labels_from_dp_masks`), read off the run lengths without decoding the masks."""
+    q = np.asarray(col, dtype=np.int64) * parts.MASK_SIZE + np.asarray(row, dtype=np.int64)
+    labels = np.zeros(len(q), dtype=np.int64)
+    for part, rle in zip(parts.MASK_PARTS, dp_masks, strict=True):
+        if rle:
+            run = np.searchsorted(np.cumsum(rle_counts(rle)), q, side="right")
+            labels[run % 2 == 1] = part
+    return labels
+
+
+def union_mask(dp_masks: list) -> np.ndarray:
+    """The union of the part masks (256 x 256 uint8, Fortran order), merged as RLE and decoded once."""
+    from pycocotools import mask as mask_utils
+
+    rles = []
+    for rle in dp_masks:
+        if not rle:
+            continue
+        counts = rle["counts"]
+        if isinstance(counts, list):
+            rles.append(mask_utils.frPyObjects({"size": list(rle["size"]), "counts": counts}, *rle["size"]))
+        else:
+            rles.append({"size": list(rle["size"]), "counts": counts.encode("ascii")})
+    if not rles:
+        return np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8, order="F")
+    return mask_utils.decode(mask_utils.merge(rles, intersect=0))
+
+
 def dp_masks_from_labels(labels: np.ndarray) -> list:
     """A 256 × 256 part-label map (0 background, 1..14 parts) -> the 14 dp_masks entries."""
     if labels.shape != (parts.MASK_SIZE, parts.MASK_SIZE):
@@ -64,11 +125,21 @@ def dp_masks_from_labels(labels: np.ndarray) -> list:
 def labels_from_dp_masks(dp_masks: list) -> np.ndarray:
     """The 14 dp_masks entries -> one label map; where masks overlap the later part wins (as DensePose's
     loaders do: label = index + 1, written in order)."""
-    labels = np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8)
-    for part, rle in zip(parts.MASK_PARTS, dp_masks, strict=True):
-        if rle:
+    from pycocotools import mask as mask_utils
+
+    present = [(part, rle) for part, rle in zip(parts.MASK_PARTS, dp_masks, strict=True) if rle]
+    if not present:
+        return np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8)
+    if any(isinstance(rle["counts"], list) for _, rle in present):  # uncompressed RLE: one at a time
+        labels = np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8)
+        for part, rle in present:
             labels[decode_rle(rle)] = part
-    return labels
+        return labels
+    # all at once (one call), then the highest part label where masks overlap
+    stack = mask_utils.decode(
+        [{"size": list(rle["size"]), "counts": rle["counts"].encode("ascii")} for _, rle in present]
+    )
+    return (stack * np.array([part for part, _ in present], dtype=np.uint8)).max(axis=2)
 
 
 @dataclass(frozen=True)
@@ -80,13 +151,10 @@ class Problem:
         return f"annotation {self.annotation_id}: {self.reason}"
 
 
-def check_annotation(
-    ann: dict, image_size: tuple[int, int] | None = None, labels: np.ndarray | None = None
-) -> list[str]:
+def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> list[str]:
     """Every problem with one person annotation, as readable reasons (empty when valid).
 
-    ``image_size`` is (width, height) of its image, to check that the box lies inside it. ``labels``: the
-    label map of ``dp_masks`` when the caller has decoded them already (so they decode, and are not again)."""
+    ``image_size`` is (width, height) of its image, to check that the box lies inside it."""
     reasons = []
     bbox = ann.get("bbox")
     if not (isinstance(bbox, list | tuple) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
@@ -108,7 +176,8 @@ def check_annotation(
         if len(set(lengths.values())) != 1 or -1 in lengths.values():
             reasons.append(f"dp_x, dp_y, dp_I, dp_U, dp_V must be lists of one length, got lengths {lengths}")
             return reasons
-        if not all(_is_number(v) for f in DP_FIELDS for v in arrays[f]):
+        # numbers only (no bools, strings, None): checked by type, in C, then finite as arrays
+        if not {type(v) for f in DP_FIELDS for v in arrays[f]} <= {int, float}:
             reasons.append("dp_* lists must hold numbers only")
             return reasons
         x, y = np.array(arrays["dp_x"], dtype=float), np.array(arrays["dp_y"], dtype=float)
@@ -123,13 +192,12 @@ def check_annotation(
             reasons.append(f"dp_I must be whole numbers 1..{parts.NUM_CHARTS}; point {bad_i[0]} has {i[bad_i[0]]}")
         masks = ann.get("dp_masks")
         if masks is not None and not reasons:
-            reasons += _check_masks(masks, decode=labels is None)
+            reasons += _check_masks(masks)
             if not reasons and len(x):
-                labels = labels_from_dp_masks(masks) if labels is None else labels
                 col = np.clip(np.floor(x).astype(int), 0, parts.MASK_SIZE - 1)
                 row = np.clip(np.floor(y).astype(int), 0, parts.MASK_SIZE - 1)
-                expected = np.array([parts.CHART_TO_MASK_PART[int(c)] for c in i])
-                found = labels[row, col]
+                expected = CHART_PART_TABLE[i.astype(int)]
+                found = mask_labels_at(masks, row, col)
                 wrong = np.flatnonzero(found != expected)
                 if len(wrong):
                     k = wrong[0]
@@ -143,7 +211,7 @@ def check_annotation(
     return reasons
 
 
-def _check_masks(masks, decode: bool = True) -> list[str]:
+def _check_masks(masks) -> list[str]:
     if not isinstance(masks, list) or len(masks) != parts.NUM_MASK_PARTS:
         return [f"dp_masks must be a list of {parts.NUM_MASK_PARTS} entries"]
     reasons = []
@@ -154,26 +222,51 @@ def _check_masks(masks, decode: bool = True) -> list[str]:
             reasons.append(f"dp_masks[{part - 1}] ({parts.mask_part_name(part)}) is not an RLE")
         elif list(rle["size"]) != [parts.MASK_SIZE, parts.MASK_SIZE]:
             reasons.append(f"dp_masks[{part - 1}] has size {rle['size']}, expected [256, 256]")
-        elif decode:
+        else:
             try:
-                decode_rle(rle)
-            except Exception as exc:
+                counts = rle_counts(rle)
+            except (ValueError, TypeError, AttributeError) as exc:
                 reasons.append(f"dp_masks[{part - 1}] does not decode ({exc})")
+                continue
+            total = int(counts.sum())
+            if (counts < 0).any():
+                reasons.append(f"dp_masks[{part - 1}] has negative run lengths")
+            elif total != parts.MASK_SIZE**2:
+                reasons.append(f"dp_masks[{part - 1}] covers {total} pixels, not {parts.MASK_SIZE}x{parts.MASK_SIZE}")
     return reasons
 
 
-def person_segmentation(labels: np.ndarray, bbox, width: int, height: int) -> np.ndarray:
-    """The person's mask in the image (height, width): the union of the parts, from the 256 x 256 box frame
-    (each image pixel inside the box takes the label at its centre)."""
+def person_segmentation(mask_box: np.ndarray, bbox, width: int, height: int) -> tuple[dict, int]:
+    """The person's mask in the image as COCO RLE, and its area: each image pixel inside the box takes the
+    value of ``mask_box`` (256 x 256, the box frame) at its centre. Only the columns of the box are built; the
+    columns left and right of it are added to the runs."""
+    from pycocotools import mask as mask_utils
+
     x, y, w, h = bbox
-    full = np.zeros((height, width), dtype=bool)
     x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
     x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
-    if x1 > x0 and y1 > y0:
+    if x1 <= x0 or y1 <= y0:
+        counts, area = [width * height], 0
+    else:
+        strip = np.zeros((height, x1 - x0), dtype=np.uint8, order="F")
         cols = np.clip(((np.arange(x0, x1) + 0.5 - x) * parts.BOX_SCALE / w).astype(int), 0, parts.MASK_SIZE - 1)
         rows = np.clip(((np.arange(y0, y1) + 0.5 - y) * parts.BOX_SCALE / h).astype(int), 0, parts.MASK_SIZE - 1)
-        full[y0:y1, x0:x1] = labels[rows[:, None], cols[None, :]] > 0
-    return full
+        strip[y0:y1] = mask_box[rows[:, None], cols[None, :]] > 0
+        flat = strip.ravel(order="F")
+        area = int(flat.sum())
+        bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [len(flat)]])
+        runs = np.diff(bounds).tolist()
+        if flat[0]:
+            runs.insert(0, 0)
+        runs[0] += x0 * height  # the columns left of the box: zeros
+        after = (width - x1) * height
+        if len(runs) % 2 == 1:  # ends with zeros
+            runs[-1] += after
+        elif after:
+            runs.append(after)
+        counts = runs
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}, area
 
 
 def _range(reasons, name, values, lo, hi) -> None:
