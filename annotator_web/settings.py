@@ -191,6 +191,9 @@ ASSET_CACHE_DIR = Path(os.environ.get("ASSET_CACHE_DIR") or DATA.root / "cache")
 # Where a user puts the licensed SMPL model files (never downloaded by this project).
 SMPL_MODEL_DIR = Path(os.environ.get("SMPL_MODEL_DIR") or BASE_DIR / "smpl_assets" / "smpl")
 
+# Processes that write a large DensePose-COCO export side by side
+EXPORT_WORKERS = int(os.environ.get("EXPORT_WORKERS") or min(2, os.cpu_count() or 1))
+
 # Images taken in by upload or import
 MAX_IMAGE_BYTES = int(_env_float("MAX_IMAGE_BYTES", 30e6))
 MAX_IMAGE_PIXELS = int(_env_float("MAX_IMAGE_PIXELS", 50e6))

@@ -143,3 +143,26 @@ def test_import_skips_invalid_annotations_with_reasons_and_refuses_other_charts(
     path.write_text(json.dumps(data))
     with pytest.raises(CommandError, match="on smpl charts but project mixed uses anny"):
         call_command("import_densepose", project="mixed", annotations=str(path), images=str(images))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_in_worker_processes_writes_the_same_file(settings, tmp_path, monkeypatch):
+    from annotator_web.work import export
+    from annotator_web.work.models import PartMasks
+    from tests.test_annotator_app import make_person
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = Project.objects.create(name="many")
+    labels = np.zeros((256, 256), dtype=np.uint8)
+    labels[20:120, 60:200] = 1
+    for k in range(5):
+        person = make_person(project)  # one image each
+        labels[200:240, 10 * k : 10 * k + 30] = 14
+        PartMasks.objects.create(person=person, dp_masks=dp.dp_masks_from_labels(labels))
+    monkeypatch.setattr(export, "CHUNK_IMAGES", 2)  # three chunks
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    first = export.export_project(project, one, only_accepted=False, workers=1)
+    second = export.export_project(project, two, only_accepted=False, workers=2)
+    assert first["people"] == second["people"] == 5
+    assert one.read_bytes() == two.read_bytes(), "the chunks are joined in image order"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["media", "one.json", "two.json"], "no work files left"

@@ -94,9 +94,107 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
         yield ann, (width, height)
 
 
-def export_project(project: Project, out: Path, only_accepted: bool = True, progress=None) -> dict:
-    """Write DensePose-COCO JSON for the project to ``out``; returns counts. Memory does not grow with the
-    project: images are read and written in chunks of ``CHUNK_IMAGES``."""
+def _image_chunks(project: Project):
+    """The project's image rows (id, file, width, height) in id order, ``CHUNK_IMAGES`` at a time."""
+    chunk = []
+    for row in project.images.order_by("id").values_list("id", "file", "width", "height").iterator(chunk_size=5000):
+        chunk.append(row)
+        if len(chunk) == CHUNK_IMAGES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_chunk(chunk: list, only_accepted: bool, path: Path) -> dict:
+    """One chunk's annotations, comma-separated, into ``path``; each checked as it is written."""
+    stats = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
+    images = set()
+    with open(path, "w") as f:
+        first = True
+        for ann, size in _annotations(chunk, only_accepted):
+            reasons = dp.check_annotation(ann, size)
+            if reasons:
+                stats["problem_count"] += len(reasons)
+                stats["problems"] += [f"annotation {ann['id']}: {r}" for r in reasons][:5]
+            f.write(("" if first else ", ") + json.dumps(ann))
+            first = False
+            images.add(ann["image_id"])
+            stats["people"] += 1
+            stats["points"] += len(ann["dp_I"])
+    stats["images"] = len(images)
+    return stats
+
+
+def _add(total: dict, stats: dict) -> None:
+    for key in ("people", "points", "images", "problem_count"):
+        total[key] += stats[key]
+    total["problems"] += stats["problems"][: max(0, 5 - len(total["problems"]))]
+
+
+def _chunks_in_processes(project: Project, only_accepted: bool, work: Path, workers: int, report) -> dict:
+    """Write every chunk file with ``workers`` forked processes (chunk c goes to worker c mod workers).
+    os.fork, not multiprocessing: it also works inside a Celery pool process, which may not have children
+    through multiprocessing. Database connections are closed first; each process opens its own."""
+    import time
+    import traceback
+
+    from django.db import connections
+
+    connections.close_all()
+    pids = []
+    for k in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker process: never returns
+            code = 0
+            try:
+                total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
+                for c, chunk in enumerate(_image_chunks(project)):
+                    if c % workers == k:
+                        _add(total, _write_chunk(chunk, only_accepted, work / f"chunk-{c:07d}.json"))
+                (work / f"worker-{k}.stats").write_text(json.dumps(total))
+            except BaseException:
+                (work / f"worker-{k}.error").write_text(traceback.format_exc())
+                code = 1
+            finally:
+                try:
+                    connections.close_all()
+                finally:
+                    os._exit(code)
+        pids.append(pid)
+    total_images = project.images.count()
+    running = set(pids)
+    failed = False
+    while running:
+        for pid in list(running):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                running.discard(pid)
+                failed |= status != 0
+        written = len(list(work.glob("chunk-*.json")))
+        report(min(99, 100 * written * CHUNK_IMAGES / max(total_images, 1)), f"about {written * CHUNK_IMAGES} images")
+        time.sleep(0.2)
+    errors = sorted(work.glob("worker-*.error"))
+    if failed or errors:
+        detail = errors[0].read_text().strip().splitlines()[-1] if errors else "a worker process died"
+        raise ExportError(f"the export failed in a worker process: {detail}")
+    total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
+    for path in sorted(work.glob("worker-*.stats")):
+        _add(total, json.loads(path.read_text()))
+    return total
+
+
+def export_project(
+    project: Project, out: Path, only_accepted: bool = True, progress=None, workers: int | None = None
+) -> dict:
+    """Write DensePose-COCO JSON for the project to ``out``; returns counts.
+
+    Images are read and written in chunks of ``CHUNK_IMAGES`` (memory does not grow with the project), by
+    ``workers`` processes (default ``settings.EXPORT_WORKERS``) when there is more than one chunk; the chunk
+    files are then joined in image order. Nothing is left behind when the export fails."""
+    import shutil
+    import tempfile
+
     from annotator_web.core.body_assets import built_asset_folder
 
     report = progress or (lambda p, m: None)
@@ -118,48 +216,48 @@ def export_project(project: Project, out: Path, only_accepted: bool = True, prog
         "keypoints": list(parts.COCO_KEYPOINT_NAMES),
         "skeleton": [list(pair) for pair in parts.COCO_SKELETON],
     }
-    images = project.images.order_by("id").values_list("id", "file", "width", "height")
-    total = images.count()
-    n_images = n_people = n_points = 0
-    problems: list[str] = []
-    with open(tmp, "w") as f:
-        f.write('{"info": ' + json.dumps(info) + ', "categories": [' + json.dumps(category) + '], "images": [')
-        first = True
-        for image_id, name, width, height in images.iterator(chunk_size=5000):
-            f.write(("" if first else ", ") + json.dumps({"id": image_id, "file_name": Path(name).name,
-                                                          "width": width, "height": height}))  # fmt: skip
-            first = False
-        f.write('], "annotations": [')
-        first, done, chunk = True, 0, []
-        with_people = set()
-
-        def flush(chunk):
-            nonlocal first, n_people, n_points
-            for ann, size in _annotations(chunk, only_accepted):
-                problems.extend(f"annotation {ann['id']}: {r}" for r in dp.check_annotation(ann, size))
-                f.write(("" if first else ", ") + json.dumps(ann))
-                first = False
-                with_people.add(ann["image_id"])
-                n_people += 1
-                n_points += len(ann["dp_I"])
-
-        for row in images.iterator(chunk_size=5000):
-            chunk.append(row)
-            if len(chunk) == CHUNK_IMAGES:
-                flush(chunk)
-                done += len(chunk)
-                chunk = []
-                report(100 * done / max(total, 1), f"image {done} of {total}")
-        flush(chunk)
-        n_images = len(with_people)
-        report(100, f"image {total} of {total}")
-        f.write("]}")
-    if problems:  # each annotation was checked as it was written; ids are database keys, unique
-        tmp.unlink()
-        raise ExportError(f"the export would not be valid, so it was not written: {problems[0]} "
-                          f"({len(problems)} problems)")  # fmt: skip
-    os.replace(tmp, out)
-    return {"images_with_people": n_images, "people": n_people, "points": n_points, "file": str(out)}
+    workers = settings.EXPORT_WORKERS if workers is None else workers
+    chunks = -(-project.images.count() // CHUNK_IMAGES)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        if workers > 1 and chunks > 1 and hasattr(os, "fork"):
+            total = _chunks_in_processes(project, only_accepted, work, min(workers, chunks), report)
+        else:
+            total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
+            for c, chunk in enumerate(_image_chunks(project)):
+                _add(total, _write_chunk(chunk, only_accepted, work / f"chunk-{c:07d}.json"))
+                report(
+                    min(99, 100 * (c + 1) / max(chunks, 1)),
+                    f"image {min((c + 1) * CHUNK_IMAGES, chunks * CHUNK_IMAGES)}",
+                )
+        if total["problem_count"]:  # ids are database keys, unique; everything else was checked per annotation
+            raise ExportError(f"the export would not be valid, so it was not written: {total['problems'][0]} "
+                              f"({total['problem_count']} problems)")  # fmt: skip
+        with open(tmp, "w") as f:
+            f.write('{"info": ' + json.dumps(info) + ', "categories": [' + json.dumps(category) + '], "images": [')
+            first = True
+            for chunk in _image_chunks(project):
+                for image_id, name, width, height in chunk:
+                    f.write(("" if first else ", ") + json.dumps({"id": image_id, "file_name": Path(name).name,
+                                                                  "width": width, "height": height}))  # fmt: skip
+                    first = False
+            f.write('], "annotations": [')
+            first = True
+            for path in sorted(work.glob("chunk-*.json")):
+                if path.stat().st_size:
+                    f.write("" if first else ", ")
+                    with open(path) as part:
+                        shutil.copyfileobj(part, f)
+                    first = False
+                path.unlink()
+            f.write("]}")
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        tmp.unlink(missing_ok=True)
+    report(100, "written")
+    return {"images_with_people": total["images"], "people": total["people"], "points": total["points"],
+            "file": str(out)}  # fmt: skip
 
 
 @job_kind(

@@ -85,14 +85,16 @@ def rle_counts(rle: dict) -> np.ndarray:
     return out
 
 
-def mask_labels_at(dp_masks: list, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+def mask_labels_at(dp_masks: list, row: np.ndarray, col: np.ndarray, counts: dict | None = None) -> np.ndarray:
     """The part label at pixels (row, col) of the 256 x 256 box frame (later parts win, as in
-    :func:`labels_from_dp_masks`), read off the run lengths without decoding the masks."""
+    :func:`labels_from_dp_masks`), read off the run lengths without decoding the masks. ``counts``: the
+    masks' run lengths by part when the caller has them already."""
     q = np.asarray(col, dtype=np.int64) * parts.MASK_SIZE + np.asarray(row, dtype=np.int64)
     labels = np.zeros(len(q), dtype=np.int64)
     for part, rle in zip(parts.MASK_PARTS, dp_masks, strict=True):
         if rle:
-            run = np.searchsorted(np.cumsum(rle_counts(rle)), q, side="right")
+            runs = counts[part] if counts and part in counts else rle_counts(rle)
+            run = np.searchsorted(np.cumsum(runs), q, side="right")
             labels[run % 2 == 1] = part
     return labels
 
@@ -192,12 +194,13 @@ def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> li
             reasons.append(f"dp_I must be whole numbers 1..{parts.NUM_CHARTS}; point {bad_i[0]} has {i[bad_i[0]]}")
         masks = ann.get("dp_masks")
         if masks is not None and not reasons:
-            reasons += _check_masks(masks)
+            counts: dict = {}
+            reasons += _check_masks(masks, counts)
             if not reasons and len(x):
                 col = np.clip(np.floor(x).astype(int), 0, parts.MASK_SIZE - 1)
                 row = np.clip(np.floor(y).astype(int), 0, parts.MASK_SIZE - 1)
                 expected = CHART_PART_TABLE[i.astype(int)]
-                found = mask_labels_at(masks, row, col)
+                found = mask_labels_at(masks, row, col, counts)
                 wrong = np.flatnonzero(found != expected)
                 if len(wrong):
                     k = wrong[0]
@@ -211,7 +214,8 @@ def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> li
     return reasons
 
 
-def _check_masks(masks) -> list[str]:
+def _check_masks(masks, counts_out: dict | None = None) -> list[str]:
+    """Problems of a dp_masks list; fills ``counts_out`` (part -> run lengths) for the caller to reuse."""
     if not isinstance(masks, list) or len(masks) != parts.NUM_MASK_PARTS:
         return [f"dp_masks must be a list of {parts.NUM_MASK_PARTS} entries"]
     reasons = []
@@ -224,12 +228,14 @@ def _check_masks(masks) -> list[str]:
             reasons.append(f"dp_masks[{part - 1}] has size {rle['size']}, expected [256, 256]")
         else:
             try:
-                counts = rle_counts(rle)
+                runs = rle_counts(rle)
             except (ValueError, TypeError, AttributeError) as exc:
                 reasons.append(f"dp_masks[{part - 1}] does not decode ({exc})")
                 continue
-            total = int(counts.sum())
-            if (counts < 0).any():
+            if counts_out is not None:
+                counts_out[part] = runs
+            total = int(runs.sum())
+            if (runs < 0).any():
                 reasons.append(f"dp_masks[{part - 1}] has negative run lengths")
             elif total != parts.MASK_SIZE**2:
                 reasons.append(f"dp_masks[{part - 1}] covers {total} pixels, not {parts.MASK_SIZE}x{parts.MASK_SIZE}")
