@@ -143,3 +143,18 @@ def test_labels_at_points_and_segmentation_agree_with_decoding(annotated):
     plain = np.zeros((h, w), dtype=bool)
     plain[inside] = labels[by[inside].clip(0, 255), bx[inside].clip(0, 255)] > 0
     assert np.array_equal(dp.decode_rle(rle), plain) and area == plain.sum()
+
+
+def test_many_run_lengths_at_once_equal_one_at_a_time():
+    rng = np.random.default_rng(5)
+    rles = []
+    for density in (0.0, 0.01, 0.3, 0.9, 1.0, 0.5):
+        mask = (rng.random((256, 256)) < density).astype(np.uint8)
+        mask[rng.integers(0, 200) :, rng.integers(0, 200) :] = 1
+        rles.append(dp.encode_rle(mask))
+    many = dp.rle_counts_many(rles)
+    assert len(many) == len(rles)
+    for rle, counts in zip(rles, many, strict=True):
+        assert np.array_equal(counts, dp.rle_counts(rle))
+    with pytest.raises(ValueError):
+        dp.rle_counts_many([rles[0], {"counts": "0`", "size": [256, 256]}])

@@ -26,25 +26,39 @@ CHUNK_IMAGES = 500  # images whose people, masks, task states and points are rea
 
 
 def _points_by_person(person_ids: list[int]) -> dict[int, list[tuple]]:
-    """Accepted-or-not "ok" correspondences of these people: person -> [(box_x, box_y, chart, u, v)], in the
-    order the points were sampled (part, then order). One SQL query, rows read as plain tuples."""
+    """The "ok" correspondences of these people: person -> [(box_x, box_y, chart, u, v)], in the order the
+    points were sampled (part, then order). Two indexed queries (points of the people, then their
+    correspondences by point id): as one join, PostgreSQL's planner scans the whole correspondence table."""
     from django.db import connection
 
     if not person_ids:
         return {}
-    q = connection.ops.quote_name
-    point, corr = SampledPoint._meta.db_table, Correspondence._meta.db_table
-    marks = ", ".join(["%s"] * len(person_ids))
-    sql = (
-        f"SELECT p.person_id, p.box_x, p.box_y, c.chart, c.u, c.v FROM {q(corr)} c "
-        f"JOIN {q(point)} p ON c.point_id = p.id WHERE p.person_id IN ({marks}) AND c.status = %s "
-        f"ORDER BY p.person_id, p.part, p.{q('order')}"
+    points = list(
+        SampledPoint.objects.filter(person_id__in=person_ids)
+        .order_by("person_id", "part", "order")
+        .values_list("id", "person_id", "box_x", "box_y")
     )
-    out: dict[int, list[tuple]] = {}
+    q = connection.ops.quote_name
+    table = q(Correspondence._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*person_ids, Correspondence.Status.OK])
-        for person_id, *row in cursor.fetchall():
-            out.setdefault(person_id, []).append(row)
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT point_id, chart, u, v FROM {table} WHERE point_id = ANY(%s) AND status = %s",
+                [[p[0] for p in points], Correspondence.Status.OK],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(person_ids))
+            cursor.execute(
+                f"SELECT c.point_id, c.chart, c.u, c.v FROM {table} c JOIN {q(SampledPoint._meta.db_table)} p "
+                f"ON c.point_id = p.id WHERE p.person_id IN ({marks}) AND c.status = %s",
+                [*person_ids, Correspondence.Status.OK],
+            )
+        answers = {row[0]: row[1:] for row in cursor.fetchall()}
+    out: dict[int, list[tuple]] = {}
+    for point_id, person_id, x, y in points:
+        answer = answers.get(point_id)
+        if answer is not None:
+            out.setdefault(person_id, []).append((x, y, *answer))
     return out
 
 
