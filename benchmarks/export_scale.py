@@ -127,7 +127,8 @@ def main() -> None:
 
     out = data_dir / "scale.json"
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "manage.py", "export_densepose", "--project", "scale", "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "manage.py", "export_densepose", "--project", "scale", "--only-accepted",
+                             "--out", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
     _, status, usage = os.wait4(proc.pid, 0)
     export_s = time.monotonic() - t0

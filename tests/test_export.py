@@ -34,7 +34,7 @@ def annotated(settings, tmp_path, assets, users, client_for):
 def test_export_writes_valid_densepose_coco_of_accepted_people(annotated, tmp_path, assets, capsys):
     _, task, answers = annotated
     out = tmp_path / "export.json"
-    call_command("export_densepose", project="exp", out=str(out))
+    call_command("export_densepose", project="exp", out=str(out), only_accepted=True)
     data = json.loads(out.read_text())
     assert data["info"]["body_model"] == "anny" and data["info"]["chart_set"] == f"anny-{assets.key}"
     assert data["categories"][0]["keypoints"][0] == "nose"
@@ -56,7 +56,7 @@ def test_export_writes_valid_densepose_coco_of_accepted_people(annotated, tmp_pa
 
     call_command("validate_densepose", str(out))
     assert "valid (1 images, 1 people" in capsys.readouterr().out
-    call_command("export_densepose", project="exp", out=str(tmp_path / "all.json"), include_all=True)
+    call_command("export_densepose", project="exp", out=str(tmp_path / "all.json"))
     assert len(json.loads((tmp_path / "all.json").read_text())["annotations"]) == 1, "others have no masks yet"
 
 
@@ -93,16 +93,26 @@ def test_export_import_export_gives_the_same_annotations(annotated, tmp_path, se
 
     project, _, _ = annotated
     first = tmp_path / "first.json"
-    call_command("export_densepose", project="exp", out=str(first))
+    call_command("export_densepose", project="exp", out=str(first), only_accepted=True)
     images = settings.MEDIA_ROOT / "projects" / str(project.pk) / "images"
 
-    call_command("import_densepose", project="copy", annotations=str(first), images=str(images), accepted=True)
+    call_command(
+        "import_densepose", project="copy", annotations=str(first), images=str(images), accepted=True, split="val"
+    )
     assert "imported 1 images, 1 people" in capsys.readouterr().out
     second = tmp_path / "second.json"
-    call_command("export_densepose", project="copy", out=str(second))
+    call_command("export_densepose", project="copy", out=str(second), only_accepted=True)
     a, b = json.loads(first.read_text()), json.loads(second.read_text())
     assert _without_ids(a) == _without_ids(b) and len(a["annotations"][0]["dp_I"]) > 10
     assert a["info"]["chart_set"] == b["info"]["chart_set"]
+    val, train = tmp_path / "val.json", tmp_path / "train.json"
+    call_command("export_densepose", project="copy", out=str(val), only_accepted=True, split="val")
+    call_command("export_densepose", project="copy", out=str(train), only_accepted=True, split="train")
+    assert _without_ids(json.loads(val.read_text())) == _without_ids(a)
+    assert json.loads(val.read_text())["info"]["split"] == "val"
+    assert json.loads(train.read_text())["images"] == [] and "no image of project copy is in split 'train'" in (
+        capsys.readouterr().err
+    )
 
     # as review tasks: the reviewer sees the imported clicks on the views; nothing exports until accepted
     call_command("import_densepose", project="to-review", annotations=str(first), images=str(images))
@@ -112,12 +122,12 @@ def test_export_import_export_gives_the_same_annotations(annotated, tmp_path, se
     answers = queued["submission"]["answers"]
     assert len(answers) == len(queued["points"]) and all("view" in x for x in answers[:3])
     third = tmp_path / "third.json"
-    call_command("export_densepose", project="to-review", out=str(third))
+    call_command("export_densepose", project="to-review", out=str(third), only_accepted=True)
     assert json.loads(third.read_text())["annotations"] == []
     for stage in (1, 2):
         t = rita.get(f"/api/reviews/next?project=to-review&stage={stage}").json()
         assert rita.post(f"/api/tasks/{t['id']}/review", {"decision": "accept"}, format="json").status_code == 200
-    call_command("export_densepose", project="to-review", out=str(third))
+    call_command("export_densepose", project="to-review", out=str(third), only_accepted=True)
     assert _without_ids(json.loads(third.read_text())) == _without_ids(a)
 
 
@@ -125,7 +135,7 @@ def test_export_import_export_gives_the_same_annotations(annotated, tmp_path, se
 def test_import_skips_invalid_annotations_with_reasons_and_refuses_other_charts(annotated, tmp_path, settings):
     project, _, _ = annotated
     first = tmp_path / "first.json"
-    call_command("export_densepose", project="exp", out=str(first))
+    call_command("export_densepose", project="exp", out=str(first), only_accepted=True)
     data = json.loads(first.read_text())
     good = data["annotations"][0]
     broken = {**good, "id": 999, "dp_U": [2.0, *good["dp_U"][1:]]}

@@ -12,8 +12,8 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ("id", "project", "file", "width", "height", "source", "source_id")
-    list_filter = ("project", "source")
+    list_display = ("id", "project", "file", "width", "height", "source", "source_id", "split")
+    list_filter = ("project", "source", "split")
 
 
 @admin.register(Person)

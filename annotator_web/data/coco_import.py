@@ -80,7 +80,7 @@ def stage_images(data: dict, by_image: dict, project: Project, images_dir: Path,
     return staged
 
 
-def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=None) -> ImportReport:
+def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=None, split: str = "") -> ImportReport:
     from annotator_web.work.services import create_tasks
 
     report = ImportReport()
@@ -116,7 +116,7 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
     try:
         with transaction.atomic():
             for img, raw, people in staged:
-                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")))
+                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)
                 Person.objects.bulk_create(
                     Person(image=image, x=a["bbox"][0], y=a["bbox"][1], w=a["bbox"][2], h=a["bbox"][3],

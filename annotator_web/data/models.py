@@ -49,6 +49,9 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
     source_id = models.CharField(max_length=200, blank=True, default="", help_text="id in the source data set")
+    split = models.CharField(
+        max_length=32, blank=True, default="", db_index=True, help_text="data split (train, val, …); exports can pick one"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -26,7 +26,7 @@ IMPORT_KEY = "import"
 
 
 def import_densepose(
-    project_name: str, annotations: Path, images_dir: Path, accepted: bool = False, actor=None
+    project_name: str, annotations: Path, images_dir: Path, accepted: bool = False, actor=None, split: str = ""
 ) -> ImportReport:
     from django.conf import settings
 
@@ -69,7 +69,7 @@ def import_densepose(
     try:
         with transaction.atomic():
             for img, raw, people in staged:
-                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")))
+                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)
                 for ann in people:
                     _import_person(project, image, ann, state, mapper, lookup, report)

@@ -108,10 +108,16 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
         yield ann, (width, height)
 
 
-def _image_chunks(project: Project):
+def _images(project: Project, split: str | None):
+    images = project.images.all()
+    return images if split is None else images.filter(split=split)
+
+
+def _image_chunks(project: Project, split: str | None = None):
     """The project's image rows (id, file, width, height) in id order, ``CHUNK_IMAGES`` at a time."""
     chunk = []
-    for row in project.images.order_by("id").values_list("id", "file", "width", "height").iterator(chunk_size=5000):
+    rows = _images(project, split).order_by("id").values_list("id", "file", "width", "height")
+    for row in rows.iterator(chunk_size=5000):
         chunk.append(row)
         if len(chunk) == CHUNK_IMAGES:
             yield chunk
@@ -146,7 +152,7 @@ def _add(total: dict, stats: dict) -> None:
     total["problems"] += stats["problems"][: max(0, 5 - len(total["problems"]))]
 
 
-def _chunks_in_processes(project: Project, only_accepted: bool, work: Path, workers: int, report) -> dict:
+def _chunks_in_processes(project: Project, only_accepted: bool, split, work: Path, workers: int, report) -> dict:
     """Write every chunk file with ``workers`` forked processes (chunk c goes to worker c mod workers).
     os.fork, not multiprocessing: it also works inside a Celery pool process, which may not have children
     through multiprocessing. Database connections are closed first; each process opens its own."""
@@ -163,7 +169,7 @@ def _chunks_in_processes(project: Project, only_accepted: bool, work: Path, work
             code = 0
             try:
                 total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
-                for c, chunk in enumerate(_image_chunks(project)):
+                for c, chunk in enumerate(_image_chunks(project, split)):
                     if c % workers == k:
                         _add(total, _write_chunk(chunk, only_accepted, work / f"chunk-{c:07d}.json"))
                 (work / f"worker-{k}.stats").write_text(json.dumps(total))
@@ -176,7 +182,7 @@ def _chunks_in_processes(project: Project, only_accepted: bool, work: Path, work
                 finally:
                     os._exit(code)
         pids.append(pid)
-    total_images = project.images.count()
+    total_images = _images(project, split).count()
     running = set(pids)
     failed = False
     while running:
@@ -199,13 +205,19 @@ def _chunks_in_processes(project: Project, only_accepted: bool, work: Path, work
 
 
 def export_project(
-    project: Project, out: Path, only_accepted: bool = True, progress=None, workers: int | None = None
+    project: Project,
+    out: Path,
+    only_accepted: bool = True,
+    progress=None,
+    workers: int | None = None,
+    split: str | None = None,
 ) -> dict:
     """Write DensePose-COCO JSON for the project to ``out``; returns counts.
 
     Images are read and written in chunks of ``CHUNK_IMAGES`` (memory does not grow with the project), by
     ``workers`` processes (default ``settings.EXPORT_WORKERS``) when there is more than one chunk; the chunk
-    files are then joined in image order. Nothing is left behind when the export fails."""
+    files are then joined in image order. ``split``: only the images of that split. Nothing is left behind
+    when the export fails."""
     import shutil
     import tempfile
 
@@ -222,6 +234,7 @@ def export_project(
         "chart_set": folder.name if folder else project.body_model,
         "dp_xy": "box-relative, 256 wide and tall: x = x0 + dp_x * w / 256",
         "only_accepted": only_accepted,
+        "split": split,
     }
     category = {
         "id": 1,
@@ -231,14 +244,14 @@ def export_project(
         "skeleton": [list(pair) for pair in parts.COCO_SKELETON],
     }
     workers = settings.EXPORT_WORKERS if workers is None else workers
-    chunks = -(-project.images.count() // CHUNK_IMAGES)
+    chunks = -(-_images(project, split).count() // CHUNK_IMAGES)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         if workers > 1 and chunks > 1 and hasattr(os, "fork"):
-            total = _chunks_in_processes(project, only_accepted, work, min(workers, chunks), report)
+            total = _chunks_in_processes(project, only_accepted, split, work, min(workers, chunks), report)
         else:
             total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
-            for c, chunk in enumerate(_image_chunks(project)):
+            for c, chunk in enumerate(_image_chunks(project, split)):
                 _add(total, _write_chunk(chunk, only_accepted, work / f"chunk-{c:07d}.json"))
                 report(
                     min(99, 100 * (c + 1) / max(chunks, 1)),
@@ -250,7 +263,7 @@ def export_project(
         with open(tmp, "w") as f:
             f.write('{"info": ' + json.dumps(info) + ', "categories": [' + json.dumps(category) + '], "images": [')
             first = True
-            for chunk in _image_chunks(project):
+            for chunk in _image_chunks(project, split):
                 for image_id, name, width, height in chunk:
                     f.write(("" if first else ", ") + json.dumps({"id": image_id, "file_name": Path(name).name,
                                                                   "width": width, "height": height}))  # fmt: skip
@@ -279,7 +292,10 @@ def export_project(
     title="Export DensePose-COCO",
     queue="export",
     roles=("admin",),
-    params=(JobParam("project", "project", "text", "demo"),),
+    params=(
+        JobParam("project", "project", "text", "demo"),
+        JobParam("split", "split (empty: all)", "text", ""),
+    ),
 )
 def export_job(job: Job, ctx: JobContext) -> dict:
     project = Project.objects.filter(name=job.params.get("project")).first()
@@ -287,7 +303,13 @@ def export_job(job: Job, ctx: JobContext) -> dict:
         raise JobError(f"no project named {job.params.get('project')!r}")
     out = ctx.output_dir / f"{project.name}-densepose.json"
     try:
-        result = export_project(project, out, bool(job.params.get("only_accepted", True)), ctx.progress)
+        result = export_project(
+            project,
+            out,
+            bool(job.params.get("only_accepted", True)),
+            ctx.progress,
+            split=job.params.get("split") or None,
+        )
     except ExportError as exc:
         raise JobError(str(exc)) from None
     result["result_path"] = out.relative_to(settings.MEDIA_ROOT).as_posix()

@@ -15,12 +15,13 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True)
         parser.add_argument("--annotations", required=True, type=Path, help="COCO JSON (instances or person keypoints)")
         parser.add_argument("--images", required=True, type=Path, help="folder with the images named in the file")
+        parser.add_argument("--split", default="", help="the data split these images belong to (train, val, …)")
 
-    def handle(self, *args, project, annotations, images, **options):
+    def handle(self, *args, project, annotations, images, split="", **options):
         if slugify(project) != project:
             raise CommandError(f"project names are slugs (letters, digits, - and _): try {slugify(project)!r}")
         try:
-            report = import_coco(project, annotations, images)
+            report = import_coco(project, annotations, images, split=split)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         for problem in report.problems:

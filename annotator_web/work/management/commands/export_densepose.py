@@ -15,18 +15,20 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True)
         parser.add_argument("--out", required=True, type=Path)
         parser.add_argument(
-            "--all",
-            dest="include_all",
+            "--only-accepted",
             action="store_true",
-            help="also people whose work is not yet accepted (default: accepted only)",
+            help="only people whose masks and points were both accepted (default: everyone with part masks)",
         )
+        parser.add_argument("--split", help="only the images of this split (train, val, …)")
 
-    def handle(self, *args, project, out, include_all, **options):
+    def handle(self, *args, project, out, only_accepted, split=None, **options):
         found = Project.objects.filter(name=project).first()
         if found is None:
             raise CommandError(f"no project named {project!r}")
         try:
-            result = export_project(found, out, only_accepted=not include_all)
+            result = export_project(found, Path(out), only_accepted=only_accepted, split=split)
         except ExportError as exc:
             raise CommandError(str(exc)) from None
+        if split and not result["people"] and not found.images.filter(split=split).exists():
+            self.stderr.write(f"no image of project {project} is in split {split!r}")
         self.stdout.write(f"{result['people']} people, {result['points']} points -> {out}")

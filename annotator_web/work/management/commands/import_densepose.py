@@ -15,13 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True)
         parser.add_argument("--annotations", required=True, type=Path, help="DensePose-COCO JSON")
         parser.add_argument("--images", required=True, type=Path, help="folder with the images named in the file")
+        parser.add_argument("--split", default="", help="the data split these images belong to (train, val, …)")
         parser.add_argument("--accepted", action="store_true", help="import as accepted work (default: to review)")
 
-    def handle(self, *args, project, annotations, images, accepted, **options):
+    def handle(self, *args, project, annotations, images, accepted, split="", **options):
         if slugify(project) != project:
             raise CommandError(f"project names are slugs (letters, digits, - and _): try {slugify(project)!r}")
         try:
-            report = import_densepose(project, annotations, images, accepted=accepted)
+            report = import_densepose(project, annotations, images, accepted=accepted, split=split)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         for problem in report.problems:
