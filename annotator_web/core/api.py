@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -53,15 +53,35 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(JobSerializer(jobs.cancel_job(job)).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[OpenApiParameter("file", str, description="another file the job wrote beside its result")],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):
         job = self.get_object()
         if job.state != Job.State.SUCCEEDED or not job.result_path:
             raise NotFound(f"job {job.pk} has no result file (state: {job.state})")
         path = (Path(settings.MEDIA_ROOT) / job.result_path).resolve()
+        name = request.query_params.get("file")
+        if name is not None:
+            if name not in job_output_files(job):
+                raise NotFound(f"job {job.pk} wrote no file named {name!r}")
+            path = path.parent / name
         if not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not path.is_file():
             raise NotFound(f"the result file of job {job.pk} is missing")
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=f"job-{job.pk}-{path.name}")
+        inline = name is not None and path.suffix == ".png"  # pictures show in the page
+        return FileResponse(open(path, "rb"), as_attachment=not inline, filename=f"job-{job.pk}-{path.name}")
+
+
+def job_output_files(job: Job) -> list[str]:
+    """The files a succeeded job wrote into its output folder (the folder of its result file)."""
+    if job.state != Job.State.SUCCEEDED or not job.result_path:
+        return []
+    folder = (Path(settings.MEDIA_ROOT) / job.result_path).resolve().parent
+    if not folder.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 class JobKindsView(APIView):

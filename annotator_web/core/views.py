@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from annotator_web.core import jobs, policy
-from annotator_web.core.api import job_for_page
+from annotator_web.core.api import job_for_page, job_output_files
 
 
 @login_required
@@ -29,4 +29,11 @@ def jobs_page(request):
 @login_required
 def job_page(request, pk: int):
     job = job_for_page(request.user, pk)
-    return render(request, "core/job.html", {"job": job, "result_json": json.dumps(job.result, indent=2)})
+    files = job_output_files(job)
+    context = {
+        "job": job,
+        "result_json": json.dumps(job.result, indent=2),
+        "files": files,
+        "pictures": [f for f in files if f.endswith(".png")],
+    }
+    return render(request, "core/job.html", context)

@@ -65,6 +65,10 @@ def _truth_error_cm(correspondences) -> list[float]:
 
 
 def annotator_stats(project: Project) -> list[dict]:
+    from annotator_web.work.study import latest_study
+
+    job = latest_study(project)
+    study = (job.result or {}).get("annotators", {}) if job else {}
     rows = []
     submissions = Submission.objects.filter(task__project=project).select_related("annotator", "task")
     by_user = defaultdict(list)
@@ -90,6 +94,7 @@ def annotator_stats(project: Project) -> list[dict]:
                 else None,
                 "points_checked": len(errors),
                 "median_error_cm": round(float(np.median(errors)), 1) if errors else None,
+                "study": study.get(user.username),  # the latest accuracy study's geodesic figures
             }
         )
     return rows

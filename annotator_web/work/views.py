@@ -18,12 +18,15 @@ def dashboard(request):
         raise PermissionDenied("the queue dashboard is for admins")
     from django.contrib.auth import get_user_model
 
+    from annotator_web.work.study import latest_study
+
     projects = [
         {
             "project": p,
             "queues": stats.queue_counts(p),
             "annotators": stats.annotator_stats(p),
             "tasks": stats.tasks_in_hand(p),
+            "study": latest_study(p),
         }
         for p in Project.objects.all()
     ]
