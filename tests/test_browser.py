@@ -108,14 +108,16 @@ def test_admin_releases_reassigns_and_prioritises_single_tasks_on_the_dashboard(
     page.screenshot(path=str(SHOTS / "queues-tasks.png"))
 
     row.locator("select.assignee").select_option("otto")
-    row.get_by_role("button", name="Reassign").click()
-    page.wait_for_function(f"document.querySelector(\"tr[data-task='{task.pk}']\").innerText.includes('otto')")
+    with page.expect_navigation():
+        row.get_by_role("button", name="Reassign").click()
+    assert "otto" in page.locator(f"tr[data-task='{task.pk}']").inner_text()
     assert Task.objects.get(pk=task.pk).assignee == otto
 
     row = page.locator(f"tr[data-task='{task.pk}']")
     row.locator("input.priority").fill("7")
-    row.get_by_role("button", name="Set").click()
-    page.wait_for_function(f"document.querySelector(\"tr[data-task='{task.pk}'] input.priority\").value === '7'")
+    with page.expect_navigation():  # the page reloads with the new numbers once the change is saved
+        row.get_by_role("button", name="Set").click()
+    assert page.locator(f"tr[data-task='{task.pk}'] input.priority").input_value() == "7"
     assert Task.objects.get(pk=task.pk).priority == 7
 
     page.locator(f"tr[data-task='{task.pk}']").get_by_role("button", name="Release").click()
