@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from pipeline import parts
+from pipeline.charts.interchange import chart_vertices
 from pipeline.coco.densepose import decode_uv_png, encode_uv_png
 from pipeline.evaluation import gps as G
-from pipeline.evaluation.mesh import EvalMesh, chart_vertices
+from pipeline.evaluation.mesh import EvalMesh
 from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
 
 

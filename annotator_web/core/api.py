@@ -160,3 +160,32 @@ class BodyViewPictureView(APIView):
         response = FileResponse(path.open("rb"), content_type="image/png")
         response["Cache-Control"] = ASSET_CACHE_CONTROL
         return response
+
+
+class ChartAssetsTarView(APIView):
+    @extend_schema(
+        responses={(200, "application/x-tar"): OpenApiTypes.BINARY},
+        description="The body model's chart-set files for detectron2 (flip map, evaluation tables, README) as "
+        "one tar, streamed (the distance table is a few hundred MB). Built the first time it is asked for.",
+    )
+    def get(self, request, body: str):
+        import tarfile
+
+        from django.http import StreamingHttpResponse
+
+        folder = _body_or_404(body).chart_assets_folder(body)
+
+        def stream():
+            for path in sorted(folder.iterdir()):
+                info = tarfile.TarInfo(f"{body}-chart-assets/{path.name}")
+                info.size, info.mtime, info.mode = path.stat().st_size, int(path.stat().st_mtime), 0o644
+                yield info.tobuf(format=tarfile.GNU_FORMAT)
+                with open(path, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        yield chunk
+                yield b"\0" * (-info.size % tarfile.BLOCKSIZE)
+            yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+        response = StreamingHttpResponse(stream(), content_type="application/x-tar")
+        response["Content-Disposition"] = f'attachment; filename="{body}-chart-assets.tar"'
+        return response

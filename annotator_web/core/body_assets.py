@@ -68,6 +68,17 @@ def chart_lookup(body: str):
     return cached[1]
 
 
+def chart_assets_folder(body: str, progress=None):
+    """The folder of a body model's chart-set files for detectron2 (built the first time, about a minute), or
+    None while its assets are not built."""
+    from pipeline.charts import interchange
+
+    mapper = click_mapper(body)
+    if mapper is None:
+        return None
+    return interchange.ensure(mapper.assets, body, progress)
+
+
 def part_bundle_file(body: str, part: int):
     """The gzipped view bundle of one part for the browser (written once per asset build), or None while
     the assets are not built."""

@@ -31,6 +31,7 @@ urlpatterns = [
         api.BodyViewPictureView.as_view(),
         name="api-body-picture",
     ),
+    path("api/bodies/<str:body>/chart-assets.tar", api.ChartAssetsTarView.as_view(), name="api-chart-assets"),
     path("api/job-kinds", api.JobKindsView.as_view(), name="api-job-kinds"),
     path("api/tasks/next", work_api.NextTaskView.as_view(), name="api-task-next"),
     path("api/tasks/<int:pk>/draft", work_api.DraftView.as_view(), name="api-task-draft"),

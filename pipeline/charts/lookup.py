@@ -26,10 +26,16 @@ class ChartLookup:
 
         A (U, V) inside a chart's triangles maps exactly; one in a gap of the chart goes to the closest
         point of the nearest triangle."""
+        face, bary, point, _ = self.to_surface_inside(chart, u, v)
+        return face, bary, point
+
+    def to_surface_inside(self, chart, u, v):
+        """:meth:`to_surface`, and whether each (U, V) lies inside one of the chart's triangles (N,) bool."""
         chart = np.asarray(chart, dtype=np.int64).ravel()
         uv = np.stack([np.asarray(u, dtype=np.float64).ravel(), np.asarray(v, dtype=np.float64).ravel()], axis=1)
         face = np.full(len(chart), -1, dtype=np.int64)
         bary = np.zeros((len(chart), 3))
+        within = np.zeros(len(chart), dtype=bool)
         for c in np.unique(chart):
             parts.check_chart(int(c))
             rows = np.flatnonzero(chart == c)
@@ -43,11 +49,12 @@ class ChartLookup:
             score = np.where(inside, 0.0, -b.min(axis=2))
             best = score.argmin(axis=1)
             pick = np.arange(len(rows))
+            within[rows] = inside[pick, best]
             face[rows] = cand[pick, best]
             chosen = np.clip(b[pick, best], 0, None)
             bary[rows] = chosen / chosen.sum(axis=1, keepdims=True)
         point = np.einsum("nk,nkj->nj", bary, self.vertices[self.faces[face]])
-        return face, bary, point
+        return face, bary, point, within
 
 
 def _uv_barycentric(tri: np.ndarray, p: np.ndarray) -> np.ndarray:
