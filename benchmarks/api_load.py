@@ -2,15 +2,16 @@
 
     .venv/bin/python benchmarks/api_load.py [--clients 50] [--rounds 8] [--database postgres://...]
 
-It makes its own database (default: densepose_bench on the local PostgreSQL) and data folder, fills a
-project with people, starts gunicorn and one Celery worker, lets the clients work, then prints one table:
-latency per endpoint (p50, p95, max), errors, and whether every acknowledged submission is in the database.
+It makes its own database (default: densepose_bench on the local PostgreSQL) and data folder, renders a
+synthetic project with enough people, starts gunicorn and one Celery worker, and lets the clients work: the
+simulated annotators of ``annotator_web.work.simulate`` (stage 1, masks from the synthetic truth), each
+timing its calls. Prints one table: latency per endpoint (p50, p95, max), errors, and whether every
+acknowledged submission is in the database.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import signal
 import socket
@@ -47,81 +48,24 @@ def ensure_database(url: str) -> None:
 
 
 def setup(env: dict, clients: int, people: int) -> list[str]:
-    """Migrate, make the project and the annotators; returns their API tokens."""
+    """Migrate, render a synthetic project with at least ``people`` people, make the annotators; their tokens."""
     os.environ.update(env)
     import django
 
     django.setup()
-    from django.contrib.auth.models import Group, User
-    from django.core.files.base import ContentFile
     from django.core.management import call_command
-    from PIL import Image as PILImage
-    from rest_framework.authtoken.models import Token
 
-    from annotator_web.data.models import Image, Person, Project
-    from annotator_web.work.services import create_tasks
+    from annotator_web.data.models import Person, Project
+    from annotator_web.data.synthetic import make_synthetic
+    from annotator_web.work.simulate import sim_users
 
     call_command("migrate", verbosity=0)
-    project = Project.objects.create(name="load", review_fraction=0.0)
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (640, 480), (90, 120, 150)).save(buffer, format="JPEG")
-    per_image = 4
-    for i in range(people // per_image):
-        image = Image(project=project, width=640, height=480, sha256=f"{i:064d}")
-        image.file.save(f"load-{i}.jpg", ContentFile(buffer.getvalue()), save=True)
-        Person.objects.bulk_create(Person(image=image, x=20 + 100 * k, y=40, w=90, h=300) for k in range(per_image))
-    create_tasks(project)
-    group = Group.objects.get(name="annotator")
-    tokens = []
-    for i in range(clients):
-        user = User.objects.create_user(f"load{i}", password="x" * 12)
-        user.groups.add(group)
-        tokens.append(Token.objects.create(user=user).key)
-    return tokens
-
-
-def masks() -> dict:
-    from pipeline.coco.densepose import dp_masks_from_labels
-
-    labels = np.zeros((256, 256), dtype=np.uint8)
-    labels[20:80, 90:170] = 14
-    labels[80:200, 60:200] = 1
-    return {"dp_masks": dp_masks_from_labels(labels)}
-
-
-def client(url, token, rounds, payload, timings, errors, acknowledged, lock, think=0.0, seed=0):
-    rng = np.random.default_rng(seed)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Token {token}"
-
-    def call(name, method, path, **kw):
-        if think:
-            time.sleep(rng.uniform(0.5, 1.5) * think)  # a person looks and draws before the next call
-        t0 = time.perf_counter()
-        try:
-            resp = session.request(method, url + path, timeout=30, **kw)
-        except requests.RequestException as exc:
-            with lock:
-                errors.append(f"{name}: {exc}")
-            return None
-        with lock:
-            timings.setdefault(name, []).append(time.perf_counter() - t0)
-            if resp.status_code >= 400:
-                errors.append(f"{name}: {resp.status_code} {resp.text[:120]}")
-        return resp
-
-    for _ in range(rounds):
-        resp = call("POST /api/tasks/next", "POST", "/api/tasks/next", json={"project": "load", "stage": 1})
-        if resp is None or resp.status_code != 200:
-            continue
-        task = resp.json()["id"]
-        call("PUT /api/tasks/{id}/draft", "PUT", f"/api/tasks/{task}/draft", json={"draft": {"strokes": 3}})
-        key = uuid.uuid4().hex
-        resp = call("POST /api/tasks/{id}/submit", "POST", f"/api/tasks/{task}/submit",
-                    json={"key": key, "data": payload, "seconds_spent": 20})  # fmt: skip
-        if resp is not None and resp.status_code in (200, 201):
-            with lock:
-                acknowledged.append(resp.json()["submission"])
+    images = 0
+    while Person.objects.filter(image__project__name="load").count() < people:
+        make_synthetic("load", count=max(8, people // 4), seed=1000 + images)
+        images += max(8, people // 4)
+    Project.objects.filter(name="load").update(review_fraction=0.0)
+    return [token for _, token in sim_users(clients)]
 
 
 def main() -> None:
@@ -139,6 +83,7 @@ def main() -> None:
     env = {
         "APP_ENV": "test", "DATA_DIR": str(data_dir), "DATABASE_URL": args.database,
         "DJANGO_SETTINGS_MODULE": "annotator_web.settings", "PYTHONUNBUFFERED": "1",
+        "ASSET_CACHE_DIR": os.environ.get("ASSET_CACHE_DIR", str(ROOT / "test-artifacts" / "cache")),
     }  # fmt: skip
     from annotator_web.launcher import LOCAL_REDIS, redis_answers
 
@@ -173,14 +118,14 @@ def main() -> None:
                 break
             except requests.RequestException:
                 time.sleep(0.1)
-        payload, timings, errors, acknowledged, lock = masks(), {}, [], [], threading.Lock()
+        from annotator_web.work.simulate import Behaviour, Oracle, SimulatedAnnotator
+
+        timings, lock, oracle = {}, threading.Lock(), Oracle(None)  # stage 1 needs no click mapping
         threads = [
-            threading.Thread(
-                target=client,
-                args=(url, t, args.rounds, payload, timings, errors, acknowledged, lock, args.think, i),
-            )
-            for i, t in enumerate(tokens)
-        ]
+            SimulatedAnnotator(url, token, f"load-{i}", "load", oracle, Behaviour(think_seconds=args.think), seed=i,
+                               idle_seconds=3, stages=(1,), max_tasks=args.rounds, timings=timings, lock=lock)
+            for i, token in enumerate(tokens)
+        ]  # fmt: skip
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -194,6 +139,8 @@ def main() -> None:
 
     from annotator_web.work.models import Submission, Task
 
+    acknowledged = [a for t in threads for a in t.tally.acknowledged]
+    errors = [e for t in threads for e in t.tally.errors]
     stored = Submission.objects.filter(pk__in=acknowledged).count()
     leased_twice = len(acknowledged) - len(
         set(Submission.objects.filter(pk__in=acknowledged).values_list("task", flat=True))

@@ -10,6 +10,7 @@ An optional reviewer accepts everything that waits for review, so a project runs
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from pipeline import parts
 from pipeline.coco.densepose import decode_rle, dp_masks_from_labels
 
 SIM_PREFIX = "sim-"
+ENDPOINT = re.compile(r"/\d+")  # task ids in paths, for timing by endpoint
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Tally:
     clicks: int = 0
     marked: int = 0
     errors: list[str] = field(default_factory=list)
+    acknowledged: list[int] = field(default_factory=list)  # submission ids the server confirmed
 
 
 class Oracle:
@@ -91,14 +94,21 @@ def noisy_masks(true_masks: list, rng, behaviour: Behaviour) -> list:
 
 
 class SimulatedAnnotator(threading.Thread):
+    """One simulated person. ``stages``: which queues it works (stage 2 first); ``max_tasks``: it stops after
+    this many submissions; ``timings``: a shared dict that collects each call's latency by endpoint (the API
+    load benchmark reads it)."""
+
     def __init__(self, url: str, token: str, name: str, project: str, oracle: Oracle, behaviour: Behaviour,
-                 seed: int, idle_seconds: float = 15.0, max_points_tasks: int | None = None):  # fmt: skip
+                 seed: int, idle_seconds: float = 15.0, max_points_tasks: int | None = None, stages=(2, 1),
+                 max_tasks: int | None = None, timings: dict | None = None, lock=None):  # fmt: skip
         super().__init__(name=name, daemon=True)
         self.url, self.project, self.oracle, self.behaviour = url.rstrip("/"), project, oracle, behaviour
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Token {token}"
         self.rng = np.random.default_rng(seed)
         self.idle_seconds, self.max_points_tasks = idle_seconds, max_points_tasks
+        self.stages, self.max_tasks = tuple(stages), max_tasks
+        self.timings, self.lock = timings, lock or threading.Lock()
         self.tally = Tally()
 
     def call(self, method: str, path: str, **kw) -> requests.Response:
@@ -106,7 +116,14 @@ class SimulatedAnnotator(threading.Thread):
             time.sleep(self.rng.uniform(0.5, 1.5) * self.behaviour.think_seconds)
         for attempt in range(5):
             try:
-                return self.session.request(method, self.url + path, timeout=60, **kw)
+                start = time.perf_counter()
+                resp = self.session.request(method, self.url + path, timeout=60, **kw)
+                if self.timings is not None:
+                    with self.lock:
+                        self.timings.setdefault(f"{method} {ENDPOINT.sub('/{id}', path)}", []).append(
+                            time.perf_counter() - start
+                        )
+                return resp
             except requests.ConnectionError:
                 time.sleep(0.5 * 2**attempt)  # a person waits for the connection to come back
         raise RuntimeError(f"{self.name}: no connection to {self.url}")
@@ -117,7 +134,9 @@ class SimulatedAnnotator(threading.Thread):
         try:
             idle_since = time.monotonic()
             while time.monotonic() - idle_since < self.idle_seconds:
-                stages = (1,) if self._points_quota_used() else (2, 1)
+                if self.max_tasks is not None and self.tally.masks + self.tally.points_tasks >= self.max_tasks:
+                    break
+                stages = tuple(s for s in self.stages if not (s == 2 and self._points_quota_used()))
                 worked = False
                 for stage in stages:
                     resp = self.call("POST", "/api/tasks/next", json={"project": self.project, "stage": stage})
@@ -156,6 +175,8 @@ class SimulatedAnnotator(threading.Thread):
                          json={"key": uuid.uuid4().hex, "data": data, "seconds_spent": seconds})  # fmt: skip
         if resp.status_code not in (200, 201):
             self.tally.errors.append(f"submit task {task['id']}: {resp.status_code} {resp.text[:200]}")
+        else:
+            self.tally.acknowledged.append(resp.json()["submission"])
 
     def _answer(self, point: dict, task: dict, truth: dict, arrays: dict) -> dict:
         b = self.behaviour
