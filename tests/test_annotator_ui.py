@@ -14,6 +14,7 @@ from pipeline import parts
 from pipeline.coco.densepose import decode_rle
 from tests.conftest import PASSWORD
 from tests.test_browser import SHOTS, chromium  # noqa: F401  (the fixture)
+from tests.test_flow_stack import wait_task_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -51,16 +52,6 @@ class BoxScreen:
     def __call__(self, bx, by):
         x0, y0, w, h = self.bbox
         return self.origin[0] + (x0 + bx * w / 256) * self.scale, self.origin[1] + (y0 + by * h / 256) * self.scale
-
-
-def wait_state(task_id, states, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = Task.objects.get(pk=task_id)
-        if task.state in states:
-            return task
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} stayed {Task.objects.get(pk=task_id).state}")
 
 
 def part_percent(page, label):
@@ -139,7 +130,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     page.get_by_role("button", name="Submit anyway").click()
     page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
     assert task.submissions.count() == 1
-    masks = wait_state(task.pk, ("review",)).person.part_masks.dp_masks
+    masks = wait_task_state(task.pk, ("review",)).person.part_masks.dp_masks
     head = decode_rle(masks[13])
     rows, cols = np.nonzero(head)
     assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == pytest.approx((10, 50, 100, 156), abs=1.5)
@@ -224,7 +215,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     page.keyboard.press("Control+Enter")  # and so does the key right after it
     page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
     assert stage2.submissions.count() == 1
-    wait_state(stage2.pk, ("review",))
+    wait_task_state(stage2.pk, ("review",))
     rows = {c.point_id: c for c in Correspondence.objects.filter(point__person=task.person)}
     assert len(rows) == len(points), "every point is answered, not-visible ones included"
     assert sum(c.status == "not_visible" for c in rows.values()) >= 1

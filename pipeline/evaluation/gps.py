@@ -286,6 +286,8 @@ def evaluate(gt: dict, results: list[dict], mesh, kappa: str = "paper", workers:
     images = [i for i, truths in truths_by_image.items() if truths or dets_by_image.get(i)]
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(images) >= 64 else 1
+    if multiprocessing.current_process().daemon:  # a Celery pool process may not have children this way
+        workers = 1
     _SHARED.update(truths=truths_by_image, dets=dets_by_image, mesh=mesh)
     try:
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
