@@ -113,6 +113,11 @@ COCO_KEYPOINT_NAMES = (
     "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
     "right_ankle",
 )  # fmt: skip
+# Horizontal flip of COCO keypoints: index -> the index after mirroring the image (left and right swap).
+COCO_KEYPOINT_FLIP = tuple(
+    COCO_KEYPOINT_NAMES.index(n.replace("left_", "@").replace("right_", "left_").replace("@", "right_"))
+    for n in COCO_KEYPOINT_NAMES
+)
 COCO_SKELETON = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9), (8, 10),
     (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),

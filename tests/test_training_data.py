@@ -1,0 +1,101 @@
+"""Training data from exported DensePose-COCO: reading it, and the horizontal flip through the chart set's own
+mirror map (the file detectron2 is given)."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import parts
+from pipeline.charts import interchange
+from pipeline.charts.lookup import ChartLookup
+from pipeline.coco.densepose import check_annotation, dp_masks_from_labels
+from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
+from training.data import DensePoseCoco, Symmetry, flip_sample
+
+
+@pytest.fixture(scope="module")
+def exported(anny, assets, eval_mesh, tmp_path_factory):
+    """A DensePose-COCO file and its images, from two synthetic renders (as the exporter writes them)."""
+    root = tmp_path_factory.mktemp("export")
+    generator = SceneGenerator(anny, assets)
+    images, annotations = [], []
+    for index in range(2):
+        img = generator.generate(seed=41, index=index)
+        Image.fromarray(img.image).save(root / f"{index}.png")
+        images.append({"id": index + 1, "file_name": f"{index}.png", "width": img.image.shape[1],
+                       "height": img.image.shape[0]})  # fmt: skip
+        for person in img.people:
+            points = perfect_annotations(img, person) if not person.ignore else []
+            if not points:
+                continue
+            annotations.append({
+                "id": len(annotations) + 1, "image_id": index + 1, "category_id": 1, "iscrowd": 0,
+                "bbox": person.bbox, "keypoints": person.keypoints, "dp_masks": person.dp_masks,
+                "dp_x": [p["box_xy"][0] for p in points], "dp_y": [p["box_xy"][1] for p in points],
+                "dp_I": [float(p["I"]) for p in points], "dp_U": [p["U"] for p in points],
+                "dp_V": [p["V"] for p in points],
+            })  # fmt: skip
+    (root / "data.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": []}))
+    return root, interchange.ensure(assets, "anny")
+
+
+def test_flipping_twice_gives_the_annotation_back(exported):
+    root, chart_assets = exported
+    data = DensePoseCoco(root / "data.json", root)
+    symmetry = Symmetry(chart_assets)
+    sample = data[0]
+    twice = flip_sample(flip_sample(sample, symmetry), symmetry)
+    assert np.array_equal(twice.image, sample.image)
+    for a, b in zip(sample.people, twice.people, strict=True):
+        assert np.allclose(a.box, b.box) and np.array_equal(a.labels, b.labels) and np.allclose(a.x, b.x)
+        assert np.array_equal(a.chart, b.chart)
+        assert np.abs(a.u - b.u).max() <= 1.5 / 255 and np.abs(a.v - b.v).max() <= 1.5 / 255
+        assert np.allclose(a.keypoints, b.keypoints)
+
+
+def test_flip_keeps_the_left_hand_the_left_hand(exported, assets):
+    """The mirrored image shows a mirrored person: what was the right hand is now their left hand, and every
+    point still names the same spot of the (mirrored) body."""
+    root, chart_assets = exported
+    data = DensePoseCoco(root / "data.json", root)
+    symmetry = Symmetry(chart_assets)
+    lookup = ChartLookup(assets.vertices, assets.faces, assets.face_chart, assets.corner_uv)
+    left_hand, right_hand = parts.MASK_PART_NAMES.index("Left Hand") + 1, parts.MASK_PART_NAMES.index("Right Hand") + 1
+    checked = 0
+    for index in range(len(data)):
+        sample = data[index]
+        flipped = flip_sample(sample, symmetry)
+        width = sample.image.shape[1]
+        for before, after in zip(sample.people, flipped.people, strict=True):
+            # the masks: the mirrored person's left hand is the mirror of the original right hand
+            assert np.array_equal(after.labels == left_hand, (before.labels == right_hand)[:, ::-1])
+            # the points: still inside the mask part of their (new) chart, and at the mirrored body point
+            ann = {"bbox": after.box.tolist(), "dp_x": after.x.tolist(), "dp_y": after.y.tolist(),
+                   "dp_I": after.chart.astype(float).tolist(), "dp_U": after.u.tolist(), "dp_V": after.v.tolist(),
+                   "dp_masks": dp_masks_from_labels(after.labels)}  # fmt: skip
+            assert check_annotation(ann, (width, sample.image.shape[0])) == []
+            _, _, p0 = lookup.to_surface(before.chart, before.u, before.v)
+            _, _, p1 = lookup.to_surface(after.chart, after.u, after.v)
+            assert np.median(np.linalg.norm(p1 - p0 * [-1, 1, 1], axis=1)) < 0.005
+            # the keypoints: the person's left wrist (by name, after the swap) is where the right one was
+            lw = parts.COCO_KEYPOINT_NAMES.index("left_wrist")
+            rw = parts.COCO_KEYPOINT_NAMES.index("right_wrist")
+            if before.keypoints[rw, 2] > 0:
+                assert after.keypoints[lw, 0] == pytest.approx(width - before.keypoints[rw, 0])
+            checked += 1
+    assert checked >= 2
+
+
+def test_augmentation_resizes_and_flips_reproducibly(exported):
+    root, chart_assets = exported
+    data = DensePoseCoco(root / "data.json", root, chart_assets, augment=True, sizes=(240,), flip=1.0, seed=3)
+    plain = DensePoseCoco(root / "data.json", root)
+    sample, original = data[1], plain[1]
+    assert min(sample.image.shape[:2]) == 240
+    scale = 240 / min(original.image.shape[:2])
+    assert np.allclose(sample.people[0].box[2:], original.people[0].box[2:] * scale, rtol=0.01)
+    assert np.array_equal(data[1].image, sample.image), "the same index gives the same sample"
+    with pytest.raises(ValueError, match="mirror map"):
+        DensePoseCoco(root / "data.json", root, augment=True)

@@ -1,0 +1,151 @@
+"""Exported DensePose-COCO as training data: people with their part masks and points, and the augmentations
+(resize, horizontal flip).
+
+The flip swaps left and right the way the body does: the mirrored image shows a mirrored person, whose left
+hand is where the right hand was. Mask labels and charts swap through ``pipeline.parts``' flip tables, and U, V
+go through the chart set's own mirror map, ``UV_symmetry_transforms.mat`` (:mod:`pipeline.charts.interchange`,
+the file detectron2 is given too), so a point keeps naming the same spot of the mirrored body.
+Points use the exporter's convention: ``x = x0 + dp_x * w / 256``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import parts
+from pipeline.charts.interchange import load_symmetry, mirror_iuv
+from pipeline.coco.densepose import DP_FIELDS, labels_from_dp_masks
+
+
+@dataclass(frozen=True)
+class PersonAnnotation:
+    box: np.ndarray  # (4,) x, y, w, h in image pixels
+    labels: np.ndarray  # (256, 256) part labels in the box frame, 0 = background
+    x: np.ndarray  # (N,) box frame, 0..256
+    y: np.ndarray
+    chart: np.ndarray  # (N,) 1..24
+    u: np.ndarray
+    v: np.ndarray
+    keypoints: np.ndarray | None = None  # (17, 3) x, y, visibility in image pixels
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: np.ndarray  # (H, W, 3) uint8
+    people: list[PersonAnnotation]
+    image_id: int
+
+
+class Symmetry:
+    """The chart set's mirror maps, read from its chart-asset folder."""
+
+    def __init__(self, chart_assets: Path):
+        self.u, self.v = load_symmetry(chart_assets)
+
+    def mirror(self, chart, u, v):
+        return mirror_iuv(self.u, self.v, chart, u, v)
+
+
+def flip_person(person: PersonAnnotation, image_width: int, symmetry: Symmetry) -> PersonAnnotation:
+    """The person as the horizontally mirrored image shows them."""
+    x0, y0, w, h = person.box
+    labels = np.asarray(parts.MASK_FLIP)[person.labels[:, ::-1]].astype(person.labels.dtype)
+    chart, u, v = symmetry.mirror(person.chart, person.u, person.v)
+    keypoints = None
+    if person.keypoints is not None:
+        keypoints = person.keypoints[list(parts.COCO_KEYPOINT_FLIP)].copy()
+        seen = keypoints[:, 2] > 0
+        keypoints[seen, 0] = image_width - keypoints[seen, 0]
+    return replace(
+        person,
+        box=np.array([image_width - x0 - w, y0, w, h], dtype=np.float64),
+        labels=labels,
+        x=parts.BOX_SCALE - person.x,
+        chart=chart,
+        u=u,
+        v=v,
+        keypoints=keypoints,
+    )
+
+
+def flip_sample(sample: Sample, symmetry: Symmetry) -> Sample:
+    width = sample.image.shape[1]
+    return replace(sample, image=sample.image[:, ::-1].copy(),
+                   people=[flip_person(p, width, symmetry) for p in sample.people])  # fmt: skip
+
+
+def resize_sample(sample: Sample, scale: float) -> Sample:
+    """Scale the image; boxes and keypoints follow (box-frame masks and points need nothing)."""
+    from PIL import Image
+
+    h, w = sample.image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    image = np.asarray(Image.fromarray(sample.image).resize(size, Image.BILINEAR))
+    sx, sy = size[0] / w, size[1] / h
+    people = []
+    for p in sample.people:
+        keypoints = None
+        if p.keypoints is not None:
+            keypoints = p.keypoints.copy()
+            keypoints[:, 0] *= sx
+            keypoints[:, 1] *= sy
+        people.append(replace(p, box=p.box * [sx, sy, sx, sy], keypoints=keypoints))
+    return replace(sample, image=image, people=people)
+
+
+class DensePoseCoco:
+    """An exported DensePose-COCO file and its images; people without DensePose points are left out.
+
+    With ``augment``, each sample is resized so its shorter side is one of ``sizes`` and flipped with
+    probability ``flip`` (deterministic per index and ``seed``)."""
+
+    def __init__(self, annotations: Path, images: Path, chart_assets: Path | None = None, augment: bool = False,
+                 sizes=(320, 352, 384, 416), flip: float = 0.5, seed: int = 0):  # fmt: skip
+        data = json.loads(Path(annotations).read_text())
+        self.images_dir = Path(images)
+        self.files = {img["id"]: img["file_name"] for img in data["images"]}
+        self.people: dict[int, list[PersonAnnotation]] = {}
+        for ann in data["annotations"]:
+            if ann.get("iscrowd") or not all(f in ann for f in DP_FIELDS) or not ann["dp_x"]:
+                continue
+            self.people.setdefault(ann["image_id"], []).append(_person(ann))
+        self.ids = sorted(self.people)
+        self.augment, self.sizes, self.flip, self.seed = augment, tuple(sizes), flip, seed
+        self.symmetry = Symmetry(chart_assets) if chart_assets is not None else None
+        if augment and flip > 0 and self.symmetry is None:
+            raise ValueError("flip augmentation needs the chart set's mirror map: pass chart_assets")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Sample:
+        from PIL import Image
+
+        image_id = self.ids[index]
+        image = np.asarray(Image.open(self.images_dir / self.files[image_id]).convert("RGB"))
+        sample = Sample(image, self.people[image_id], image_id)
+        if self.augment:
+            rng = np.random.default_rng((self.seed, index))
+            short = min(image.shape[:2])
+            sample = resize_sample(sample, float(rng.choice(self.sizes)) / short)
+            if rng.random() < self.flip:
+                sample = flip_sample(sample, self.symmetry)
+        return sample
+
+
+def _person(ann: dict) -> PersonAnnotation:
+    keypoints = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3) if ann.get("keypoints") else None
+    return PersonAnnotation(
+        box=np.asarray(ann["bbox"], dtype=np.float64),
+        labels=labels_from_dp_masks(ann["dp_masks"]) if ann.get("dp_masks") else np.zeros((256, 256), np.uint8),
+        x=np.asarray(ann["dp_x"], dtype=np.float64),
+        y=np.asarray(ann["dp_y"], dtype=np.float64),
+        chart=np.asarray(ann["dp_I"], dtype=np.int64),
+        u=np.asarray(ann["dp_U"], dtype=np.float64),
+        v=np.asarray(ann["dp_V"], dtype=np.float64),
+        keypoints=keypoints,
+    )
