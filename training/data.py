@@ -31,6 +31,8 @@ class PersonAnnotation:
     u: np.ndarray
     v: np.ndarray
     keypoints: np.ndarray | None = None  # (17, 3) x, y, visibility in image pixels
+    weight: np.ndarray | None = None  # (N,) per point: 1 annotated; the teacher's weight for its dense targets
+    ann_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,21 +102,26 @@ def resize_sample(sample: Sample, scale: float) -> Sample:
 class DensePoseCoco:
     """An exported DensePose-COCO file and its images; people without DensePose points are left out.
 
-    With ``augment``, each sample is resized so its shorter side is one of ``sizes`` and flipped with
-    probability ``flip`` (deterministic per index and ``seed``)."""
+    With ``augment``, each sample is resized so its shorter side is one of ``sizes`` (none: kept) and flipped
+    with probability ``flip``, deterministic per ``seed``, epoch (``set_epoch``) and index. ``extra_points``
+    (annotation id -> x, y, I, U, V, weight arrays in the box frame), e.g. the teacher's dense targets, are
+    added to that person's points."""
 
     def __init__(self, annotations: Path, images: Path, chart_assets: Path | None = None, augment: bool = False,
-                 sizes=(320, 352, 384, 416), flip: float = 0.5, seed: int = 0):  # fmt: skip
-        data = json.loads(Path(annotations).read_text())
+                 sizes=(320, 352, 384, 416), flip: float = 0.5, seed: int = 0,
+                 extra_points: dict | None = None):  # fmt: skip
+        data = json.loads(Path(annotations).read_text()) if not isinstance(annotations, dict) else annotations
         self.images_dir = Path(images)
         self.files = {img["id"]: img["file_name"] for img in data["images"]}
-        self.people: dict[int, list[PersonAnnotation]] = {}
+        self.anns: dict[int, list[dict]] = {}  # decoded per access: masks of many people do not fit in memory
         for ann in data["annotations"]:
             if ann.get("iscrowd") or not all(f in ann for f in DP_FIELDS) or not ann["dp_x"]:
                 continue
-            self.people.setdefault(ann["image_id"], []).append(_person(ann))
-        self.ids = sorted(self.people)
-        self.augment, self.sizes, self.flip, self.seed = augment, tuple(sizes), flip, seed
+            self.anns.setdefault(ann["image_id"], []).append(ann)
+        self.ids = sorted(self.anns)
+        self.augment, self.sizes, self.flip, self.seed = augment, tuple(sizes or ()), flip, seed
+        self.epoch = 0
+        self.extra_points = extra_points or {}
         self.symmetry = Symmetry(chart_assets) if chart_assets is not None else None
         if augment and flip > 0 and self.symmetry is None:
             raise ValueError("flip augmentation needs the chart set's mirror map: pass chart_assets")
@@ -122,16 +129,26 @@ class DensePoseCoco:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def people(self, image_id: int) -> list[PersonAnnotation]:
+        return [_with_extra(_person(a), self.extra_points.get(a.get("id"))) for a in self.anns[image_id]]
+
     def __getitem__(self, index: int) -> Sample:
         from PIL import Image
 
         image_id = self.ids[index]
-        image = np.asarray(Image.open(self.images_dir / self.files[image_id]).convert("RGB"))
-        sample = Sample(image, self.people[image_id], image_id)
+        path = self.images_dir / self.files[image_id]
+        try:
+            image = np.asarray(Image.open(path).convert("RGB"))
+        except OSError as exc:
+            raise OSError(f"image {image_id}: cannot read {path}: {exc}") from None
+        sample = Sample(image, self.people(image_id), image_id)
         if self.augment:
-            rng = np.random.default_rng((self.seed, index))
-            short = min(image.shape[:2])
-            sample = resize_sample(sample, float(rng.choice(self.sizes)) / short)
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            if self.sizes:
+                sample = resize_sample(sample, float(rng.choice(self.sizes)) / min(image.shape[:2]))
             if rng.random() < self.flip:
                 sample = flip_sample(sample, self.symmetry)
         return sample
@@ -148,4 +165,38 @@ def _person(ann: dict) -> PersonAnnotation:
         u=np.asarray(ann["dp_U"], dtype=np.float64),
         v=np.asarray(ann["dp_V"], dtype=np.float64),
         keypoints=keypoints,
+        ann_id=int(ann.get("id", 0)),
     )
+
+
+def _with_extra(person: PersonAnnotation, extra) -> PersonAnnotation:
+    weight = np.ones(len(person.x)) if person.weight is None else person.weight
+    if extra is None:
+        return replace(person, weight=weight)
+    x, y, chart, u, v, w = (np.asarray(a) for a in extra)
+    return replace(person, x=np.concatenate([person.x, x]), y=np.concatenate([person.y, y]),
+                   chart=np.concatenate([person.chart, chart.astype(np.int64)]), u=np.concatenate([person.u, u]),
+                   v=np.concatenate([person.v, v]), weight=np.concatenate([weight, w]))  # fmt: skip
+
+
+def to_tensors(sample: Sample, keypoints: bool = False):
+    """A sample as torchvision detection input: a float image (3, H, W) in 0..1 and its target (boxes x0 y0 x1
+    y1, labels, DensePose ``dp_labels`` (N, 256, 256) and ``dp_points`` (P, 7: person, x, y, I, U, V, weight))."""
+    import torch
+
+    image = torch.from_numpy(np.array(sample.image)).permute(2, 0, 1).float() / 255
+    boxes = np.array([[p.box[0], p.box[1], p.box[0] + p.box[2], p.box[1] + p.box[3]] for p in sample.people])
+    points = [np.stack([np.full(len(p.x), i), p.x, p.y, p.chart, p.u, p.v,
+                        np.ones(len(p.x)) if p.weight is None else p.weight], axis=1)
+              for i, p in enumerate(sample.people)]  # fmt: skip
+    target = {
+        "boxes": torch.as_tensor(boxes.reshape(-1, 4), dtype=torch.float32),
+        "labels": torch.ones(len(sample.people), dtype=torch.int64),
+        "dp_labels": torch.from_numpy(np.stack([p.labels for p in sample.people]).astype(np.uint8)),
+        "dp_points": torch.as_tensor(np.concatenate(points), dtype=torch.float32),
+        "image_id": torch.tensor(sample.image_id),
+    }
+    if keypoints:
+        kp = [p.keypoints if p.keypoints is not None else np.zeros((17, 3)) for p in sample.people]
+        target["keypoints"] = torch.as_tensor(np.stack(kp), dtype=torch.float32)
+    return image, target

@@ -32,8 +32,13 @@ class Project(models.Model):
         return self.name
 
 
+def images_folder(project_id: int) -> str:
+    """Where a project's image files live, under MEDIA_ROOT."""
+    return f"projects/{project_id}/images"
+
+
 def image_path(image: "Image", filename: str) -> str:
-    return f"projects/{image.project_id}/images/{filename}"
+    return f"{images_folder(image.project_id)}/{filename}"
 
 
 class Image(models.Model):
@@ -50,7 +55,11 @@ class Image(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
     source_id = models.CharField(max_length=200, blank=True, default="", help_text="id in the source data set")
     split = models.CharField(
-        max_length=32, blank=True, default="", db_index=True, help_text="data split (train, val, …); exports can pick one"
+        max_length=32,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="data split (train, val, …); exports can pick one",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -7,4 +7,4 @@ class WorkConfig(AppConfig):
     verbose_name = "Work: task queues, leases, submissions"
 
     def ready(self) -> None:
-        from annotator_web.work import export, processing, study  # noqa: F401  (register their job kinds)
+        from annotator_web.work import export, processing, study, training_job  # noqa: F401  (register their job kinds)

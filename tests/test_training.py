@@ -1,0 +1,188 @@
+"""The training module on the CPU: the tiny DensePose-RCNN learns a small synthetic set (its loss falls and its
+GPS AP on the training images rises well above an untrained model's), predict and evaluate from the command
+line, a resumed run ends where an uninterrupted one does, two processes under torchrun (gloo) stay in step,
+and the teacher's dense fill beats the nearest-annotated-point fill on pixels nobody annotated."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.charts import interchange
+from pipeline.synthetic import coco
+from pipeline.synthetic.scene import SceneGenerator
+from training import config as configs
+from training.data import DensePoseCoco
+from training.evaluate import Evaluator
+from training.model import build_model
+from training.teacher import TeacherConfig, crop, nearest_fill, teacher_fill_at, train_teacher
+from training.train import TrainingError, read_metrics, train
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = 8
+SIZE = (320, 240)
+
+
+@pytest.fixture(scope="module")
+def synthetic_set(anny, assets, tmp_path_factory):
+    """Eight synthetic renders (320 x 240) exported as DensePose-COCO, their exact truth, the chart assets."""
+    folder = tmp_path_factory.mktemp("train-set")
+    generator = SceneGenerator(anny, assets)
+    images = [generator.generate(seed=7, index=i, size=SIZE) for i in range(IMAGES)]
+    path = coco.write(images, folder)
+    return path, folder, images, interchange.ensure(assets, "anny")
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic_set, tmp_path_factory):
+    data, folder, _, chart_assets = synthetic_set
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    config = configs.get("tiny")
+    train(config, data, folder, out, chart_assets=chart_assets, progress=False, evaluate_every=config.iterations)
+    return out, read_metrics(out)
+
+
+def test_tiny_config_learns_the_training_images(trained, synthetic_set):
+    out, records = trained
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert records[-1].get("done") and (out / "model_final.pth").exists() and any((out / "tb").iterdir())
+    assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3]), losses
+    trained_ap = [r["eval"] for r in records if "eval" in r][-1]["gps"]["AP"]
+    data, folder, _, chart_assets = synthetic_set
+    torch.manual_seed(0)
+    untrained_ap = Evaluator(chart_assets, data, folder)(build_model(configs.get("tiny")))["gps"]["AP"]
+    print(f"GPS AP on the training images: untrained {untrained_ap:.3f}, trained {trained_ap:.3f}")
+    assert trained_ap > untrained_ap + 0.15
+
+
+def _cli(*args, env=None, check=True):
+    run = subprocess.run([sys.executable, "-m", "training", *map(str, args)], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=600)  # fmt: skip
+    if check and run.returncode:
+        raise AssertionError(f"exit {run.returncode}: {run.stderr[-2000:]}")
+    return run
+
+
+def test_predict_writes_the_results_format_and_evaluate_reads_it(trained, synthetic_set, tmp_path):
+    from pipeline.coco.densepose import decode_uv_bytes
+
+    out, records = trained
+    data, folder, _, chart_assets = synthetic_set
+    results = tmp_path / "results.json"
+    _cli("predict", "--checkpoint", out, "--data", data, "--images", folder, "--out", results)
+    dets = json.loads(results.read_text())
+    assert dets and {d["image_id"] for d in dets} <= set(range(1, IMAGES + 1))
+    for d in dets[:10]:
+        raw = decode_uv_bytes(d["uv_data"])
+        assert list(raw.shape) == [d["uv_shape"][1], d["uv_shape"][2], 3] and raw[..., 0].max() <= 24
+        assert abs(d["bbox"][2] - d["uv_shape"][2]) <= 1 and abs(d["bbox"][3] - d["uv_shape"][1]) <= 1
+    numbers = tmp_path / "eval.json"
+    _cli("evaluate", "--results", results, "--data", data, "--chart-assets", chart_assets, "--json", numbers)
+    during_training = [r["eval"] for r in records if "eval" in r][-1]["gps"]["AP"]
+    assert json.loads(numbers.read_text())["gps"]["AP"] == pytest.approx(during_training, abs=1e-9)
+
+
+def test_command_line_errors_say_what_is_wrong(synthetic_set, tmp_path):
+    data, folder, _, _ = synthetic_set
+    run = _cli("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "r", check=False)
+    assert run.returncode == 2 and "--chart-assets" in run.stderr
+    run = _cli("train", "--config", "tiny", "--data", tmp_path / "none.json", "--images", folder, "--out",
+               tmp_path / "r", check=False)  # fmt: skip
+    assert run.returncode == 2 and "none.json" in run.stderr and "no such file" in run.stderr
+    run = _cli("predict", "--checkpoint", tmp_path, "--data", data, "--images", folder, "--out", tmp_path / "x.json",
+               check=False)  # fmt: skip
+    assert run.returncode == 2 and "no checkpoint" in run.stderr
+
+
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synthetic_set, tmp_path):
+    data, folder, _, chart_assets = synthetic_set
+    config = configs.get("tiny", iterations=6, checkpoint_period=3, log_period=1)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    train(config, data, folder, whole, chart_assets=chart_assets, progress=False, evaluate_every=10**9)
+    cut.mkdir()
+    shutil.copy(whole / "model_0000003.pth", cut)  # as if the run had stopped after its first checkpoint
+    with pytest.raises(TrainingError, match="--resume"):
+        train(config, data, folder, cut, chart_assets=chart_assets, progress=False)
+    train(config, data, folder, cut, chart_assets=chart_assets, resume=True, progress=False, evaluate_every=10**9)
+    a = torch.load(whole / "model_final.pth", weights_only=False)["model"]
+    b = torch.load(cut / "model_final.pth", weights_only=False)["model"]
+    assert a.keys() == b.keys()
+    worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+    assert worst <= 1e-6, worst
+    resumed = [r for r in read_metrics(cut) if "loss" in r]
+    assert resumed[0]["iteration"] == 4  # it went on from the checkpoint, it did not start over
+
+
+def test_two_processes_under_torchrun_train_in_step(synthetic_set, tmp_path):
+    data, folder, _, chart_assets = synthetic_set
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "training",
+         "train", "--config", "tiny", "--iterations", "4", "--batch-size", "1", "--data", str(data), "--images",
+         str(folder), "--out", str(out), "--chart-assets", str(chart_assets), "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    records = read_metrics(out)
+    losses = [r for r in records if "loss" in r]
+    assert losses and all(r["world_size"] == 2 for r in losses)
+    assert records[-1].get("done") and records[-1].get("ranks_in_sync") is True
+    assert (out / "model_final.pth").exists() and not list(out.glob("*.tmp"))
+
+
+def test_teacher_fill_beats_the_nearest_annotated_point(synthetic_set, eval_mesh, tmp_path):
+    """On pixels nobody annotated, the teacher's I, U, V are geodesically closer to the exact truth than the
+    nearest annotated point's."""
+    data, folder, images, _ = synthetic_set
+    teacher, log = train_teacher(data, folder, tmp_path / "teacher", TeacherConfig(), progress=False)
+    assert (tmp_path / "teacher" / "teacher.pth").exists() and log[-1]["loss"] < log[0]["loss"]
+    dataset = DensePoseCoco(data, folder)
+    rng = np.random.default_rng(1)
+    err_teacher, err_nearest = [], []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        img = images[sample.image_id - 1]
+        by_box = {tuple(np.round(p.bbox, 3)): p for p in img.people}
+        for person in sample.people:
+            truth = by_box[tuple(np.round(person.box, 3))]
+            x0, y0, w, h = person.box
+            rows, cols = np.nonzero(img.instance == truth.index)
+            pick = rng.choice(len(rows), min(200, len(rows)), replace=False)
+            rows, cols = rows[pick], cols[pick]
+            bx, by = (cols + 0.5 - x0) * 256 / w, (rows + 0.5 - y0) * 256 / h
+            inside = (bx >= 0) & (bx < 256) & (by >= 0) & (by < 256)
+            rows, cols, bx, by = rows[inside], cols[inside], bx[inside], by[inside]
+            gt = (img.chart[rows, cols], img.uv[rows, cols, 0], img.uv[rows, cols, 1])
+            err_nearest.append(eval_mesh.distance_iuv(gt, nearest_fill(person, bx, by)))
+            filled = teacher_fill_at(teacher, crop(sample.image, person.box, teacher.config.size), person, bx, by)
+            err_teacher.append(eval_mesh.distance_iuv(gt, filled))
+    t, n = np.concatenate(err_teacher) * 100, np.concatenate(err_nearest) * 100
+    print(
+        f"held-out pixels {len(t)}: teacher mean {t.mean():.2f} cm (median {np.median(t):.2f}), "
+        f"nearest point mean {n.mean():.2f} cm (median {np.median(n):.2f})"
+    )
+    assert t.mean() < n.mean() and np.median(t) < np.median(n)
+
+
+def test_training_with_the_teachers_targets(synthetic_set, tmp_path):
+    """The student takes the teacher's dense points as extra, down-weighted supervision (and flips them)."""
+    from training.teacher import dense_targets
+
+    data, folder, _, chart_assets = synthetic_set
+    teacher, _ = train_teacher(data, folder, None, replace(TeacherConfig(), iterations=20), progress=False)
+    extra = dense_targets(teacher, data, folder, 32, 0.5)
+    dataset = DensePoseCoco(data, folder, chart_assets, augment=True, sizes=None, flip=1.0, extra_points=extra)
+    person = dataset[0].people[0]
+    assert (person.weight == 0.5).sum() == len(extra[person.ann_id][0]) > 0 and (person.weight == 1).sum() > 0
+    config = configs.get("tiny", iterations=4, log_period=1, teacher_points_per_person=32)
+    train(config, data, folder, tmp_path / "run", chart_assets=chart_assets, progress=False, extra_points=extra,
+          evaluate_every=10**9)  # fmt: skip
+    assert all(np.isfinite(r["loss_dp_U"]) for r in read_metrics(tmp_path / "run") if "loss" in r)

@@ -1,0 +1,127 @@
+"""Inference into DensePose's results format (``uv_data``), and the GPS evaluation of
+:mod:`pipeline.evaluation.gps` on it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline.coco.densepose import encode_uv_png
+
+from .config import Config
+from .model import DensePoseRCNN, build_model
+
+
+def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
+    """The model of a checkpoint file, or of a run folder (its final checkpoint, else its newest)."""
+    from .train import FINAL, checkpoints
+
+    path = Path(checkpoint)
+    if path.is_dir():
+        found = checkpoints(path)
+        if (path / FINAL).exists():
+            path = path / FINAL
+        elif found:
+            path = found[-1][1]
+        else:
+            raise FileNotFoundError(f"{checkpoint}: no checkpoint in this run folder")
+    if not path.exists():
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    state = torch.load(path, map_location=device, weights_only=False)
+    if "config" not in state or "model" not in state:
+        raise ValueError(f"{path}: not a checkpoint of this training module (no model and config inside)")
+    from dataclasses import replace
+
+    model = build_model(replace(Config.from_dict(state["config"]), pretrained=""))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+def records_of(output: dict, image_id: int) -> list[dict]:
+    """One image's detections as results records: the box, its score and the box-sized I, U, V picture."""
+    out = []
+    dp = output.get("densepose")
+    for k, (box, score) in enumerate(zip(output["boxes"].tolist(), output["scores"].tolist(), strict=True)):
+        x0, y0, x1, y1 = box
+        w, h = max(1, round(x1 - x0)), max(1, round(y1 - y0))
+        if dp is None:
+            continue
+        maps = {name: F.interpolate(m[k : k + 1], size=(h, w), mode="bilinear", align_corners=False)[0]
+                for name, m in dp.items()}  # fmt: skip
+        fg = maps["segm"].argmax(0) > 0
+        chart = (maps["index"][1:].argmax(0) + 1) * fg
+        u = maps["u"].gather(0, chart[None]).squeeze(0).clamp(0, 1)
+        v = maps["v"].gather(0, chart[None]).squeeze(0).clamp(0, 1)
+        out.append({"image_id": int(image_id), "category_id": 1, "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "score": float(score), "uv_shape": [3, h, w],
+                    "uv_data": encode_uv_png(chart.numpy(), u.numpy(), v.numpy())})  # fmt: skip
+    return out
+
+
+def predict_images(model: DensePoseRCNN, images: list[tuple[int, np.ndarray]]) -> list[dict]:
+    """Results records for (image id, (H, W, 3) uint8 image) pairs."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    results = []
+    with torch.no_grad():
+        for image_id, image in images:
+            tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255).to(device)
+            output = {k: (v if k == "densepose" else v.cpu()) for k, v in model([tensor])[0].items()}
+            if output.get("densepose") is not None:
+                output["densepose"] = {k: v.cpu() for k, v in output["densepose"].items()}
+            results += records_of(output, image_id)
+    model.train(was_training)
+    return results
+
+
+def iter_images(data: dict, images: Path):
+    from PIL import Image
+
+    for img in data["images"]:
+        path = Path(images) / img["file_name"]
+        try:
+            yield img["id"], np.asarray(Image.open(path).convert("RGB"))
+        except OSError as exc:
+            raise OSError(f"image {img['id']}: cannot read {path}: {exc}") from None
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+
+
+class Evaluator:
+    """GPS evaluation of a model on a DensePose-COCO file, the evaluation mesh read from the chart-asset
+    folder (the files detectron2 reads; made by ``export_chart_assets``)."""
+
+    def __init__(self, chart_assets: Path, data: Path | dict, images: Path, kappa: str = "paper"):
+        from pipeline.charts.interchange import load_eval_tables
+        from pipeline.evaluation.mesh import EvalMesh
+
+        folder = Path(chart_assets)
+        info_path = folder / "info.json"
+        if not info_path.exists():
+            raise FileNotFoundError(f"{folder}: not a chart-asset folder (no info.json; make one with "
+                                    "`manage.py export_chart_assets`)")  # fmt: skip
+        self.mesh = EvalMesh(*load_eval_tables(folder, json.loads(info_path.read_text())["body"]))
+        self.data = data if isinstance(data, dict) else read_json(data)
+        self.images, self.kappa = Path(images), kappa
+
+    def results(self, model: DensePoseRCNN) -> list[dict]:
+        return predict_images(model, iter_images(self.data, self.images))
+
+    def __call__(self, model: DensePoseRCNN, results: list[dict] | None = None) -> dict:
+        from pipeline.evaluation.gps import evaluate
+
+        results = self.results(model) if results is None else results
+        numbers = evaluate(self.data, results, self.mesh, kappa=self.kappa, workers=1)
+        return {"gps": numbers["gps"], "gpsm": numbers["gpsm"],
+                "pointwise": {k: numbers["pointwise"][k] for k in ("auc10", "auc30", "points")},
+                "detections": len(results)}  # fmt: skip

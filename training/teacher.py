@@ -1,0 +1,250 @@
+"""The teacher inpainting network: DensePose's "distillation-based ground-truth interpolation".
+
+A small fully-convolutional U-Net on person crops (the box resized to ``size`` x ``size``). Its input is the
+crop, the annotated part masks (one-hot) and the sparse annotated points drawn into it (presence, U, V and
+the chart one-hot at the point's cell); it outputs a chart (1..24) and U, V per chart everywhere. It learns
+to inpaint: each step hides a random share of a person's points from the input and is scored on them. Its
+dense I, U, V inside the annotated foreground (all points given) then become extra, down-weighted
+supervision points for the student (``DensePoseCoco(extra_points=...)``).
+
+The baseline it must beat is the nearest-annotated-point fill (``nearest_fill``), measured on held-out
+pixels of synthetic people whose truth is exact (``benchmarks/training.py``, ``tests/test_training.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pipeline import parts
+
+from .data import DensePoseCoco, PersonAnnotation
+
+MASK_CLASSES = len(parts.MASK_PART_NAMES) + 1  # background and the 14 parts
+IN_CHANNELS = 3 + MASK_CLASSES + 3 + parts.NUM_CHARTS
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    size: int = 64  # crop side
+    width: int = 32
+    iterations: int = 600
+    batch_size: int = 16
+    lr: float = 2e-3
+    hide: tuple[float, float] = (0.2, 0.6)  # share of points hidden from the input each step
+    seed: int = 0
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True),
+                         nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True))  # fmt: skip
+
+
+class TeacherNet(nn.Module):
+    def __init__(self, width: int = 32):
+        super().__init__()
+        w = (width, width * 2, width * 3, width * 4)
+        self.down = nn.ModuleList(
+            [_block(IN_CHANNELS, w[0]), _block(w[0], w[1]), _block(w[1], w[2]), _block(w[2], w[3])]
+        )
+        self.up = nn.ModuleList([_block(w[3] + w[2], w[2]), _block(w[2] + w[1], w[1]), _block(w[1] + w[0], w[0])])
+        self.out = nn.Conv2d(w[0], 3 * parts.NUM_CHARTS, 1)
+
+    def forward(self, x) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
+            x = block(
+                torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
+            )
+        out = self.out(x)
+        n = parts.NUM_CHARTS
+        return out[:, :n], out[:, n : 2 * n], out[:, 2 * n :]  # chart logits (1..24), U, V per chart
+
+
+def crop(image: np.ndarray, box, size: int) -> np.ndarray:
+    """The box (x, y, w, h) of the image resampled to size x size (bilinear), float 0..1, (3, size, size)."""
+    x0, y0, w, h = box
+    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()[None] / 255
+    H, W = image.shape[:2]
+    steps = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+    gx = (x0 + steps * w) / W * 2 - 1
+    gy = (y0 + steps * h) / H * 2 - 1
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+    return F.grid_sample(t, grid, mode="bilinear", align_corners=False)[0].numpy()
+
+
+def cells(x, y, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Box-frame points (0..256) -> crop cell (column, row)."""
+    col = np.clip(np.floor(np.asarray(x) * size / parts.BOX_SCALE).astype(np.int64), 0, size - 1)
+    row = np.clip(np.floor(np.asarray(y) * size / parts.BOX_SCALE).astype(np.int64), 0, size - 1)
+    return col, row
+
+
+def inputs(crop_rgb: np.ndarray, person: PersonAnnotation, given: np.ndarray, size: int) -> np.ndarray:
+    """The teacher's input planes for a person with the points ``given`` (a boolean mask over its points)."""
+    idx = ((np.arange(size) + 0.5) * parts.MASK_SIZE / size).astype(np.int64)
+    labels = person.labels[np.ix_(idx, idx)]
+    planes = np.zeros((IN_CHANNELS, size, size), dtype=np.float32)
+    planes[:3] = crop_rgb
+    planes[3 + labels, np.arange(size)[:, None], np.arange(size)[None, :]] = 1
+    col, row = cells(person.x[given], person.y[given], size)
+    base = 3 + MASK_CLASSES
+    planes[base, row, col] = 1
+    planes[base + 1, row, col] = person.u[given]
+    planes[base + 2, row, col] = person.v[given]
+    planes[base + 3 + person.chart[given] - 1, row, col] = 1
+    return planes
+
+
+class Teacher:
+    def __init__(self, net: TeacherNet, config: TeacherConfig):
+        self.net, self.config = net, config
+
+    def fill(self, crop_rgb: np.ndarray, person: PersonAnnotation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dense (chart, U, V) over the crop (size x size), from all of the person's points."""
+        size = self.config.size
+        x = torch.from_numpy(inputs(crop_rgb, person, np.ones(len(person.x), bool), size))[None]
+        self.net.eval()
+        with torch.no_grad():
+            logits, u, v = self.net(x)
+        chart = logits[0].argmax(0)
+        pick = lambda m: m[0].gather(0, chart[None])[0].clamp(0, 1).numpy()  # noqa: E731
+        return (chart + 1).numpy(), pick(u), pick(v)
+
+    def dense_points(self, crop_rgb, person: PersonAnnotation, count: int, weight: float, seed: int = 0):
+        """Up to ``count`` cells of the annotated foreground, spread evenly, with the teacher's I, U, V there:
+        (x, y, I, U, V, weight) arrays in the box frame."""
+        size = self.config.size
+        chart, u, v = self.fill(crop_rgb, person)
+        idx = ((np.arange(size) + 0.5) * parts.MASK_SIZE / size).astype(np.int64)
+        fg = person.labels[np.ix_(idx, idx)] > 0
+        rows, cols = np.nonzero(fg)
+        if len(rows) > count:
+            keep = np.random.default_rng(seed).choice(len(rows), count, replace=False)
+            rows, cols = rows[keep], cols[keep]
+        scale = parts.BOX_SCALE / size
+        return ((cols + 0.5) * scale, (rows + 0.5) * scale, chart[rows, cols].astype(np.int64), u[rows, cols],
+                v[rows, cols], np.full(len(rows), weight))  # fmt: skip
+
+    def save(self, path: Path) -> None:
+        torch.save({"teacher": self.net.state_dict(), "config": asdict(self.config)}, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Teacher:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if "teacher" not in state:
+            raise ValueError(f"{path}: not a teacher checkpoint")
+        cfg = state["config"]
+        config = TeacherConfig(**{**cfg, "hide": tuple(cfg["hide"])})
+        net = TeacherNet(config.width)
+        net.load_state_dict(state["teacher"])
+        return cls(net, config)
+
+
+def _people(dataset: DensePoseCoco, size: int):
+    """(crop, person) for every annotated person of the dataset (no augmentation)."""
+    out = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for person in sample.people:
+            out.append((crop(sample.image, person.box, size), person))
+    return out
+
+
+def train_teacher(data: Path, images: Path, out: Path | None = None, config: TeacherConfig | None = None,
+                  progress: bool = True) -> tuple[Teacher, list[dict]]:  # fmt: skip
+    """Train the teacher on an exported DensePose-COCO file; writes ``teacher.pth`` and ``teacher.jsonl``."""
+    config = config or TeacherConfig()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    people = _people(DensePoseCoco(data, images), config.size)
+    if not people:
+        raise ValueError(f"{data}: no person with DensePose points")
+    net = TeacherNet(config.width)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.iterations, unit="it", desc="teacher")
+    log, t0 = [], time.monotonic()
+    for it in range(config.iterations):
+        lr = config.lr * (0.1 if it >= 0.8 * config.iterations else 1.0)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        batch = rng.choice(len(people), min(config.batch_size, len(people)), replace=False)
+        planes, hidden = [], []
+        for b, k in enumerate(batch):
+            crop_rgb, person = people[k]
+            hide = rng.random(len(person.x)) < rng.uniform(*config.hide)
+            if hide.all():
+                hide[rng.integers(len(hide))] = False
+            planes.append(inputs(crop_rgb, person, ~hide, config.size))
+            col, row = cells(person.x[hide], person.y[hide], config.size)
+            hidden.append(np.stack([np.full(len(col), b), row, col, person.chart[hide] - 1, person.u[hide],
+                                    person.v[hide]], axis=1))  # fmt: skip
+        pts = torch.from_numpy(np.concatenate(hidden))
+        if not len(pts):
+            continue
+        net.train()
+        logits, u, v = net(torch.from_numpy(np.stack(planes)))
+        b, r, c, ch = (pts[:, i].long() for i in range(4))
+        loss_i = F.cross_entropy(logits[b, :, r, c], ch)
+        loss_uv = F.smooth_l1_loss(u[b, ch, r, c], pts[:, 4].float(), beta=0.1) + F.smooth_l1_loss(
+            v[b, ch, r, c], pts[:, 5].float(), beta=0.1
+        )
+        loss = loss_i + 2 * loss_uv
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if bar is not None:
+            bar.update(1)
+        if (it + 1) % 20 == 0 or it + 1 == config.iterations:
+            log.append({"iteration": it + 1, "loss": float(loss), "loss_I": float(loss_i),
+                        "loss_UV": float(loss_uv), "s": round(time.monotonic() - t0, 2)})  # fmt: skip
+    if bar is not None:
+        bar.close()
+    teacher = Teacher(net, config)
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        teacher.save(out / "teacher.pth")
+        (out / "teacher.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    return teacher, log
+
+
+def dense_targets(teacher: Teacher, data: Path, images: Path, count: int, weight: float) -> dict:
+    """annotation id -> the teacher's dense points for that person (``DensePoseCoco(extra_points=...)``)."""
+    dataset = DensePoseCoco(data, images)
+    out = {}
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for person in sample.people:
+            out[person.ann_id] = teacher.dense_points(crop(sample.image, person.box, teacher.config.size), person,
+                                                      count, weight, seed=person.ann_id)  # fmt: skip
+    return out
+
+
+def nearest_fill(person: PersonAnnotation, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The baseline: I, U, V of the nearest annotated point (box frame) at each query point."""
+    from scipy.spatial import cKDTree
+
+    _, k = cKDTree(np.stack([person.x, person.y], 1)).query(np.stack([np.asarray(x), np.asarray(y)], 1))
+    return person.chart[k], person.u[k], person.v[k]
+
+
+def teacher_fill_at(teacher: Teacher, crop_rgb, person: PersonAnnotation, x, y):
+    """The teacher's I, U, V at box-frame query points."""
+    chart, u, v = teacher.fill(crop_rgb, person)
+    col, row = cells(x, y, teacher.config.size)
+    return chart[row, col], u[row, col], v[row, col]

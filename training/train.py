@@ -1,0 +1,299 @@
+"""The training loop: iteration-based, resumable to the same state, one or many processes (DDP under torchrun).
+
+A run folder holds ``config.json``, ``metrics.jsonl`` (one line per logged iteration and per evaluation),
+TensorBoard logs under ``tb/``, checkpoints ``model_NNNNNNN.pth`` (model, optimizer, iteration, every
+process's random state) and ``model_final.pth`` when the run is done. ``resume`` continues from the newest
+checkpoint: the data order and augmentations are a function of (seed, epoch, index) and the random state is
+restored, so a resumed run ends where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config, scaled_iterations
+from .data import DensePoseCoco, to_tensors
+from .model import build_model
+
+CHECKPOINT = re.compile(r"model_(\d{7})\.pth$")
+FINAL = "model_final.pth"
+
+
+class TrainingError(RuntimeError):
+    pass
+
+
+class Dist:
+    """This process's place in a torchrun launch (one process when there is none)."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def start(self) -> torch.device:
+        if torch.cuda.is_available():
+            torch.cuda.set_device(self.local_rank)
+        device = torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return device
+
+    def gather(self, obj) -> list:
+        if self.world == 1:
+            return [obj]
+        out = [None] * self.world
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
+    def stop(self) -> None:
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def lr_factor(config: Config, iteration: int, total: int) -> float:
+    """Linear warm-up, then x0.1 at each of the config's steps (fractions of the run)."""
+    factor = 0.1 ** sum(iteration >= s * total for s in config.steps)
+    if iteration < config.warmup:
+        factor *= 0.001 + (1 - 0.001) * iteration / config.warmup
+    return factor
+
+
+def batch_plan(n: int, batch: int, world: int, rank: int, seed: int, iteration: int) -> tuple[int, list[int]]:
+    """(epoch, dataset indices) of this process's batch at ``iteration``: each epoch a fresh permutation (of
+    (seed, epoch)), split across processes; a dataset smaller than a global batch is repeated."""
+    per_iteration = batch * world
+    per_epoch = max(1, n // per_iteration)
+    epoch, k = divmod(iteration, per_epoch)
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=g).tolist()
+    order = (order * math.ceil(per_iteration / n)) if n < per_iteration else order
+    chunk = order[k * per_iteration : (k + 1) * per_iteration]
+    return epoch, chunk[rank::world]
+
+
+def checkpoints(run: Path) -> list[tuple[int, Path]]:
+    found = [(int(m.group(1)), p) for p in Path(run).glob("model_*.pth") if (m := CHECKPOINT.search(p.name))]
+    return sorted(found)
+
+
+def _save(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # a checkpoint is whole or absent
+
+
+def _optimizer(config: Config, model) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}")
+
+
+class _Loader(torch.utils.data.Dataset):
+    """Dataset items addressed as (epoch, index), so data-loading processes augment like the main one."""
+
+    def __init__(self, dataset: DensePoseCoco, keypoints: bool):
+        self.dataset, self.keypoints = dataset, keypoints
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        self.dataset.set_epoch(epoch)
+        return to_tensors(self.dataset[index], self.keypoints)
+
+
+def _batches(config, n, dist, start, total):
+    for it in range(start, total):
+        epoch, indices = batch_plan(n, config.batch_size, dist.world, dist.rank, config.seed, it)
+        yield [(epoch, i) for i in indices]
+
+
+def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Path | None = None,
+          resume: bool = False, progress: bool = True, extra_points: dict | None = None,
+          on_log: Callable[[dict], None] | None = None, evaluate_every: int | None = None,
+          eval_data: Path | None = None) -> dict:  # fmt: skip
+    """Train ``config`` on an exported DensePose-COCO file; returns the last logged record.
+
+    ``evaluate_every`` (iterations; default: at each checkpoint, when ``chart_assets`` is given) runs the GPS
+    evaluation on ``eval_data`` (default: the training file) and logs it too. ``on_log`` sees every record."""
+    from .evaluate import Evaluator
+
+    dist = Dist()
+    device = dist.start()
+    out = Path(out)
+    try:
+        if dist.main:
+            out.mkdir(parents=True, exist_ok=True)
+        found = checkpoints(out) if out.exists() else []
+        if found and not resume:
+            raise TrainingError(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
+        if config.flip > 0 and chart_assets is None:
+            raise TrainingError("flip augmentation needs the chart set's mirror map: pass --chart-assets")
+        dataset = DensePoseCoco(data, images, chart_assets, augment=True, sizes=None, flip=config.flip,
+                                seed=config.seed, extra_points=extra_points)  # fmt: skip
+        if not len(dataset):
+            raise TrainingError(f"{data}: no image has a person with DensePose points")
+        total = scaled_iterations(config, len(dataset), dist.world)
+        config = replace(config, iterations=total)
+        torch.manual_seed(config.seed)  # the same initial weights in every process
+        model = build_model(config).to(device)
+        optimizer = _optimizer(config, model)
+        start = 0
+        if resume and found:
+            state = torch.load(found[-1][1], map_location="cpu", weights_only=False)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            start = state["iteration"]
+            rng = state.get("rng") or []
+            if len(rng) == dist.world:
+                torch.set_rng_state(rng[dist.rank])
+            else:
+                torch.manual_seed(config.seed * 1000 + dist.rank + start)
+        else:
+            torch.manual_seed(config.seed * 1000 + dist.rank)  # each process samples its own RoIs
+        if dist.main:
+            (out / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+        net = model
+        if dist.world > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        loader = torch.utils.data.DataLoader(
+            _Loader(dataset, config.keypoints), batch_sampler=list(_batches(config, len(dataset), dist, start, total)),
+            num_workers=config.workers, collate_fn=lambda batch: batch,
+        )  # fmt: skip
+        writer = _tensorboard(out) if dist.main else None
+        evaluator = None
+        if chart_assets is not None and dist.main:
+            evaluator = Evaluator(chart_assets, eval_data or data, images)
+            evaluate_every = evaluate_every or config.checkpoint_period
+        bar = _bar(progress and dist.main, start, total)
+        record: dict = {}
+        model.train()
+        t_log, it_log = time.monotonic(), start
+        for it, batch in enumerate(loader, start=start):
+            factor = lr_factor(config, it, total)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * factor
+            imgs = [img.to(device) for img, _ in batch]
+            targets = [{k: v.to(device) for k, v in t.items()} for _, t in batch]
+            losses = net(imgs, targets)
+            loss = sum(losses.values())
+            if not torch.isfinite(loss):
+                raise TrainingError(f"iteration {it + 1}: the loss is not finite ({_floats(losses)}); "
+                                    f"the newest checkpoint in {out} is unaffected")  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optimizer.step()
+            done = it + 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            if done % config.log_period == 0 or done == total or done == start + 1:
+                values = {k: sum(v) / dist.world for k, v in _gathered(dist, losses).items()}
+                now = time.monotonic()
+                record = {"iteration": done, "loss": sum(values.values()), **values, "lr": config.lr * factor,
+                          "s_per_iter": (now - t_log) / max(1, done - it_log), "world_size": dist.world}  # fmt: skip
+                t_log, it_log = now, done
+                if dist.main:
+                    _log(out, writer, record, on_log)
+            if done % config.checkpoint_period == 0 or done == total:
+                rng = dist.gather(torch.get_rng_state())
+                if dist.main:
+                    _save(out / f"model_{done:07d}.pth", {"model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), "iteration": done, "config": config.to_dict(),
+                          "rng": rng})  # fmt: skip
+                if evaluator is not None and (done % evaluate_every == 0 or done == total):
+                    numbers = evaluator(model)
+                    model.train()
+                    _log(out, writer, {"iteration": done, "eval": numbers}, on_log)
+        if bar is not None:
+            bar.close()
+        if dist.world > 1:  # the processes must hold the same weights
+            sums = dist.gather(float(sum(p.double().sum() for p in model.parameters())))
+            if max(sums) - min(sums) > 1e-6 * max(1.0, abs(sums[0])):
+                raise TrainingError(f"the processes' weights differ after training: {sums}")
+            record["ranks_in_sync"] = True
+        if dist.main:
+            _save(out / FINAL, {"model": model.state_dict(), "iteration": total, "config": config.to_dict()})
+            sync = {"ranks_in_sync": True} if dist.world > 1 else {}
+            _log(out, writer, {"iteration": total, "done": True, **sync}, on_log)
+            if writer is not None:
+                writer.close()
+        return record
+    finally:
+        dist.stop()
+
+
+def _gathered(dist: Dist, losses: dict) -> dict:
+    values = {k: float(v.detach()) for k, v in losses.items()}
+    all_values = dist.gather(values)
+    return {k: [v[k] for v in all_values] for k in values}
+
+
+def _floats(losses: dict) -> str:
+    return ", ".join(f"{k} {float(v):.4g}" for k, v in losses.items())
+
+
+def _log(out: Path, writer, record: dict, on_log) -> None:
+    with open(out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    if writer is not None:
+        it = record["iteration"]
+        for k, v in record.items():
+            if isinstance(v, float) and k.startswith(("loss", "lr")):
+                writer.add_scalar(f"train/{k}", v, it)
+        for k, v in (record.get("eval") or {}).get("gps", {}).items():
+            writer.add_scalar(f"eval/gps_{k}", v, it)
+        writer.flush()
+    if on_log is not None:
+        on_log(record)
+
+
+def _tensorboard(out: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(out / "tb"))
+
+
+def _bar(enabled: bool, start: int, total: int):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
+
+
+def read_metrics(run: Path) -> list[dict]:
+    path = Path(run) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def loss_curve(records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    rows = [(r["iteration"], r["loss"]) for r in records if "loss" in r]
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
