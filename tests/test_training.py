@@ -22,7 +22,7 @@ from training import config as configs
 from training.data import DensePoseCoco
 from training.evaluate import Evaluator
 from training.model import build_model
-from training.teacher import TeacherConfig, crop, nearest_fill, teacher_fill_at, train_teacher
+from training.teacher import TeacherConfig, fill_errors, train_teacher
 from training.train import TrainingError, read_metrics, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,27 +144,8 @@ def test_teacher_fill_beats_the_nearest_annotated_point(synthetic_set, eval_mesh
     data, folder, images, _ = synthetic_set
     teacher, log = train_teacher(data, folder, tmp_path / "teacher", TeacherConfig(), progress=False)
     assert (tmp_path / "teacher" / "teacher.pth").exists() and log[-1]["loss"] < log[0]["loss"]
-    dataset = DensePoseCoco(data, folder)
-    rng = np.random.default_rng(1)
-    err_teacher, err_nearest = [], []
-    for index in range(len(dataset)):
-        sample = dataset[index]
-        img = images[sample.image_id - 1]
-        by_box = {tuple(np.round(p.bbox, 3)): p for p in img.people}
-        for person in sample.people:
-            truth = by_box[tuple(np.round(person.box, 3))]
-            x0, y0, w, h = person.box
-            rows, cols = np.nonzero(img.instance == truth.index)
-            pick = rng.choice(len(rows), min(200, len(rows)), replace=False)
-            rows, cols = rows[pick], cols[pick]
-            bx, by = (cols + 0.5 - x0) * 256 / w, (rows + 0.5 - y0) * 256 / h
-            inside = (bx >= 0) & (bx < 256) & (by >= 0) & (by < 256)
-            rows, cols, bx, by = rows[inside], cols[inside], bx[inside], by[inside]
-            gt = (img.chart[rows, cols], img.uv[rows, cols, 0], img.uv[rows, cols, 1])
-            err_nearest.append(eval_mesh.distance_iuv(gt, nearest_fill(person, bx, by)))
-            filled = teacher_fill_at(teacher, crop(sample.image, person.box, teacher.config.size), person, bx, by)
-            err_teacher.append(eval_mesh.distance_iuv(gt, filled))
-    t, n = np.concatenate(err_teacher) * 100, np.concatenate(err_nearest) * 100
+    errors = fill_errors(teacher, DensePoseCoco(data, folder), coco.people_by_annotation(images), eval_mesh)
+    t, n = errors["teacher"] * 100, errors["nearest"] * 100
     print(
         f"held-out pixels {len(t)}: teacher mean {t.mean():.2f} cm (median {np.median(t):.2f}), "
         f"nearest point mean {n.mean():.2f} cm (median {np.median(n):.2f})"

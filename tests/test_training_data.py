@@ -1,44 +1,25 @@
 """Training data from exported DensePose-COCO: reading it, and the horizontal flip through the chart set's own
 mirror map (the file detectron2 is given)."""
 
-import json
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from pipeline import parts
 from pipeline.charts import interchange
 from pipeline.charts.lookup import ChartLookup
 from pipeline.coco.densepose import check_annotation, dp_masks_from_labels
-from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
+from pipeline.synthetic import coco
+from pipeline.synthetic.scene import SceneGenerator
 from training.data import DensePoseCoco, Symmetry, flip_sample
 
 
 @pytest.fixture(scope="module")
-def exported(anny, assets, eval_mesh, tmp_path_factory):
+def exported(anny, assets, tmp_path_factory):
     """A DensePose-COCO file and its images, from two synthetic renders (as the exporter writes them)."""
     root = tmp_path_factory.mktemp("export")
     generator = SceneGenerator(anny, assets)
-    images, annotations = [], []
-    for index in range(2):
-        img = generator.generate(seed=41, index=index)
-        Image.fromarray(img.image).save(root / f"{index}.png")
-        images.append({"id": index + 1, "file_name": f"{index}.png", "width": img.image.shape[1],
-                       "height": img.image.shape[0]})  # fmt: skip
-        for person in img.people:
-            points = perfect_annotations(img, person) if not person.ignore else []
-            if not points:
-                continue
-            annotations.append({
-                "id": len(annotations) + 1, "image_id": index + 1, "category_id": 1, "iscrowd": 0,
-                "bbox": person.bbox, "keypoints": person.keypoints, "dp_masks": person.dp_masks,
-                "dp_x": [p["box_xy"][0] for p in points], "dp_y": [p["box_xy"][1] for p in points],
-                "dp_I": [float(p["I"]) for p in points], "dp_U": [p["U"] for p in points],
-                "dp_V": [p["V"] for p in points],
-            })  # fmt: skip
-    (root / "data.json").write_text(json.dumps({"images": images, "annotations": annotations, "categories": []}))
-    return root, interchange.ensure(assets, "anny")
+    path = coco.write([generator.generate(seed=41, index=index) for index in range(2)], root, "data.json")
+    return path.parent, interchange.ensure(assets, "anny")
 
 
 def test_flipping_twice_gives_the_annotation_back(exported):

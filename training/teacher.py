@@ -1,11 +1,13 @@
 """The teacher inpainting network: DensePose's "distillation-based ground-truth interpolation".
 
 A small fully-convolutional U-Net on person crops (the box resized to ``size`` x ``size``). Its input is the
-crop, the annotated part masks (one-hot) and the sparse annotated points drawn into it (presence, U, V and
-the chart one-hot at the point's cell); it outputs a chart (1..24) and U, V per chart everywhere. It learns
-to inpaint: each step hides a random share of a person's points from the input and is scored on them. Its
-dense I, U, V inside the annotated foreground (all points given) then become extra, down-weighted
-supervision points for the student (``DensePoseCoco(extra_points=...)``).
+crop, the annotated part masks (one-hot) and the given points spread over the crop by nearest-point fill
+(chart one-hot, U, V, distance to the point, and where the points are). It outputs a chart (1..24) and U, V
+per chart everywhere, as corrections of that fill: untrained, it *is* the nearest-point fill, and training
+teaches it to interpolate between points and follow the image and the part masks. It learns to inpaint:
+each step hides a random share of a person's points from the input and is scored on them. Its dense I, U, V
+inside the annotated foreground (all points given) then become extra, down-weighted supervision points for
+the student (``DensePoseCoco(extra_points=...)``).
 
 The baseline it must beat is the nearest-annotated-point fill (``nearest_fill``), measured on held-out
 pixels of synthetic people whose truth is exact (``benchmarks/training.py``, ``tests/test_training.py``).
@@ -28,53 +30,75 @@ from pipeline import parts
 from .data import DensePoseCoco, PersonAnnotation
 
 MASK_CLASSES = len(parts.MASK_PART_NAMES) + 1  # background and the 14 parts
-IN_CHANNELS = 3 + MASK_CLASSES + 3 + parts.NUM_CHARTS
+FILL = 3 + MASK_CLASSES  # first plane of the nearest-point fill: chart one-hot (24), U, V, distance, point here
+IN_CHANNELS = FILL + parts.NUM_CHARTS + 4
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
     size: int = 64  # crop side
     width: int = 32
-    iterations: int = 600
+    iterations: int = 150
     batch_size: int = 16
     lr: float = 2e-3
     hide: tuple[float, float] = (0.2, 0.6)  # share of points hidden from the input each step
     seed: int = 0
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True))  # fmt: skip
-
-
 class TeacherNet(nn.Module):
-    def __init__(self, width: int = 32):
-        super().__init__()
-        w = (width, width * 2, width * 3, width * 4)
-        self.down = nn.ModuleList(
-            [_block(IN_CHANNELS, w[0]), _block(w[0], w[1]), _block(w[1], w[2]), _block(w[2], w[3])]
-        )
-        self.up = nn.ModuleList([_block(w[3] + w[2], w[2]), _block(w[2] + w[1], w[1]), _block(w[1] + w[0], w[0])])
-        self.out = nn.Conv2d(w[0], 3 * parts.NUM_CHARTS, 1)
+    """A kernel-predicting interpolator. Dilated 3x3 convs at the crop's resolution see the part masks, the
+    image, where the points are and the fill's charts, never the fill's U, V values (so they cannot memorise the
+    few people they learn from). Per cell they give chart logits and weights over a 7 x 7 (dilation 2)
+    neighbourhood of the fill; U and V are the weighted mean of the neighbours of the cell's chart. Untrained,
+    the centre weight dominates: the nearest-point fill."""
 
-    def forward(self, x) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        skips = []
-        for i, block in enumerate(self.down):
-            x = block(x if i == 0 else F.max_pool2d(x, 2))
-            skips.append(x)
-        for block, skip in zip(self.up, reversed(skips[:-1]), strict=True):
-            x = block(
-                torch.cat([F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False), skip], 1)
-            )
-        out = self.out(x)
-        n = parts.NUM_CHARTS
-        return out[:, :n], out[:, n : 2 * n], out[:, 2 * n :]  # chart logits (1..24), U, V per chart
+    KERNEL, DILATION = 7, 2
+
+    def __init__(self, width: int = 32, dilations=(1, 2, 4, 8, 1)):
+        super().__init__()
+        layers, cin = [], IN_CHANNELS - 2  # all planes but the fill's U and V
+        for d in dilations:
+            layers += [nn.Conv2d(cin, width, 3, padding=d, dilation=d), nn.GroupNorm(8, width), nn.ReLU(inplace=True)]
+            cin = width
+        self.body = nn.Sequential(*layers)
+        k = self.KERNEL**2
+        self.out = nn.Conv2d(width, parts.NUM_CHARTS + k, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        centre = torch.zeros(k)
+        centre[k // 2] = 6.0  # untrained: (almost) only the centre, the nearest-point fill
+        self.centre = nn.Parameter(centre)
+        self.keep_chart = nn.Parameter(torch.tensor(4.0))  # the fill's chart, as a logit bonus
+
+    def forward(self, planes, chart=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Chart logits (B, 24, H, W) and U, V (B, H, W) of ``chart`` (B, H, W; 0-based; default the argmax)."""
+        n, k = parts.NUM_CHARTS, self.KERNEL**2
+        b, _, h, w = planes.shape
+        fill_chart = planes[:, FILL : FILL + n]
+        fill_uv = planes[:, FILL + n : FILL + n + 2]
+        features = torch.cat([planes[:, : FILL + n], planes[:, FILL + n + 2 :]], 1)
+        out = self.out(self.body(features))
+        logits = out[:, :n] + self.keep_chart * fill_chart
+        if chart is None:
+            chart = logits.argmax(1)
+        pad = self.DILATION * (self.KERNEL // 2)
+        unfold = lambda t: F.unfold(t, self.KERNEL, dilation=self.DILATION, padding=pad).view(b, -1, k, h * w)  # noqa: E731
+        near_chart = unfold(fill_chart.argmax(1, keepdim=True).float() + 1)[:, 0]  # (B, K, HW); 0 = off the crop
+        near_uv = unfold(fill_uv)  # (B, 2, K, HW)
+        same = near_chart == (chart.view(b, 1, h * w) + 1)
+        weights = (out[:, n:].view(b, k, h * w) + self.centre[None, :, None]).masked_fill(~same, -1e4)
+        weights = torch.softmax(weights, 1) * same  # no neighbour of that chart: all zero
+        total = weights.sum(1)
+        uv = (near_uv * weights[:, None]).sum(2) / total.clamp(min=1e-6)[:, None]
+        uv = torch.where(total[:, None] > 0, uv, fill_uv.view(b, 2, h * w))
+        uv = uv.view(b, 2, h, w)
+        return logits, uv[:, 0], uv[:, 1]
 
 
 def crop(image: np.ndarray, box, size: int) -> np.ndarray:
     """The box (x, y, w, h) of the image resampled to size x size (bilinear), float 0..1, (3, size, size)."""
     x0, y0, w, h = box
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()[None] / 255
+    t = torch.from_numpy(np.array(image)).permute(2, 0, 1).float()[None] / 255
     H, W = image.shape[:2]
     steps = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     gx = (x0 + steps * w) / W * 2 - 1
@@ -94,15 +118,23 @@ def inputs(crop_rgb: np.ndarray, person: PersonAnnotation, given: np.ndarray, si
     """The teacher's input planes for a person with the points ``given`` (a boolean mask over its points)."""
     idx = ((np.arange(size) + 0.5) * parts.MASK_SIZE / size).astype(np.int64)
     labels = person.labels[np.ix_(idx, idx)]
+    from scipy.spatial import cKDTree
+
+    grid_r, grid_c = np.arange(size)[:, None], np.arange(size)[None, :]
     planes = np.zeros((IN_CHANNELS, size, size), dtype=np.float32)
     planes[:3] = crop_rgb
-    planes[3 + labels, np.arange(size)[:, None], np.arange(size)[None, :]] = 1
+    planes[3 + labels, grid_r, grid_c] = 1
+    scale = size / parts.BOX_SCALE
+    centres = np.stack(np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5), -1).reshape(-1, 2)
+    dist, k = cKDTree(np.stack([person.x[given], person.y[given]], 1) * scale).query(centres)
+    k, dist = k.reshape(size, size), dist.reshape(size, size)
+    n = parts.NUM_CHARTS
+    planes[FILL + person.chart[given][k] - 1, grid_r, grid_c] = 1
+    planes[FILL + n] = person.u[given][k]
+    planes[FILL + n + 1] = person.v[given][k]
+    planes[FILL + n + 2] = dist / size * 4
     col, row = cells(person.x[given], person.y[given], size)
-    base = 3 + MASK_CLASSES
-    planes[base, row, col] = 1
-    planes[base + 1, row, col] = person.u[given]
-    planes[base + 2, row, col] = person.v[given]
-    planes[base + 3 + person.chart[given] - 1, row, col] = 1
+    planes[FILL + n + 3, row, col] = 1
     return planes
 
 
@@ -117,9 +149,7 @@ class Teacher:
         self.net.eval()
         with torch.no_grad():
             logits, u, v = self.net(x)
-        chart = logits[0].argmax(0)
-        pick = lambda m: m[0].gather(0, chart[None])[0].clamp(0, 1).numpy()  # noqa: E731
-        return (chart + 1).numpy(), pick(u), pick(v)
+        return (logits[0].argmax(0) + 1).numpy(), u[0].clamp(0, 1).numpy(), v[0].clamp(0, 1).numpy()
 
     def dense_points(self, crop_rgb, person: PersonAnnotation, count: int, weight: float, seed: int = 0):
         """Up to ``count`` cells of the annotated foreground, spread evenly, with the teacher's I, U, V there:
@@ -197,11 +227,14 @@ def train_teacher(data: Path, images: Path, out: Path | None = None, config: Tea
         if not len(pts):
             continue
         net.train()
-        logits, u, v = net(torch.from_numpy(np.stack(planes)))
+        x = torch.from_numpy(np.stack(planes))
         b, r, c, ch = (pts[:, i].long() for i in range(4))
+        chart = x[:, FILL : FILL + parts.NUM_CHARTS].argmax(1)  # the fill's chart, the truth at hidden points
+        chart[b, r, c] = ch
+        logits, u, v = net(x, chart)
         loss_i = F.cross_entropy(logits[b, :, r, c], ch)
-        loss_uv = F.smooth_l1_loss(u[b, ch, r, c], pts[:, 4].float(), beta=0.1) + F.smooth_l1_loss(
-            v[b, ch, r, c], pts[:, 5].float(), beta=0.1
+        loss_uv = F.smooth_l1_loss(u[b, r, c], pts[:, 4].float(), beta=0.1) + F.smooth_l1_loss(
+            v[b, r, c], pts[:, 5].float(), beta=0.1
         )
         loss = loss_i + 2 * loss_uv
         optimizer.zero_grad(set_to_none=True)
@@ -248,3 +281,25 @@ def teacher_fill_at(teacher: Teacher, crop_rgb, person: PersonAnnotation, x, y):
     chart, u, v = teacher.fill(crop_rgb, person)
     col, row = cells(x, y, teacher.config.size)
     return chart[row, col], u[row, col], v[row, col]
+
+
+def fill_errors(teacher: Teacher, dataset: DensePoseCoco, truth: dict, mesh, per_person: int = 200, seed: int = 1):
+    """Geodesic errors (metres) of the teacher's fill and of the nearest-point fill against exact truth, at up
+    to ``per_person`` random pixels of each person (pixels nobody annotated). ``truth``: annotation id ->
+    (SyntheticImage, PersonTruth), from :func:`pipeline.synthetic.coco.people_by_annotation`."""
+    rng = np.random.default_rng(seed)
+    errors = {"teacher": [], "nearest": []}
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for person in sample.people:
+            img, true = truth[person.ann_id]
+            x0, y0, w, h = person.box
+            rows, cols = np.nonzero(img.instance == true.index)
+            pick = rng.choice(len(rows), min(per_person, len(rows)), replace=False)
+            rows, cols = rows[pick], cols[pick]
+            bx, by = (cols + 0.5 - x0) * parts.BOX_SCALE / w, (rows + 0.5 - y0) * parts.BOX_SCALE / h
+            gt = (img.chart[rows, cols], img.uv[rows, cols, 0], img.uv[rows, cols, 1])
+            errors["nearest"].append(mesh.distance_iuv(gt, nearest_fill(person, bx, by)))
+            filled = teacher_fill_at(teacher, crop(sample.image, person.box, teacher.config.size), person, bx, by)
+            errors["teacher"].append(mesh.distance_iuv(gt, filled))
+    return {k: np.concatenate(v) for k, v in errors.items()}

@@ -183,6 +183,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
         loader = torch.utils.data.DataLoader(
             _Loader(dataset, config.keypoints), batch_sampler=list(_batches(config, len(dataset), dist, start, total)),
             num_workers=config.workers, collate_fn=lambda batch: batch,
+            generator=torch.Generator().manual_seed(config.seed),  # not the global RNG: a resumed run draws alike
         )  # fmt: skip
         writer = _tensorboard(out) if dist.main else None
         evaluator = None

@@ -35,6 +35,16 @@ def dataset(images: list[SyntheticImage], file_names: list[str] | None = None) -
     return {"images": out_images, "annotations": annotations, "categories": CATEGORIES}
 
 
+def people_by_annotation(images: list[SyntheticImage]) -> dict[int, tuple[SyntheticImage, PersonTruth]]:
+    """annotation id (as :func:`dataset` numbers them) -> the image and the person's truth."""
+    out, ann_id = {}, 0
+    for img in images:
+        for person in img.people:
+            ann_id += 1
+            out[ann_id] = (img, person)
+    return out
+
+
 def write(images: list[SyntheticImage], folder: Path, name: str = "densepose.json") -> Path:
     """The images as PNG files and their DensePose-COCO file in ``folder``; returns the file's path."""
     from PIL import Image

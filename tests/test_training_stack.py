@@ -1,0 +1,38 @@
+"""Training launched as a job on the real stack: accepted synthetic people, the train queue, a real worker,
+progress as it goes, the loss curve as a picture on the job, the evaluation in the result."""
+
+import pytest
+from django.core.management import call_command
+
+from pipeline.synthetic import coco
+from pipeline.synthetic.scene import SceneGenerator
+from tests.stack import ASSET_CACHE
+
+pytestmark = [pytest.mark.stack]
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
+@pytest.mark.parametrize("broker", ["redis"])
+def test_training_job_on_the_train_queue(stack, anny, assets, settings, tmp_path):
+    settings.MEDIA_ROOT, settings.ASSET_CACHE_DIR = stack.media, ASSET_CACHE
+    generator = SceneGenerator(anny, assets)
+    path = coco.write([generator.generate(seed=3, index=i, size=(320, 240)) for i in range(3)], tmp_path / "set")
+    call_command("import_densepose", project="learn", annotations=str(path), images=str(tmp_path / "set"),
+                 accepted=True)  # fmt: skip
+
+    bad = stack.post("/api/jobs", {"kind": "train", "params": {"project": "learn", "config": "huge"}}).json()
+    failed = stack.wait_job(bad["id"], lambda j: j["state"] in FINISHED, timeout=60)
+    assert failed["state"] == "failed" and "unknown config 'huge'" in failed["error"]
+
+    job = stack.post("/api/jobs", {"kind": "train", "params": {"project": "learn", "config": "tiny",
+                                                               "iterations": 20}}).json()  # fmt: skip
+    seen = []
+    done = stack.wait_job(job["id"], lambda j: seen.append(j["message"]) or j["state"] in FINISHED, timeout=300)
+    assert done["state"] == "succeeded", done
+    assert any(m and m.startswith("iteration ") and "loss" in m for m in seen), "iteration and loss as it goes"
+    result = done["result"]
+    assert result["iterations"] == 20 and result["final_loss"] < result["first_loss"]
+    assert 0 <= result["evaluation"]["gps"]["AP"] <= 1 and result["evaluation"]["pointwise"]["points"] > 0
+    picture = stack.get(f"/api/jobs/{job['id']}/result", params={"file": "loss.png"})
+    assert picture.status_code == 200 and picture.content[:4] == b"\x89PNG"
+    assert (stack.media / result["checkpoint"]).exists()
