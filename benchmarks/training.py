@@ -55,10 +55,18 @@ def speed(config, data, folder, chart_assets, iterations: int, device: str) -> d
     images = list(iter_images(read_json(data), folder))
     predict_images(model, images[:1])
     t0 = time.perf_counter()
-    predict_images(model, images)
+    records = predict_images(model, images)
     infer_s = (time.perf_counter() - t0) / len(images)
+    model.eval()
+    tensors = [torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255).to(device) for _, img in images]
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for t in tensors:
+            model([t])
+    forward_s = (time.perf_counter() - t0) / len(images)
     return {"s_per_iter": train_s, "images_per_iter": config.batch_size, "iter_per_s": 1 / train_s,
-            "infer_s_per_image": infer_s, "images_per_s": 1 / infer_s}  # fmt: skip
+            "infer_s_per_image": infer_s, "images_per_s": 1 / infer_s, "forward_s_per_image": forward_s,
+            "detections_per_image": len(records) / len(images)}  # fmt: skip
 
 
 def main() -> None:
@@ -103,13 +111,16 @@ def main() -> None:
                         args.r50_cpu_iterations, "cpu")  # fmt: skip
             rows.append(("r50_fpn (1 image a batch)", "cpu", r50))
 
-        print("\n| config | device | images / iteration | s / iteration | iterations / s | s / image (inference) "
-              "| images / s |")  # fmt: skip
-        print("|---|---|---:|---:|---:|---:|---:|")
+        print(f"\nTraining: median of {args.iterations} iterations. Inference: the model's forward pass, and the "
+              "whole predict (forward, maps to box size, uv_data PNGs) with the detections it made.\n")  # fmt: skip
+        print("| config | device | images / iteration | s / iteration | iterations / s | forward s / image "
+              "| predict s / image | images / s | detections / image |")  # fmt: skip
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, device, r in rows:
             print(f"| {name} | {device} | {r['images_per_iter']} | {r['s_per_iter']:.3f} | {r['iter_per_s']:.2f} | "
-                  f"{r['infer_s_per_image']:.3f} | {r['images_per_s']:.1f} |")  # fmt: skip
-        print("| detectron2 R_50_FPN_s1x (reported) | 8 GPUs | 16 | 0.359 | 2.79 | 0.066 | 15.2 |")
+                  f"{r['forward_s_per_image']:.3f} | {r['infer_s_per_image']:.3f} | {r['images_per_s']:.1f} | "
+                  f"{r['detections_per_image']:.1f} |")  # fmt: skip
+        print("| detectron2 R_50_FPN_s1x (reported) | 8 GPUs | 16 | 0.359 | 2.79 | 0.066 | — | 15.2 | — |")
         if not torch.cuda.is_available():
             print("\nr50_fpn on a GPU: not measured (no GPU on this machine).")
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -154,16 +153,47 @@ def test_teacher_fill_beats_the_nearest_annotated_point(synthetic_set, eval_mesh
 
 
 def test_training_with_the_teachers_targets(synthetic_set, tmp_path):
-    """The student takes the teacher's dense points as extra, down-weighted supervision (and flips them)."""
-    from training.teacher import dense_targets
+    """From the command line: a teacher, then a student that takes the teacher's dense points as extra,
+    down-weighted supervision (flipped with the rest)."""
+    from training.teacher import Teacher, dense_targets
 
     data, folder, _, chart_assets = synthetic_set
-    teacher, _ = train_teacher(data, folder, None, replace(TeacherConfig(), iterations=20), progress=False)
-    extra = dense_targets(teacher, data, folder, 32, 0.5)
+    _cli("teacher", "--data", data, "--images", folder, "--out", tmp_path / "t", "--iterations", 20, "--no-progress")
+    extra = dense_targets(Teacher.load(tmp_path / "t" / "teacher.pth"), data, folder, 32, 0.5)
     dataset = DensePoseCoco(data, folder, chart_assets, augment=True, sizes=None, flip=1.0, extra_points=extra)
     person = dataset[0].people[0]
     assert (person.weight == 0.5).sum() == len(extra[person.ann_id][0]) > 0 and (person.weight == 1).sum() > 0
-    config = configs.get("tiny", iterations=4, log_period=1, teacher_points_per_person=32)
-    train(config, data, folder, tmp_path / "run", chart_assets=chart_assets, progress=False, extra_points=extra,
-          evaluate_every=10**9)  # fmt: skip
+    _cli("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "run",
+         "--iterations", 4, "--teacher", tmp_path / "t", "--teacher-points", 32, "--chart-assets", chart_assets,
+         "--no-progress")  # fmt: skip
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["teacher_points_per_person"] == 32 and config["iterations"] == 4
     assert all(np.isfinite(r["loss_dp_U"]) for r in read_metrics(tmp_path / "run") if "loss" in r)
+
+
+def test_the_keypoint_branch_trains_beside_densepose(synthetic_set, tmp_path):
+    data, folder, _, chart_assets = synthetic_set
+    config = configs.get("tiny", iterations=2, log_period=1, keypoints=True)
+    train(config, data, folder, tmp_path / "kp", chart_assets=chart_assets, progress=False, evaluate_every=10**9)
+    losses = [r for r in read_metrics(tmp_path / "kp") if "loss" in r]
+    assert all(np.isfinite(r["loss_keypoint"]) and np.isfinite(r["loss_dp_I"]) for r in losses)
+
+
+def test_weights_come_by_path_and_a_wrong_file_is_named(tmp_path):
+    """ResNet-50 weights for r50_fpn's backbone, a run's checkpoint for any model; never a download."""
+    import torchvision
+
+    from training.model import load_weights
+
+    resnet = tmp_path / "resnet50.pth"
+    torch.save(torchvision.models.resnet50(weights=None).state_dict(), resnet)
+    model = build_model(configs.get("r50_fpn", pretrained=str(resnet)))  # --weights
+    body, state = model.detector.backbone.body, torch.load(resnet, weights_only=True)
+    assert torch.equal(body.conv1.weight, state["conv1.weight"])
+    assert torch.equal(body.layer4[2].bn3.running_var, state["layer4.2.bn3.running_var"])  # frozen BN, as trained
+    with pytest.raises(ValueError, match="tiny"):
+        build_model(configs.get("tiny", pretrained=str(resnet)))
+    stray = tmp_path / "stray.pth"
+    torch.save({"something": torch.zeros(3)}, stray)
+    with pytest.raises(ValueError, match=r"stray\.pth: no tensor fits"):
+        load_weights(model, str(stray))

@@ -26,10 +26,19 @@ def test_training_job_on_the_train_queue(stack, anny, assets, settings, tmp_path
 
     job = stack.post("/api/jobs", {"kind": "train", "params": {"project": "learn", "config": "tiny",
                                                                "iterations": 20}}).json()  # fmt: skip
-    seen = []
-    done = stack.wait_job(job["id"], lambda j: seen.append(j["message"]) or j["state"] in FINISHED, timeout=300)
+    seen, pictures_while_running = [], []
+
+    def watch(j):
+        seen.append(j["message"])
+        if j["state"] == "running" and (j["message"] or "").startswith("iteration") and not pictures_while_running:
+            resp = stack.get(f"/api/jobs/{job['id']}/result", params={"file": "loss.png"})
+            pictures_while_running.append(resp.status_code == 200 and resp.content[:4] == b"\x89PNG")
+        return j["state"] in FINISHED
+
+    done = stack.wait_job(job["id"], watch, timeout=300)
     assert done["state"] == "succeeded", done
     assert any(m and m.startswith("iteration ") and "loss" in m for m in seen), "iteration and loss as it goes"
+    assert pictures_while_running == [True], "the loss curve is there while the run goes on"
     result = done["result"]
     assert result["iterations"] == 20 and result["final_loss"] < result["first_loss"]
     assert 0 <= result["evaluation"]["gps"]["AP"] <= 1 and result["evaluation"]["pointwise"]["points"] > 0

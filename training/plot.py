@@ -22,7 +22,7 @@ def plot_losses(records: list[dict], out: Path, title: str = "Training loss") ->
     d.text((LEFT, 12), title, fill=(20, 20, 30))
     if not rows:
         d.text((LEFT, H // 2), "no iteration logged yet", fill=(90, 90, 100))
-        img.save(out)
+        _save(img, out)
         return Path(out)
     values = [max(r[k], 1e-4) for r in rows for k in names if k in r]
     lo, hi = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
@@ -53,5 +53,14 @@ def plot_losses(records: list[dict], out: Path, title: str = "Training loss") ->
         label = f"{name} {last:.3f}" if last is not None else name
         d.line([(W - RIGHT + 12, TOP + 8 + 18 * n), (W - RIGHT + 30, TOP + 8 + 18 * n)], fill=color, width=3)
         d.text((W - RIGHT + 36, TOP + 2 + 18 * n), label, fill=(20, 20, 30))
-    img.save(out)
+    _save(img, out)
     return Path(out)
+
+
+def _save(img, out: Path) -> None:
+    """Whole or not at all: a page may show the picture while the run redraws it."""
+    import os
+
+    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, out)

@@ -243,8 +243,8 @@ def train_teacher(data: Path, images: Path, out: Path | None = None, config: Tea
         if bar is not None:
             bar.update(1)
         if (it + 1) % 20 == 0 or it + 1 == config.iterations:
-            log.append({"iteration": it + 1, "loss": float(loss), "loss_I": float(loss_i),
-                        "loss_UV": float(loss_uv), "s": round(time.monotonic() - t0, 2)})  # fmt: skip
+            log.append({"iteration": it + 1, "loss": loss.item(), "loss_I": loss_i.item(),
+                        "loss_UV": loss_uv.item(), "s": round(time.monotonic() - t0, 2)})  # fmt: skip
     if bar is not None:
         bar.close()
     teacher = Teacher(net, config)

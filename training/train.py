@@ -176,6 +176,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             torch.manual_seed(config.seed * 1000 + dist.rank)  # each process samples its own RoIs
         if dist.main:
             (out / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+            _trim_metrics(out, start)  # lines of an interrupted run past its newest checkpoint are redone
         net = model
         if dist.world > 1:
             ids = [device.index] if device.type == "cuda" else None
@@ -247,6 +248,11 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
         return record
     finally:
         dist.stop()
+
+
+def _trim_metrics(out: Path, start: int) -> None:
+    kept = [r for r in read_metrics(out) if r.get("iteration", 0) <= start and not r.get("done")]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
 
 
 def _gathered(dist: Dist, losses: dict) -> dict:

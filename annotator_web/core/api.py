@@ -60,26 +60,34 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):
         job = self.get_object()
-        if job.state != Job.State.SUCCEEDED or not job.result_path:
-            raise NotFound(f"job {job.pk} has no result file (state: {job.state})")
-        path = (Path(settings.MEDIA_ROOT) / job.result_path).resolve()
         name = request.query_params.get("file")
-        if name is not None:
+        if name is not None:  # a file beside the result, or written so far by a running job
             if name not in job_output_files(job):
                 raise NotFound(f"job {job.pk} wrote no file named {name!r}")
-            path = path.parent / name
+            path = _output_dir(job) / name
+        elif job.state != Job.State.SUCCEEDED or not job.result_path:
+            raise NotFound(f"job {job.pk} has no result file (state: {job.state})")
+        else:
+            path = (Path(settings.MEDIA_ROOT) / job.result_path).resolve()
         if not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not path.is_file():
             raise NotFound(f"the result file of job {job.pk} is missing")
         inline = name is not None and path.suffix == ".png"  # pictures show in the page
         return FileResponse(open(path, "rb"), as_attachment=not inline, filename=f"job-{job.pk}-{path.name}")
 
 
+def _output_dir(job: Job) -> Path | None:
+    """A succeeded job's result folder; a running job's output folder (what it wrote so far)."""
+    if job.state == Job.State.SUCCEEDED and job.result_path:
+        return (Path(settings.MEDIA_ROOT) / job.result_path).resolve().parent
+    if job.state == Job.State.RUNNING:
+        return jobs.output_folder(job).resolve()
+    return None
+
+
 def job_output_files(job: Job) -> list[str]:
-    """The files a succeeded job wrote into its output folder (the folder of its result file)."""
-    if job.state != Job.State.SUCCEEDED or not job.result_path:
-        return []
-    folder = (Path(settings.MEDIA_ROOT) / job.result_path).resolve().parent
-    if not folder.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not folder.is_dir():
+    """The files a succeeded job wrote beside its result, or a running job has written so far."""
+    folder = _output_dir(job)
+    if folder is None or not folder.is_relative_to(Path(settings.MEDIA_ROOT).resolve()) or not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 

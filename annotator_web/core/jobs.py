@@ -196,6 +196,11 @@ def _mine(job: Job):
     return Job.objects.filter(pk=job.pk, attempts=job.attempts, state=State.RUNNING)
 
 
+def output_folder(job: Job) -> Path:
+    """Where a running job writes its files (its context's ``output_dir``)."""
+    return Path(settings.MEDIA_ROOT) / "jobs" / str(job.pk)
+
+
 class JobContext:
     """What a running job uses to report progress; it raises when the job was cancelled or taken over."""
 
@@ -211,7 +216,7 @@ class JobContext:
     @property
     def output_dir(self) -> Path:
         """The folder for this job's files, under MEDIA_ROOT."""
-        path = Path(settings.MEDIA_ROOT) / "jobs" / str(self.job.pk)
+        path = output_folder(self.job)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
