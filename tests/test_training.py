@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,9 @@ def test_command_line_errors_say_what_is_wrong(synthetic_set, tmp_path):
     run = _cli("predict", "--checkpoint", tmp_path, "--data", data, "--images", folder, "--out", tmp_path / "x.json",
                check=False)  # fmt: skip
     assert run.returncode == 2 and "no checkpoint" in run.stderr
+    run = _cli("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "r",
+               "--batch-size", "0", check=False)  # fmt: skip
+    assert run.returncode == 2 and "--batch-size" in run.stderr and "less than 1" in run.stderr
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synthetic_set, tmp_path):
@@ -109,6 +113,8 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synthetic_set, tmp_p
     shutil.copy(whole / "model_0000003.pth", cut)  # as if the run had stopped after its first checkpoint
     with pytest.raises(TrainingError, match="--resume"):
         train(config, data, folder, cut, chart_assets=chart_assets, progress=False)
+    with pytest.raises(TrainingError, match=r"another config .* differs in lr"):
+        train(replace(config, lr=0.1), data, folder, cut, chart_assets=chart_assets, resume=True, progress=False)
     train(config, data, folder, cut, chart_assets=chart_assets, resume=True, progress=False, evaluate_every=10**9)
     a = torch.load(whole / "model_final.pth", weights_only=False)["model"]
     b = torch.load(cut / "model_final.pth", weights_only=False)["model"]

@@ -1,8 +1,11 @@
 """Training data from exported DensePose-COCO: reading it, and the horizontal flip through the chart set's own
 mirror map (the file detectron2 is given)."""
 
+import json
+
 import numpy as np
 import pytest
+import torch
 
 from pipeline import parts
 from pipeline.charts import interchange
@@ -80,3 +83,26 @@ def test_augmentation_resizes_and_flips_reproducibly(exported):
     assert np.array_equal(data[1].image, sample.image), "the same index gives the same sample"
     with pytest.raises(ValueError, match="mirror map"):
         DensePoseCoco(root / "data.json", root, augment=True)
+
+
+def test_people_without_densepose_are_boxes_for_the_detector_only(exported, tmp_path):
+    """A person with no points and no masks stays in the image's targets (not background for the detector),
+    flagged so the DensePose losses leave them alone; an image with no DensePose person is left out."""
+    from training.data import to_tensors
+
+    root, chart_assets = exported
+    data = json.loads((root / "data.json").read_text())
+    first = data["images"][0]["id"]
+    data["annotations"].append({"id": 900, "image_id": first, "category_id": 1, "iscrowd": 0,
+                                "bbox": [5, 5, 30, 60], "area": 1800})  # fmt: skip
+    data["images"].append({"id": 77, "file_name": data["images"][0]["file_name"], "width": 1, "height": 1})
+    data["annotations"].append({"id": 901, "image_id": 77, "category_id": 1, "iscrowd": 0, "bbox": [1, 1, 9, 9]})
+    dataset = DensePoseCoco(data, root, chart_assets, augment=True, sizes=None, flip=1.0)
+    assert 77 not in dataset.ids
+    sample = dataset[dataset.ids.index(first)]
+    plain = [p for p in sample.people if p.ann_id == 900]
+    assert len(plain) == 1 and not plain[0].has_points and not plain[0].has_masks
+    _, target = to_tensors(sample)
+    assert len(target["boxes"]) == len(sample.people) == len(target["dp_has_points"])
+    assert target["dp_has_points"].sum() == len(sample.people) - 1 and not target["dp_has_masks"].all()
+    assert set(target["dp_points"][:, 0].long().tolist()) <= set(torch.where(target["dp_has_points"])[0].tolist())

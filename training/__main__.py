@@ -12,8 +12,21 @@ import sys
 from pathlib import Path
 
 
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    from .config import CONFIGS
+    from .config import CONFIGS, TEACHER_POINTS
 
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -26,21 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--chart-assets", type=Path, help="chart-asset folder (manage.py export_chart_assets): "
                    "the flip's mirror map and the evaluation mesh")  # fmt: skip
     t.add_argument("--resume", action="store_true", help="continue from the run folder's newest checkpoint")
-    t.add_argument("--iterations", type=int)
-    t.add_argument("--batch-size", type=int, help="images per process and iteration")
+    t.add_argument("--iterations", type=_count(1), help="default: the config's")
+    t.add_argument("--batch-size", type=_count(1), help="images per process and iteration")
     t.add_argument("--lr", type=float)
-    t.add_argument("--workers", type=int, help="data-loading processes")
+    t.add_argument("--workers", type=_count(0), help="data-loading processes")
     t.add_argument("--weights", help="initial weights by path: a run's checkpoint or a ResNet-50 state dict")
     t.add_argument("--teacher", type=Path, help="a teacher folder (python -m training teacher): add its dense targets")
-    t.add_argument("--teacher-points", type=int, default=64, help="dense teacher targets per person")
-    t.add_argument("--eval-data", type=Path, help="evaluate on this file at each checkpoint (default: --data)")
+    t.add_argument("--teacher-points", type=_count(1), default=TEACHER_POINTS, help="dense teacher targets per person")
+    t.add_argument("--eval-period", type=_count(1), help="evaluate (GPS) every N iterations and at the end")
+    t.add_argument("--eval-data", type=Path, help="evaluate on this file (default: --data), at the end at least")
     t.add_argument("--no-progress", action="store_true")
 
     te = sub.add_parser("teacher", help="train the teacher inpainting network")
     te.add_argument("--data", required=True, type=Path)
     te.add_argument("--images", required=True, type=Path)
     te.add_argument("--out", required=True, type=Path)
-    te.add_argument("--iterations", type=int)
+    te.add_argument("--iterations", type=_count(1))
     te.add_argument("--no-progress", action="store_true")
 
     pr = sub.add_parser("predict", help="detections in DensePose's results format (uv_data)")
@@ -89,17 +103,18 @@ def _train(args) -> int:
     from .train import train
 
     _check_inputs(args)
-    overrides = dict(iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, workers=args.workers,
-                     pretrained=args.weights)  # fmt: skip
+    if args.weights and not Path(args.weights).exists():
+        raise FileNotFoundError(f"--weights {args.weights}: no such file")
+    config = configs.get(args.config, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
+                         workers=args.workers, pretrained=args.weights,
+                         teacher_points_per_person=args.teacher_points if args.teacher else None)  # fmt: skip
     extra = None
     if args.teacher:
-        overrides["teacher_points_per_person"] = args.teacher_points
-        config = configs.get(args.config, **overrides)
         extra = dense_targets(Teacher.load(args.teacher / "teacher.pth"), args.data, args.images,
                               config.teacher_points_per_person, config.teacher_weight)  # fmt: skip
-    config = configs.get(args.config, **overrides)
     last = train(config, args.data, args.images, args.out, chart_assets=args.chart_assets, resume=args.resume,
-                 progress=not args.no_progress, extra_points=extra, eval_data=args.eval_data)  # fmt: skip
+                 progress=not args.no_progress, extra_points=extra, evaluate_every=args.eval_period,
+                 eval_data=args.eval_data)  # fmt: skip
     if last:
         print(json.dumps(last))
     return 0

@@ -4,7 +4,7 @@ the data). One place for every number a run uses; a run writes its config next t
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 
 @dataclass(frozen=True)
@@ -54,18 +54,24 @@ class Config:
     log_period: int
     workers: int  # data-loading processes
     seed: int = 0
-    pretrained: str = ""  # backbone weights by path (never downloaded)
-    extra: dict = field(default_factory=dict)
+    pretrained: str = ""  # initial weights by path (never downloaded): a run's checkpoint or ResNet-50's
+    norm: str = "auto"  # resnet50's norm layers: "frozen_bn" (ImageNet weights), "gn" (from scratch); auto: by weights
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Config:
-        data = dict(data)
+        """A config as a run folder or checkpoint keeps it; fields it predates take its named config's values."""
+        known = {f.name for f in fields(cls)}
+        base = CONFIGS[data["name"]].to_dict() if data.get("name") in CONFIGS else {}
+        merged = {**base, **{k: v for k, v in data.items() if k in known}}
+        missing = known - set(merged) - {"seed", "pretrained", "norm"}
+        if missing:
+            raise ValueError(f"the stored config lacks {', '.join(sorted(missing))}")
         for key in ("min_size", "anchor_sizes", "anchor_ratios", "steps"):
-            data[key] = tuple(data[key])
-        return cls(**data)
+            merged[key] = tuple(merged[key])
+        return cls(**merged)
 
 
 TINY = Config(
@@ -155,6 +161,7 @@ R50_FPN = Config(
 )
 
 CONFIGS = {c.name: c for c in (TINY, R50_FPN)}
+TEACHER_POINTS = 64  # the teacher's dense targets per person, when the teacher is used
 S1X_EPOCHS = 130_000 * 16 / 32_000
 
 

@@ -33,6 +33,11 @@ class PersonAnnotation:
     keypoints: np.ndarray | None = None  # (17, 3) x, y, visibility in image pixels
     weight: np.ndarray | None = None  # (N,) per point: 1 annotated; the teacher's weight for its dense targets
     ann_id: int = 0
+    has_masks: bool = True  # False: no dp_masks (``labels`` is all background and says nothing)
+
+    @property
+    def has_points(self) -> bool:
+        return len(self.x) > 0
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ def resize_sample(sample: Sample, scale: float) -> Sample:
 
 
 class DensePoseCoco:
-    """An exported DensePose-COCO file and its images; people without DensePose points are left out.
+    """An exported DensePose-COCO file and its images with at least one person with DensePose points; the
+    other people of those images (no points, no masks) are kept too, as boxes for the detector.
 
     With ``augment``, each sample is resized so its shorter side is one of ``sizes`` (none: kept) and flipped
     with probability ``flip``, deterministic per ``seed``, epoch (``set_epoch``) and index. ``extra_points``
@@ -115,10 +121,11 @@ class DensePoseCoco:
         self.files = {img["id"]: img["file_name"] for img in data["images"]}
         self.anns: dict[int, list[dict]] = {}  # decoded per access: masks of many people do not fit in memory
         for ann in data["annotations"]:
-            if ann.get("iscrowd") or not all(f in ann for f in DP_FIELDS) or not ann["dp_x"]:
+            box = ann.get("bbox") or [0, 0, 0, 0]
+            if ann.get("iscrowd") or ann.get("category_id", 1) != 1 or min(box[2], box[3]) < 1:
                 continue
             self.anns.setdefault(ann["image_id"], []).append(ann)
-        self.ids = sorted(self.anns)
+        self.ids = sorted(i for i, anns in self.anns.items() if any(_has_points(a) for a in anns))
         self.augment, self.sizes, self.flip, self.seed = augment, tuple(sizes or ()), flip, seed
         self.epoch = 0
         self.extra_points = extra_points or {}
@@ -133,7 +140,7 @@ class DensePoseCoco:
         self.epoch = epoch
 
     def people(self, image_id: int) -> list[PersonAnnotation]:
-        return [_with_extra(_person(a), self.extra_points.get(a.get("id"))) for a in self.anns[image_id]]
+        return [_with_extra(_person(a), self.extra_points.get(int(a.get("id", 0)))) for a in self.anns[image_id]]
 
     def __getitem__(self, index: int) -> Sample:
         from PIL import Image
@@ -154,18 +161,25 @@ class DensePoseCoco:
         return sample
 
 
+def _has_points(ann: dict) -> bool:
+    return all(f in ann for f in DP_FIELDS) and len(ann["dp_x"]) > 0
+
+
 def _person(ann: dict) -> PersonAnnotation:
     keypoints = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3) if ann.get("keypoints") else None
+    points = _has_points(ann)
+    field = lambda name, dtype: np.asarray(ann[name] if points else [], dtype=dtype)  # noqa: E731
     return PersonAnnotation(
         box=np.asarray(ann["bbox"], dtype=np.float64),
         labels=labels_from_dp_masks(ann["dp_masks"]) if ann.get("dp_masks") else np.zeros((256, 256), np.uint8),
-        x=np.asarray(ann["dp_x"], dtype=np.float64),
-        y=np.asarray(ann["dp_y"], dtype=np.float64),
-        chart=np.asarray(ann["dp_I"], dtype=np.int64),
-        u=np.asarray(ann["dp_U"], dtype=np.float64),
-        v=np.asarray(ann["dp_V"], dtype=np.float64),
+        x=field("dp_x", np.float64),
+        y=field("dp_y", np.float64),
+        chart=field("dp_I", np.int64),
+        u=field("dp_U", np.float64),
+        v=field("dp_V", np.float64),
         keypoints=keypoints,
         ann_id=int(ann.get("id", 0)),
+        has_masks=bool(ann.get("dp_masks")),
     )
 
 
@@ -181,7 +195,8 @@ def _with_extra(person: PersonAnnotation, extra) -> PersonAnnotation:
 
 def to_tensors(sample: Sample, keypoints: bool = False):
     """A sample as torchvision detection input: a float image (3, H, W) in 0..1 and its target (boxes x0 y0 x1
-    y1, labels, DensePose ``dp_labels`` (N, 256, 256) and ``dp_points`` (P, 7: person, x, y, I, U, V, weight))."""
+    y1, labels, DensePose ``dp_labels`` (N, 256, 256), ``dp_points`` (P, 7: person, x, y, I, U, V, weight) and
+    which people have points (``dp_has_points``) and part masks (``dp_has_masks``))."""
     import torch
 
     image = torch.from_numpy(np.array(sample.image)).permute(2, 0, 1).float() / 255
@@ -193,7 +208,9 @@ def to_tensors(sample: Sample, keypoints: bool = False):
         "boxes": torch.as_tensor(boxes.reshape(-1, 4), dtype=torch.float32),
         "labels": torch.ones(len(sample.people), dtype=torch.int64),
         "dp_labels": torch.from_numpy(np.stack([p.labels for p in sample.people]).astype(np.uint8)),
-        "dp_points": torch.as_tensor(np.concatenate(points), dtype=torch.float32),
+        "dp_points": torch.as_tensor(np.concatenate(points).reshape(-1, 7), dtype=torch.float32),
+        "dp_has_points": torch.tensor([p.has_points for p in sample.people], dtype=torch.bool),
+        "dp_has_masks": torch.tensor([p.has_masks for p in sample.people], dtype=torch.bool),
         "image_id": torch.tensor(sample.image_id),
     }
     if keypoints:

@@ -36,7 +36,10 @@ def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
         raise ValueError(f"{path}: not a checkpoint of this training module (no model and config inside)")
     from dataclasses import replace
 
-    model = build_model(replace(Config.from_dict(state["config"]), pretrained=""))
+    config = Config.from_dict(state["config"])
+    if config.norm == "auto":  # an older run: as it was built
+        config = replace(config, norm="frozen_bn" if config.pretrained else "gn")
+    model = build_model(replace(config, pretrained=""))
     model.load_state_dict(state["model"])
     return model.to(device).eval()
 
@@ -101,7 +104,8 @@ class Evaluator:
     """GPS evaluation of a model on a DensePose-COCO file, the evaluation mesh read from the chart-asset
     folder (the files detectron2 reads; made by ``export_chart_assets``)."""
 
-    def __init__(self, chart_assets: Path, data: Path | dict, images: Path, kappa: str = "paper"):
+    def __init__(self, chart_assets: Path, data: Path | dict, images: Path, kappa: str = "paper",
+                 max_images: int | None = None):  # fmt: skip
         from pipeline.charts.interchange import load_eval_tables
         from pipeline.evaluation.mesh import EvalMesh
 
@@ -112,6 +116,10 @@ class Evaluator:
                                     "`manage.py export_chart_assets`)")  # fmt: skip
         self.mesh = EvalMesh(*load_eval_tables(folder, json.loads(info_path.read_text())["body"]))
         self.data = data if isinstance(data, dict) else read_json(data)
+        if max_images is not None and len(self.data["images"]) > max_images:  # the first ones, always the same
+            keep = {img["id"] for img in self.data["images"][:max_images]}
+            self.data = {**self.data, "images": self.data["images"][:max_images],
+                         "annotations": [a for a in self.data["annotations"] if a.get("image_id") in keep]}  # fmt: skip
         self.images, self.kappa = Path(images), kappa
 
     def results(self, model: DensePoseRCNN) -> list[dict]:

@@ -69,8 +69,9 @@ def _backbone(config: Config) -> tuple[nn.Module, list[str]]:
         from torchvision.ops.misc import FrozenBatchNorm2d
 
         # ImageNet weights come by path (load_weights); from scratch, GroupNorm trains where frozen BN cannot
-        norm = FrozenBatchNorm2d if config.pretrained else (lambda c: nn.GroupNorm(32, c))
-        trainable = 3 if config.pretrained else 5
+        frozen = resolve_norm(config) == "frozen_bn"
+        norm = FrozenBatchNorm2d if frozen else (lambda c: nn.GroupNorm(32, c))
+        trainable = 3 if frozen else 5
         return resnet_fpn_backbone(backbone_name="resnet50", weights=None, trainable_layers=trainable,
                                    norm_layer=norm), ["0", "1", "2", "3"]  # fmt: skip
     raise ValueError(f"unknown backbone {config.backbone!r}")
@@ -137,7 +138,8 @@ class DensePoseRoIHeads(RoIHeads):
             pos = torch.where(lab > 0)[0]
             if len(pos):
                 iou = box_iou(props[pos], target["boxes"]).gather(1, match[pos][:, None]).squeeze(1)
-                pos = pos[iou >= self.config.dp_fg_iou]
+                annotated = target["dp_has_points"][match[pos]] | target["dp_has_masks"][match[pos]]
+                pos = pos[(iou >= self.config.dp_fg_iou) & annotated]  # people without DensePose: boxes only
             if len(pos) > self.config.dp_rois_per_image:
                 pos = pos[torch.randperm(len(pos), device=pos.device)[: self.config.dp_rois_per_image]]
             rois.append(props[pos])
@@ -147,14 +149,16 @@ class DensePoseRoIHeads(RoIHeads):
             return {"loss_dp_segm": zero, "loss_dp_I": zero, "loss_dp_U": zero, "loss_dp_V": zero}
         out = self.dp_head(self.dp_pooler(features, rois, image_shapes))
         segm_target, points = _roi_targets(rois, gt_index, targets, out["segm"].shape[-1])
-        losses = {"loss_dp_segm": F.cross_entropy(out["segm"], segm_target) * self.config.loss_weight_segm + zero}
+        with_masks = torch.cat([t["dp_has_masks"][g] for t, g in zip(targets, gt_index, strict=True)])
+        segm = F.cross_entropy(out["segm"][with_masks], segm_target[with_masks]) if with_masks.any() else zero
+        losses = {"loss_dp_segm": segm * self.config.loss_weight_segm + zero}
         roi, px, py, chart, u, v, w = points
         if not len(roi):
             losses.update(loss_dp_I=zero, loss_dp_U=zero, loss_dp_V=zero)
             return losses
         index = _sample(out["index"], roi, px, py)  # (P, 25)
         at_chart = lambda m: _sample(m, roi, px, py).gather(1, chart[:, None]).squeeze(1)  # noqa: E731
-        total = w.sum()
+        total = w.sum().clamp(min=1e-6)
         ce = (F.cross_entropy(index, chart, reduction="none") * w).sum() / total
         losses["loss_dp_I"] = ce * self.config.loss_weight_i + zero
         for name, pred, truth in (("U", at_chart(out["u"]), u), ("V", at_chart(out["v"]), v)):
@@ -267,6 +271,18 @@ class DensePoseRCNN(nn.Module):
         return self.detector(images, targets)
 
 
+def resolve_norm(config: Config) -> str:
+    """The backbone's norm layers: as configured, or (auto) those the initial weights were trained with."""
+    if config.norm != "auto":
+        return config.norm
+    if not config.pretrained:
+        return "gn"
+    state = torch.load(config.pretrained, map_location="cpu", weights_only=False)
+    if isinstance(state, dict) and "model" in state and "config" in state:  # a run's checkpoint
+        return state["config"].get("norm", "gn") if state["config"].get("norm") != "auto" else "gn"
+    return "frozen_bn"  # ImageNet ResNet-50 weights
+
+
 def build_model(config: Config) -> DensePoseRCNN:
     model = DensePoseRCNN(config)
     if config.pretrained:
@@ -277,9 +293,13 @@ def build_model(config: Config) -> DensePoseRCNN:
 def load_weights(model: DensePoseRCNN, path: str) -> str:
     """Weights by path, never downloaded: a run's checkpoint (the whole model) or a torchvision ResNet-50
     state dict (the backbone). Says which; a file that fits neither is an error naming it."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=False)
     if isinstance(state, dict) and "model" in state:
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[1:2] or [str(exc)[:200]]
+            raise ValueError(f"{path}: that run's model does not fit this config ({first[0].strip()})") from None
         return "model"
     body = getattr(model.detector.backbone, "body", None)
     if body is None:

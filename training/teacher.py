@@ -182,12 +182,13 @@ class Teacher:
 
 
 def _people(dataset: DensePoseCoco, size: int):
-    """(crop, person) for every annotated person of the dataset (no augmentation)."""
+    """(crop, person) for every person with DensePose points (no augmentation)."""
     out = []
     for index in range(len(dataset)):
         sample = dataset[index]
         for person in sample.people:
-            out.append((crop(sample.image, person.box, size), person))
+            if person.has_points:
+                out.append((crop(sample.image, person.box, size), person))
     return out
 
 
@@ -263,6 +264,8 @@ def dense_targets(teacher: Teacher, data: Path, images: Path, count: int, weight
     for index in range(len(dataset)):
         sample = dataset[index]
         for person in sample.people:
+            if not person.has_points:
+                continue
             out[person.ann_id] = teacher.dense_points(crop(sample.image, person.box, teacher.config.size), person,
                                                       count, weight, seed=person.ann_id)  # fmt: skip
     return out
@@ -292,6 +295,8 @@ def fill_errors(teacher: Teacher, dataset: DensePoseCoco, truth: dict, mesh, per
     for index in range(len(dataset)):
         sample = dataset[index]
         for person in sample.people:
+            if not person.has_points:
+                continue
             img, true = truth[person.ann_id]
             x0, y0, w, h = person.box
             rows, cols = np.nonzero(img.instance == true.index)

@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .config import Config, scaled_iterations
 from .data import DensePoseCoco, to_tensors
-from .model import build_model
+from .model import build_model, resolve_norm
 
 CHECKPOINT = re.compile(r"model_(\d{7})\.pth$")
 FINAL = "model_final.pth"
+EVAL_MAX_IMAGES = 200  # evaluation during training looks at this many images at most
 
 
 class TrainingError(RuntimeError):
@@ -79,11 +79,14 @@ def batch_plan(n: int, batch: int, world: int, rank: int, seed: int, iteration: 
     per_iteration = batch * world
     per_epoch = max(1, n // per_iteration)
     epoch, k = divmod(iteration, per_epoch)
+    chunk = _epoch_order(n, per_iteration, seed, epoch)[k * per_iteration : (k + 1) * per_iteration]
+    return epoch, chunk[rank::world]
+
+
+def _epoch_order(n: int, per_iteration: int, seed: int, epoch: int) -> list[int]:
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(n, generator=g).tolist()
-    order = (order * math.ceil(per_iteration / n)) if n < per_iteration else order
-    chunk = order[k * per_iteration : (k + 1) * per_iteration]
-    return epoch, chunk[rank::world]
+    return (order * math.ceil(per_iteration / n)) if n < per_iteration else order
 
 
 def checkpoints(run: Path) -> list[tuple[int, Path]]:
@@ -125,10 +128,26 @@ class _Loader(torch.utils.data.Dataset):
         return to_tensors(self.dataset[index], self.keypoints)
 
 
-def _batches(config, n, dist, start, total):
-    for it in range(start, total):
-        epoch, indices = batch_plan(n, config.batch_size, dist.world, dist.rank, config.seed, it)
-        yield [(epoch, i) for i in indices]
+class _Plan(torch.utils.data.Sampler):
+    """This process's batches from ``start`` to ``total``, as :func:`batch_plan` lays them out, made lazily (an
+    epoch's permutation once, not once per iteration)."""
+
+    def __init__(self, config: Config, n: int, dist: Dist, start: int, total: int):
+        self.config, self.n, self.dist, self.start, self.total = config, n, dist, start, total
+
+    def __len__(self) -> int:
+        return self.total - self.start
+
+    def __iter__(self):
+        per_iteration = self.config.batch_size * self.dist.world
+        per_epoch = max(1, self.n // per_iteration)
+        cached = (None, None)
+        for it in range(self.start, self.total):
+            epoch, k = divmod(it, per_epoch)
+            if cached[0] != epoch:
+                cached = (epoch, _epoch_order(self.n, per_iteration, self.config.seed, epoch))
+            chunk = cached[1][k * per_iteration : (k + 1) * per_iteration]
+            yield [(epoch, i) for i in chunk[self.dist.rank :: self.dist.world]]
 
 
 def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Path | None = None,
@@ -137,8 +156,9 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
           eval_data: Path | None = None) -> dict:  # fmt: skip
     """Train ``config`` on an exported DensePose-COCO file; returns the last logged record.
 
-    ``evaluate_every`` (iterations; default: at each checkpoint, when ``chart_assets`` is given) runs the GPS
-    evaluation on ``eval_data`` (default: the training file) and logs it too. ``on_log`` sees every record."""
+    Evaluation (GPS, needs ``chart_assets``) is asked for by ``evaluate_every`` (iterations) or ``eval_data``
+    (then at the end only); it runs on ``eval_data`` (default: the training file), at most
+    ``EVAL_MAX_IMAGES`` of its images, in the main process, and is logged too. ``on_log`` sees every record."""
     from .evaluate import Evaluator
 
     dist = Dist()
@@ -156,20 +176,24 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
                                 seed=config.seed, extra_points=extra_points)  # fmt: skip
         if not len(dataset):
             raise TrainingError(f"{data}: no image has a person with DensePose points")
+        if config.batch_size < 1 or config.iterations < 0:
+            raise TrainingError(f"batch size {config.batch_size} and iterations {config.iterations}: "
+                                "a batch holds at least 1 image, and a run has 0 (the schedule's) or more")  # fmt: skip
         total = scaled_iterations(config, len(dataset), dist.world)
-        config = replace(config, iterations=total)
+        config = replace(config, iterations=total, norm=resolve_norm(config))
         torch.manual_seed(config.seed)  # the same initial weights in every process
         model = build_model(config).to(device)
         optimizer = _optimizer(config, model)
         start = 0
         if resume and found:
             state = torch.load(found[-1][1], map_location="cpu", weights_only=False)
+            _check_same_run(state.get("config") or {}, config, found[-1][1])
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             start = state["iteration"]
             rng = state.get("rng") or []
             if len(rng) == dist.world:
-                torch.set_rng_state(rng[dist.rank])
+                _set_rng(rng[dist.rank])
             else:
                 torch.manual_seed(config.seed * 1000 + dist.rank + start)
         else:
@@ -182,15 +206,17 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             ids = [device.index] if device.type == "cuda" else None
             net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
         loader = torch.utils.data.DataLoader(
-            _Loader(dataset, config.keypoints), batch_sampler=list(_batches(config, len(dataset), dist, start, total)),
+            _Loader(dataset, config.keypoints), batch_sampler=_Plan(config, len(dataset), dist, start, total),
             num_workers=config.workers, collate_fn=lambda batch: batch,
             generator=torch.Generator().manual_seed(config.seed),  # not the global RNG: a resumed run draws alike
         )  # fmt: skip
         writer = _tensorboard(out) if dist.main else None
         evaluator = None
-        if chart_assets is not None and dist.main:
-            evaluator = Evaluator(chart_assets, eval_data or data, images)
-            evaluate_every = evaluate_every or config.checkpoint_period
+        if (evaluate_every or eval_data) and dist.main:
+            if chart_assets is None:
+                raise TrainingError("evaluation needs the evaluation mesh: pass --chart-assets")
+            evaluator = Evaluator(chart_assets, eval_data or data, images, max_images=EVAL_MAX_IMAGES)
+        evaluate_every = evaluate_every or total
         bar = _bar(progress and dist.main, start, total)
         record: dict = {}
         model.train()
@@ -203,7 +229,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             targets = [{k: v.to(device) for k, v in t.items()} for _, t in batch]
             losses = net(imgs, targets)
             loss = sum(losses.values())
-            if not torch.isfinite(loss):
+            if not _all_finite(dist, loss):
                 raise TrainingError(f"iteration {it + 1}: the loss is not finite ({_floats(losses)}); "
                                     f"the newest checkpoint in {out} is unaffected")  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
@@ -223,15 +249,15 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
                 if dist.main:
                     _log(out, writer, record, on_log)
             if done % config.checkpoint_period == 0 or done == total:
-                rng = dist.gather(torch.get_rng_state())
+                rng = dist.gather(_get_rng())
                 if dist.main:
                     _save(out / f"model_{done:07d}.pth", {"model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "iteration": done, "config": config.to_dict(),
                           "rng": rng})  # fmt: skip
-                if evaluator is not None and (done % evaluate_every == 0 or done == total):
-                    numbers = evaluator(model)
-                    model.train()
-                    _log(out, writer, {"iteration": done, "eval": numbers}, on_log)
+            if evaluator is not None and (done % evaluate_every == 0 or done == total):
+                numbers = evaluator(model)
+                model.train()
+                _log(out, writer, {"iteration": done, "eval": numbers}, on_log)
         if bar is not None:
             bar.close()
         if dist.world > 1:  # the processes must hold the same weights
@@ -252,7 +278,39 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
 
 def _trim_metrics(out: Path, start: int) -> None:
     kept = [r for r in read_metrics(out) if r.get("iteration", 0) <= start and not r.get("done")]
-    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    tmp = out / ".metrics.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    os.replace(tmp, out / "metrics.jsonl")
+
+
+def _check_same_run(stored: dict, config: Config, path: Path) -> None:
+    """A run folder resumes with the config it started with (the iteration count may grow)."""
+    differ = [k for k, v in config.to_dict().items()
+              if k not in ("iterations", "workers", "pretrained", "checkpoint_period", "log_period")
+              and k in stored and json.loads(json.dumps(stored[k])) != json.loads(json.dumps(v))]  # fmt: skip
+    if differ:
+        raise TrainingError(f"{path} was trained with another config ({stored.get('name')}; differs in "
+                            f"{', '.join(differ[:5])}): resume with its options, or use another --out")  # fmt: skip
+
+
+def _get_rng():
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() else None}
+
+
+def _set_rng(state) -> None:
+    if isinstance(state, torch.Tensor):  # a checkpoint of the CPU state alone
+        state = {"cpu": state, "cuda": None}
+    torch.set_rng_state(state["cpu"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _all_finite(dist: Dist, loss: torch.Tensor) -> bool:
+    """Whether every process's loss is finite (all stop together, none waits for the others forever)."""
+    flag = torch.tensor([1.0 if torch.isfinite(loss) else 0.0], device=loss.device)
+    if dist.world > 1:
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+    return bool(flag.item())
 
 
 def _gathered(dist: Dist, losses: dict) -> dict:
@@ -299,8 +357,3 @@ def read_metrics(run: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def loss_curve(records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    rows = [(r["iteration"], r["loss"]) for r in records if "loss" in r]
-    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])

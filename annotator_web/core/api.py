@@ -64,7 +64,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if name is not None:  # a file beside the result, or written so far by a running job
             if name not in job_output_files(job):
                 raise NotFound(f"job {job.pk} wrote no file named {name!r}")
-            path = _output_dir(job) / name
+            path = (_output_dir(job) / name).resolve()
         elif job.state != Job.State.SUCCEEDED or not job.result_path:
             raise NotFound(f"job {job.pk} has no result file (state: {job.state})")
         else:

@@ -66,12 +66,16 @@ def train_job(job: Job, ctx: JobContext) -> dict:
     overrides = {"iterations": iterations or None, "workers": 0}
     extra = None
     if int(job.params.get("teacher") or 0):
-        from training.teacher import dense_targets, train_teacher
+        from training.teacher import Teacher, dense_targets, train_teacher
 
-        overrides["teacher_points_per_person"] = 64
-        ctx.progress(5, "training the teacher")
-        teacher, _ = train_teacher(data, images, out / "teacher", progress=False)
-        extra = dense_targets(teacher, data, images, 64, configs.get(name).teacher_weight)
+        overrides["teacher_points_per_person"] = configs.TEACHER_POINTS
+        saved = out / "teacher" / "teacher.pth"
+        if saved.exists():  # a resumed job keeps its teacher
+            teacher = Teacher.load(saved)
+        else:
+            ctx.progress(5, "training the teacher")
+            teacher, _ = train_teacher(data, images, out / "teacher", progress=False)
+        extra = dense_targets(teacher, data, images, configs.TEACHER_POINTS, configs.get(name).teacher_weight)
     config = configs.get(name, **overrides)
     run = out / "run"
     picture = out / "loss.png"
@@ -89,7 +93,7 @@ def train_job(job: Job, ctx: JobContext) -> dict:
 
     try:
         train(config, data, images, run, chart_assets=chart_assets, resume=True, progress=False,
-              extra_points=extra, on_log=on_log)  # fmt: skip
+              extra_points=extra, on_log=on_log, evaluate_every=config.checkpoint_period)  # fmt: skip
     except TrainingError as exc:
         raise JobError(str(exc)) from None
     records = read_metrics(run)
@@ -108,7 +112,6 @@ def train_job(job: Job, ctx: JobContext) -> dict:
         "result_path": picture.relative_to(settings.MEDIA_ROOT).as_posix(),
     }
     ap = f", GPS AP {evals[-1]['eval']['gps']['AP']:.3f} on the training images" if evals else ""
-    result["message"] = (
-        f"{result['iterations']} iterations, loss {result['first_loss']:.3f} → {result['final_loss']:.3f}{ap}"
-    )
+    loss = f", loss {result['first_loss']:.3f} → {result['final_loss']:.3f}" if losses else ""
+    result["message"] = f"{result['iterations']} iterations{loss}{ap}"
     return result
