@@ -116,7 +116,7 @@ class Stack:
             try:
                 requests.get(self.url + "/login/", timeout=2)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still loading the app
                 time.sleep(0.2)
         raise RuntimeError("web server did not answer in 60 s:\n" + self.log("web.log"))
 
