@@ -89,19 +89,29 @@ def test_predict_writes_the_results_format_and_evaluate_reads_it(trained, synthe
     assert json.loads(numbers.read_text())["gps"]["AP"] == pytest.approx(during_training, abs=1e-9)
 
 
-def test_command_line_errors_say_what_is_wrong(synthetic_set, tmp_path):
+def test_command_line_errors_say_what_is_wrong(synthetic_set, tmp_path, capsys):
+    from training.__main__ import main
+
+    def run(*args) -> tuple[int, str]:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code
+        return code, capsys.readouterr().err
+
     data, folder, _, _ = synthetic_set
-    run = _cli("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "r", check=False)
-    assert run.returncode == 2 and "--chart-assets" in run.stderr
-    run = _cli("train", "--config", "tiny", "--data", tmp_path / "none.json", "--images", folder, "--out",
-               tmp_path / "r", check=False)  # fmt: skip
-    assert run.returncode == 2 and "none.json" in run.stderr and "no such file" in run.stderr
-    run = _cli("predict", "--checkpoint", tmp_path, "--data", data, "--images", folder, "--out", tmp_path / "x.json",
-               check=False)  # fmt: skip
-    assert run.returncode == 2 and "no checkpoint" in run.stderr
-    run = _cli("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "r",
-               "--batch-size", "0", check=False)  # fmt: skip
-    assert run.returncode == 2 and "--batch-size" in run.stderr and "less than 1" in run.stderr
+    code, err = run("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "r")
+    assert code == 2 and "--chart-assets" in err
+    code, err = run("train", "--config", "tiny", "--data", tmp_path / "none.json", "--images", folder, "--out",
+                    tmp_path / "r")  # fmt: skip
+    assert code == 2 and "none.json" in err and "no such file" in err
+    code, err = run("predict", "--checkpoint", tmp_path, "--data", data, "--images", folder, "--out", tmp_path / "x")
+    assert code == 2 and "no checkpoint" in err
+    code, err = run("train", "--config", "tiny", "--data", data, "--images", folder, "--out", tmp_path / "r",
+                    "--batch-size", "0")  # fmt: skip
+    assert code == 2 and "--batch-size" in err and "less than 1" in err
+    code, err = run("evaluate", "--data", data, "--chart-assets", tmp_path)
+    assert code == 2 and "--checkpoint" in err and "--results" in err
 
 
 def test_a_resumed_run_ends_where_an_uninterrupted_one_does(synthetic_set, tmp_path):

@@ -172,6 +172,8 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             raise TrainingError(f"{out} already holds checkpoints: pass --resume to continue, or another --out")
         if config.flip > 0 and chart_assets is None:
             raise TrainingError("flip augmentation needs the chart set's mirror map: pass --chart-assets")
+        if (evaluate_every or eval_data) and chart_assets is None:
+            raise TrainingError("evaluation needs the evaluation mesh: pass --chart-assets")
         dataset = DensePoseCoco(data, images, chart_assets, augment=True, sizes=None, flip=config.flip,
                                 seed=config.seed, extra_points=extra_points)  # fmt: skip
         if not len(dataset):
@@ -191,6 +193,8 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             start = state["iteration"]
+            if start > total:
+                raise TrainingError(f"{found[-1][1]} is already past {total} iterations (at {start})")
             rng = state.get("rng") or []
             if len(rng) == dist.world:
                 _set_rng(rng[dist.rank])
@@ -213,8 +217,6 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
         writer = _tensorboard(out) if dist.main else None
         evaluator = None
         if (evaluate_every or eval_data) and dist.main:
-            if chart_assets is None:
-                raise TrainingError("evaluation needs the evaluation mesh: pass --chart-assets")
             evaluator = Evaluator(chart_assets, eval_data or data, images, max_images=EVAL_MAX_IMAGES)
         evaluate_every = evaluate_every or total
         bar = _bar(progress and dist.main, start, total)
