@@ -63,7 +63,7 @@ def train_job(job: Job, ctx: JobContext) -> dict:
             data.unlink()
             raise JobError(f"project {project.name} has no accepted person with DensePose points to train on")
     images = settings.MEDIA_ROOT / images_folder(project.id)
-    overrides = {"iterations": iterations or None, "workers": 0}
+    overrides = {"iterations": iterations or None, "workers": 0}  # a Celery pool process may not fork loaders
     extra = None
     if int(job.params.get("teacher") or 0):
         from training.teacher import Teacher, dense_targets, train_teacher
