@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 def speed(config, data, folder, chart_assets, iterations: int, device: str) -> dict:
     import torch
 
-    from training.data import DensePoseCoco, to_tensors
+    from training.data import DensePoseCoco, image_tensor, to_tensors
     from training.evaluate import iter_images, predict_images, read_json
     from training.model import build_model
     from training.train import _optimizer
@@ -58,7 +58,7 @@ def speed(config, data, folder, chart_assets, iterations: int, device: str) -> d
     records = predict_images(model, images)
     infer_s = (time.perf_counter() - t0) / len(images)
     model.eval()
-    tensors = [torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255).to(device) for _, img in images]
+    tensors = [image_tensor(img).to(device) for _, img in images]
     t0 = time.perf_counter()
     with torch.no_grad():
         for t in tensors:

@@ -193,13 +193,20 @@ def _with_extra(person: PersonAnnotation, extra) -> PersonAnnotation:
                    v=np.concatenate([person.v, v]), weight=np.concatenate([weight, w]))  # fmt: skip
 
 
+def image_tensor(image: np.ndarray):
+    """An (H, W, 3) uint8 image as the float (3, H, W) tensor in 0..1 the models take."""
+    import torch
+
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255
+
+
 def to_tensors(sample: Sample, keypoints: bool = False):
     """A sample as torchvision detection input: a float image (3, H, W) in 0..1 and its target (boxes x0 y0 x1
     y1, labels, DensePose ``dp_labels`` (N, 256, 256), ``dp_points`` (P, 7: person, x, y, I, U, V, weight) and
     which people have points (``dp_has_points``) and part masks (``dp_has_masks``))."""
     import torch
 
-    image = torch.from_numpy(np.array(sample.image)).permute(2, 0, 1).float() / 255
+    image = image_tensor(sample.image)
     boxes = np.array([[p.box[0], p.box[1], p.box[0] + p.box[2], p.box[1] + p.box[3]] for p in sample.people])
     points = [np.stack([np.full(len(p.x), i), p.x, p.y, p.chart, p.u, p.v,
                         np.ones(len(p.x)) if p.weight is None else p.weight], axis=1)

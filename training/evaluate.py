@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from pipeline.coco.densepose import encode_uv_png
 
 from .config import Config
+from .data import image_tensor
 from .model import DensePoseRCNN, build_model
 
 
@@ -73,7 +74,7 @@ def predict_images(model: DensePoseRCNN, images: list[tuple[int, np.ndarray]]) -
     results = []
     with torch.no_grad():
         for image_id, image in images:
-            tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255).to(device)
+            tensor = image_tensor(image).to(device)
             output = {k: (v if k == "densepose" else v.cpu()) for k, v in model([tensor])[0].items()}
             if output.get("densepose") is not None:
                 output["densepose"] = {k: v.cpu() for k, v in output["densepose"].items()}

@@ -1,10 +1,10 @@
 """The teacher inpainting network: DensePose's "distillation-based ground-truth interpolation".
 
-A small fully-convolutional U-Net on person crops (the box resized to ``size`` x ``size``). Its input is the
+A small fully-convolutional net on person crops (the box resized to ``size`` x ``size``). Its input is the
 crop, the annotated part masks (one-hot) and the given points spread over the crop by nearest-point fill
-(chart one-hot, U, V, distance to the point, and where the points are). It outputs a chart (1..24) and U, V
-per chart everywhere, as corrections of that fill: untrained, it *is* the nearest-point fill, and training
-teaches it to interpolate between points and follow the image and the part masks. It learns to inpaint:
+(chart one-hot, U, V, distance to the point, and where the points are). It outputs a chart (1..24) per cell
+and U, V as a weighted mean of the fill's neighbours (:class:`TeacherNet`): untrained, it *is* the
+nearest-point fill, and training teaches it to interpolate between points. It learns to inpaint:
 each step hides a random share of a person's points from the input and is scored on them. Its dense I, U, V
 inside the annotated foreground (all points given) then become extra, down-weighted supervision points for
 the student (``DensePoseCoco(extra_points=...)``).
@@ -27,7 +27,7 @@ from torch import nn
 
 from pipeline import parts
 
-from .data import DensePoseCoco, PersonAnnotation
+from .data import DensePoseCoco, PersonAnnotation, image_tensor
 
 MASK_CLASSES = len(parts.MASK_PART_NAMES) + 1  # background and the 14 parts
 FILL = 3 + MASK_CLASSES  # first plane of the nearest-point fill: chart one-hot (24), U, V, distance, point here
@@ -98,7 +98,7 @@ class TeacherNet(nn.Module):
 def crop(image: np.ndarray, box, size: int) -> np.ndarray:
     """The box (x, y, w, h) of the image resampled to size x size (bilinear), float 0..1, (3, size, size)."""
     x0, y0, w, h = box
-    t = torch.from_numpy(np.array(image)).permute(2, 0, 1).float()[None] / 255
+    t = image_tensor(image)[None]
     H, W = image.shape[:2]
     steps = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     gx = (x0 + steps * w) / W * 2 - 1
@@ -114,12 +114,17 @@ def cells(x, y, size: int) -> tuple[np.ndarray, np.ndarray]:
     return col, row
 
 
+def labels_at_cells(person: PersonAnnotation, size: int) -> np.ndarray:
+    """The person's part labels (box frame, 256 x 256) at the centres of the crop's size x size cells."""
+    idx = ((np.arange(size) + 0.5) * parts.MASK_SIZE / size).astype(np.int64)
+    return person.labels[np.ix_(idx, idx)]
+
+
 def inputs(crop_rgb: np.ndarray, person: PersonAnnotation, given: np.ndarray, size: int) -> np.ndarray:
     """The teacher's input planes for a person with the points ``given`` (a boolean mask over its points)."""
-    idx = ((np.arange(size) + 0.5) * parts.MASK_SIZE / size).astype(np.int64)
-    labels = person.labels[np.ix_(idx, idx)]
     from scipy.spatial import cKDTree
 
+    labels = labels_at_cells(person, size)
     grid_r, grid_c = np.arange(size)[:, None], np.arange(size)[None, :]
     planes = np.zeros((IN_CHANNELS, size, size), dtype=np.float32)
     planes[:3] = crop_rgb
@@ -156,8 +161,7 @@ class Teacher:
         (x, y, I, U, V, weight) arrays in the box frame."""
         size = self.config.size
         chart, u, v = self.fill(crop_rgb, person)
-        idx = ((np.arange(size) + 0.5) * parts.MASK_SIZE / size).astype(np.int64)
-        fg = person.labels[np.ix_(idx, idx)] > 0
+        fg = labels_at_cells(person, size) > 0
         rows, cols = np.nonzero(fg)
         if len(rows) > count:
             keep = np.random.default_rng(seed).choice(len(rows), count, replace=False)

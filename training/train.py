@@ -73,16 +73,6 @@ def lr_factor(config: Config, iteration: int, total: int) -> float:
     return factor
 
 
-def batch_plan(n: int, batch: int, world: int, rank: int, seed: int, iteration: int) -> tuple[int, list[int]]:
-    """(epoch, dataset indices) of this process's batch at ``iteration``: each epoch a fresh permutation (of
-    (seed, epoch)), split across processes; a dataset smaller than a global batch is repeated."""
-    per_iteration = batch * world
-    per_epoch = max(1, n // per_iteration)
-    epoch, k = divmod(iteration, per_epoch)
-    chunk = _epoch_order(n, per_iteration, seed, epoch)[k * per_iteration : (k + 1) * per_iteration]
-    return epoch, chunk[rank::world]
-
-
 def _epoch_order(n: int, per_iteration: int, seed: int, epoch: int) -> list[int]:
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(n, generator=g).tolist()
@@ -129,8 +119,9 @@ class _Loader(torch.utils.data.Dataset):
 
 
 class _Plan(torch.utils.data.Sampler):
-    """This process's batches from ``start`` to ``total``, as :func:`batch_plan` lays them out, made lazily (an
-    epoch's permutation once, not once per iteration)."""
+    """This process's batches, as (epoch, dataset index), from iteration ``start`` to ``total``: each epoch a
+    fresh permutation of (seed, epoch), split across processes (a dataset smaller than a global batch is
+    repeated); made lazily, an epoch's permutation once."""
 
     def __init__(self, config: Config, n: int, dist: Dist, start: int, total: int):
         self.config, self.n, self.dist, self.start, self.total = config, n, dist, start, total

@@ -25,13 +25,14 @@ def annotation(person: PersonTruth, image_id: int, ann_id: int) -> dict:
 
 def dataset(images: list[SyntheticImage], file_names: list[str] | None = None) -> dict:
     """The DensePose-COCO dict of these images (ids 1.., file names ``{index}.png`` unless given)."""
-    out_images, annotations = [], []
+    out_images, image_id = [], {}
     for k, img in enumerate(images):
         h, w = img.instance.shape
         name = file_names[k] if file_names else f"{img.index}.png"
         out_images.append({"id": k + 1, "file_name": name, "width": w, "height": h})
-        for person in img.people:
-            annotations.append(annotation(person, k + 1, len(annotations) + 1))
+        image_id[id(img)] = k + 1
+    annotations = [annotation(person, image_id[id(img)], ann_id)
+                   for ann_id, (img, person) in people_by_annotation(images).items()]  # fmt: skip
     return {"images": out_images, "annotations": annotations, "categories": CATEGORIES}
 
 
