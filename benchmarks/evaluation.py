@@ -1,11 +1,12 @@
 """GPS evaluation at COCO's scale: 1,500 annotated people, 20 detections per image.
 
-    .venv/bin/python benchmarks/evaluation.py [--people 1500] [--base-images 24]
+    .venv/bin/python benchmarks/evaluation.py [--people 1500] [--base-images 24] [--no-fill] [--save DIR]
 
 Ground truth: ``--base-images`` synthetic images (full DensePose annotation), repeated under new ids until
 there are ``--people`` annotated people. Detections per image: each person predicted perfectly, a copy with
-every point moved ~15 cm, a background-only copy, and shifted boxes, up to 20. Prints the time to evaluate
-(GPS and GPSm AP, the pointwise curve) and the numbers.
+every point moved ~15 cm, a background-only copy, and (unless ``--no-fill``) shifted boxes, up to 20. Prints
+the time to evaluate (GPS and GPSm AP, the pointwise curve) and the numbers. ``--save DIR`` also writes the
+ground truth and results as ``DIR/gt.json`` and ``DIR/dt.json``, to run another evaluator on the same files.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1500)
     parser.add_argument("--base-images", type=int, default=24)
     parser.add_argument("--cache", default=str(ROOT / "test-artifacts" / "cache"))
+    parser.add_argument("--no-fill", action="store_true", help="only the three detections of each person")
+    parser.add_argument("--save", type=Path, help="write gt.json and dt.json into this folder")
     args = parser.parse_args()
 
     from pipeline.assets import ensure_assets, load_assets
@@ -84,7 +87,7 @@ def main() -> None:
                 {**perfect, "score": float(rng.uniform(0, 0.5)),
                  "uv_data": encode_uv_png(np.zeros_like(chart), u, v)},
             ]  # fmt: skip
-        while dets and len(dets) < MAX_DETECTIONS:
+        while dets and len(dets) < MAX_DETECTIONS and not args.no_fill:
             d = dets[int(rng.integers(len(dets)))]
             x, y, bw, bh = d["bbox"]
             dx, dy = rng.normal(0, 0.2) * bw, rng.normal(0, 0.2) * bh
@@ -93,6 +96,12 @@ def main() -> None:
             d["image_id"] = image_id
         results += dets
     gt = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+    if args.save:
+        import json
+
+        args.save.mkdir(parents=True, exist_ok=True)
+        (args.save / "gt.json").write_text(json.dumps(gt))
+        (args.save / "dt.json").write_text(json.dumps(results))
 
     t0 = time.monotonic()
     numbers = evaluate(gt, results, mesh)

@@ -15,6 +15,9 @@ from types import MappingProxyType
 # dp_x / dp_y and dp_masks live in a box-normalised frame this many units wide and tall.
 BOX_SCALE = 256
 MASK_SIZE = 256
+# DensePose-COCO's point rule: x = x0 + dp_x * w / 255 (its evaluator, its authors' notebook); detectron2's
+# training code reads / 256 instead.
+POINT_SCALE = 255
 MAX_POINTS_PER_PART = 14
 
 # --- mask parts (label = index + 1) ----------------------------------------------------------------------

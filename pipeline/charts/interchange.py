@@ -5,9 +5,10 @@ by this project's own evaluator and flip augmentation (one source of truth: no s
   256 x 256 float arrays. For chart i (cell i - 1), entry ``[floor(v * 255), floor(u * 255)]`` is the U (V)
   of the surface point mirrored across the body's sagittal plane, in the mirrored chart
   ``CHART_FLIP[i]``; texels outside a chart's used area hold the nearest used texel's value.
-- ``<body>_subdiv.mat``: ``U_subdiv``, ``V_subdiv``, ``Part_ID_subdiv`` (1 x N): every chart vertex (a mesh
-  vertex in one chart; seam vertices appear once per chart) with its U, V and chart id 1..24.
-- ``<body>_SUBDIV_TRANSFORM.mat``: ``index`` (1 x N): each chart vertex's 1-based row in the distance table.
+- ``<body>_subdiv.mat``: ``U_subdiv``, ``V_subdiv`` (float64), ``Part_ID_subdiv`` (uint8) (1 x N): every chart
+  vertex (a mesh vertex in one chart; seam vertices appear once per chart) with its U, V and chart id 1..24.
+- ``<body>_SUBDIV_TRANSFORM.mat``: ``index`` (int32, 1 x N): each chart vertex's 1-based row in the distance
+  table. Ids are integers because the reference evaluator indexes arrays with them.
 - ``Pdist_matrix.pkl``: ``{"Pdist_matrix": (n (n - 1) / 2, 1) float32}``, geodesic metres between the n mesh
   vertices; for 0-based rows a < b the entry is at k = b (b - 1) / 2 + a (detectron2's indexing).
 """
@@ -28,6 +29,7 @@ import numpy as np
 from pipeline import parts
 
 FOLDER = "chart_assets"
+FORMAT = 2  # 2: integer Part_ID_subdiv and index (format 1 stored them as float64, which the reference cannot use)
 SYMMETRY_FILE = "UV_symmetry_transforms.mat"
 PDIST_FILE = "Pdist_matrix.pkl"
 TEXELS = 256
@@ -141,11 +143,7 @@ def build(assets, body: str, out: Path, progress: Progress | None = None) -> dic
     tmp.mkdir(parents=True)
     timings = {}
     t0 = time.monotonic()
-    chart, uv, vertex = chart_vertices(assets.faces, assets.face_chart, assets.corner_uv)
-    row = lambda a: np.asarray(a)[None, :]  # noqa: E731  (1 x N, as MATLAB writes vectors)
-    savemat(tmp / subdiv_file(body), {"U_subdiv": row(uv[:, 0]), "V_subdiv": row(uv[:, 1]),
-                                      "Part_ID_subdiv": row(chart.astype(np.float64))})  # fmt: skip
-    savemat(tmp / transform_file(body), {"index": row((vertex + 1).astype(np.float64))})
+    chart = _write_vertex_tables(assets, body, tmp)
     t1 = time.monotonic()
     u_maps, v_maps, used = symmetry_maps(assets.vertices, assets.faces, assets.face_chart, assets.corner_uv,
                                          lambda p, m: report(p * 0.15, m))  # fmt: skip
@@ -162,6 +160,7 @@ def build(assets, body: str, out: Path, progress: Progress | None = None) -> dic
     timings["table_s"] = round(time.monotonic() - t2, 1)
     timings["total_s"] = round(time.monotonic() - t0, 1)
     info = {
+        "format": FORMAT,
         "body": body,
         "asset_key": assets.key,
         "chart_vertices": len(chart),
@@ -178,26 +177,70 @@ def build(assets, body: str, out: Path, progress: Progress | None = None) -> dic
     return info
 
 
+def _write_vertex_tables(assets, body: str, folder: Path) -> np.ndarray:
+    """The two per-chart-vertex files (the evaluation mesh's charts, UVs and table rows); returns the charts."""
+    from scipy.io import savemat
+
+    chart, uv, vertex = chart_vertices(assets.faces, assets.face_chart, assets.corner_uv)
+    row = lambda a: np.asarray(a)[None, :]  # noqa: E731  (1 x N, as MATLAB writes vectors)
+    savemat(folder / subdiv_file(body), {"U_subdiv": row(uv[:, 0]), "V_subdiv": row(uv[:, 1]),
+                                         "Part_ID_subdiv": row(chart.astype(np.uint8))})  # fmt: skip
+    savemat(folder / transform_file(body), {"index": row((vertex + 1).astype(np.int32))})
+    return chart
+
+
+def _current(folder: Path) -> bool:
+    info = folder / "info.json"
+    return info.exists() and json.loads(info.read_text()).get("format", 1) >= FORMAT
+
+
 def ensure(assets, body: str, progress: Progress | None = None) -> Path:
-    """The chart-asset folder inside the asset folder, built if missing (one builder at a time)."""
+    """The chart-asset folder inside the asset folder, built if missing (one builder at a time); a folder of
+    an older format has its vertex tables rewritten (the distance table stays)."""
     folder = Path(assets.folder) / FOLDER
-    if (folder / "info.json").exists():
+    if _current(folder):
         return folder
     with open(folder.with_name(FOLDER + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "info.json").exists():
             build(assets, body, folder, progress)
+        elif not _current(folder):
+            _write_vertex_tables(assets, body, folder)
+            info = {**json.loads((folder / "info.json").read_text()), "format": FORMAT}
+            (folder / "info.json").write_text(json.dumps(info, indent=1))
     return folder
 
 
-def load_eval_tables(folder: Path, body: str):
+def eval_files(folder: Path, body: str | None = None) -> tuple[Path, Path, Path]:
+    """The evaluation files of a chart-asset folder in the reference's format: ``<name>_subdiv.mat``,
+    ``<name>_SUBDIV_TRANSFORM.mat`` and ``Pdist_matrix.pkl``, for ``body`` or, without it, the one set the folder
+    holds (this project's export, or DensePose's own ``SMPL_subdiv.mat`` ... placed there by a user)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such chart-asset folder")
+    if body:
+        names = [body]
+    else:
+        names = sorted(p.name[: -len("_subdiv.mat")] for p in folder.glob("*_subdiv.mat"))
+        if len(names) != 1:
+            found = ", ".join(n + "_subdiv.mat" for n in names) or "none"
+            raise FileNotFoundError(f"{folder}: needs exactly one <name>_subdiv.mat (found {found})")
+    files = (folder / subdiv_file(names[0]), folder / transform_file(names[0]), folder / PDIST_FILE)
+    missing = [f.name for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)} (the reference evaluator's files)")
+    return files
+
+
+def load_eval_tables(folder: Path, body: str | None = None):
     """(chart (N,), uv (N, 2), table row (N,), condensed distances, n) from the files detectron2 reads too."""
     from scipy.io import loadmat
 
-    sub = loadmat(Path(folder) / subdiv_file(body))
-    index = loadmat(Path(folder) / transform_file(body))["index"].ravel().astype(np.int64) - 1
-    with open(Path(folder) / PDIST_FILE, "rb") as f:
-        pdist = pickle.load(f)["Pdist_matrix"].reshape(-1)
+    subdiv, transform, pdist_file = eval_files(folder, body)
+    sub = loadmat(subdiv)
+    index = loadmat(transform)["index"].ravel().astype(np.int64) - 1
+    with open(pdist_file, "rb") as f:
+        pdist = pickle.load(f, encoding="latin1")["Pdist_matrix"].reshape(-1)
     n = round((1 + np.sqrt(1 + 8 * len(pdist))) / 2)
     uv = np.stack([sub["U_subdiv"].ravel(), sub["V_subdiv"].ravel()], axis=1)
     return sub["Part_ID_subdiv"].ravel().astype(np.int64), uv, index, pdist, n
@@ -245,5 +288,5 @@ charts (SMPL's, or another build) mean something else.
 - Evaluation: detectron2's `DensePoseCocoEval` loads `SMPL_subdiv.mat`, `SMPL_SUBDIV_TRANSFORM.mat` and
   `Pdist_matrix.pkl` in `_loadGEval`; load `{subdiv_file(body)}`, `{transform_file(body)}` and
   `{PDIST_FILE}` from here instead. Its distance lookup `getDistancesUV` hard-codes `n = 27554` (SMPL's
-  subdivided mesh): change it to **n = {info["table_vertices"]}** for these tables.
+  subdivided mesh); nothing needs changing: its index formula reduces to k = i(i-1)/2 + j for any n.
 """

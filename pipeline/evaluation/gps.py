@@ -1,21 +1,38 @@
-"""DensePose evaluation: GPS and GPSm average precision (COCO-style matching) and the paper's pointwise curve.
+"""DensePose evaluation: GPS and GPSm average precision, rule for rule as DensePose's reference evaluator
+(detectron2's ``DensePoseCocoEval``, the 2019 COCO DensePose challenge's ``densepose_cocoeval.py``), and the
+paper's pointwise curve, which no public evaluator has.
 
-- **GPS** of a detection and a ground-truth person: the mean over the person's annotated points of
-  exp(-d^2 / 2 kappa^2), d the geodesic distance between the true surface point and the one the detection
-  predicts at that pixel (infinite where it predicts background or the point is outside its box). kappa is the
-  paper's 0.255 m (``"paper"``) or per part (``"per-part"``, detectron2's values).
-- **GPSm** = sqrt(GPS x IoU of the detection's foreground and the person's part-mask union).
-- **AP** as COCO's keypoint AP with GPS (or GPSm) in place of OKS: thresholds 0.5:0.05:0.95, at most 20
-  detections per image (best scores first), area ranges all / medium / large, 101-point interpolated
-  precision. People without DensePose annotation are *ignored*: a detection that matches one (by box IoU)
-  is neither a true nor a false positive.
-- **Pointwise**: each annotated person is paired with a detection (greedily by GPS, best score first); the
-  ratio of its points within a geodesic threshold, for thresholds 0-30 cm, and its normalised area up to
-  10 cm and 30 cm (AUC10, AUC30). Points of people no detection covers count as wrong.
+The reference's rules, each followed here (and stated as a test with hand-worked values):
 
-Detections are DensePose's results records: ``image_id, bbox, score, uv_shape = [3, H, W], uv_data`` (a
-base64 PNG of I, U x 255, V x 255 over the box). Ground truth is DensePose-COCO with this project's
-``dp_x``/``dp_y`` convention (``x = x0 + dp_x * w / 256``).
+- **Ground-truth points** sit at ``x = x0 + dp_x * w / 255`` (``point_scale``; 256 is what detectron2's
+  *training* code reads, kept as an option named for that). Against a detection with box ``(dx0, dy0, dw, dh)``
+  the point's raster pixel is ``int(x - dx0)``, ``int(y - dy0)`` (truncated toward zero, so a point up to a
+  pixel left of or above the box reads its first column or row); it is outside when that is not in
+  ``[0, int(dw)) x [0, int(dh))``, and an outside point is predicted as background.
+- **A detection's raster** (``uv_data``) is the box's integer size, ``int(h) x int(w)`` (at least 1 x 1): I,
+  U x 255, V x 255, read at those integer offsets. Another size is refused with its record named.
+- **GPS** of a detection and an annotated person: the mean over the person's points with a chart 1..24 of
+  exp(-d^2 / 2 kappa^2), d the geodesic distance between the chart vertex nearest the true (I, U, V) and the
+  one nearest the predicted (I, U, V) (infinite where the prediction is background or not a chart). kappa
+  is per part (``"per-part"``, the reference's and the published numbers' normalisation, by the true point's
+  chart) or the paper's 0.255 m (``"paper"``, a point 30 cm off scores 0.5).
+- **GPSm** = sqrt(GPS x IoU), the IoU of the detection's foreground (I > 0, placed at ``int(dx0), int(dy0)``)
+  and the person's part-mask union (the 256 x 256 masks resized to the box by linear interpolation, kept
+  above 0.5, placed at ``int(x0), int(y0)``), both clipped to the image, at image resolution.
+- **Matching** as COCO's keypoint AP with GPS (GPSm) in place of OKS: at most 20 detections per image by
+  score, thresholds 0.5:0.05:0.95, area ranges all / medium / large, 101-point interpolated precision.
+  A person is *ignored* when they have no ``dp_x`` (no DensePose annotation) or are outside the area range.
+  Then, DensePose's own additions: in an image where every person is ignored (or that has none), every
+  detection is ignored; a detection still unmatched at the last threshold that has box IoU >= 0.8 with a
+  person not matched there (a crowd region's IoU is over the detection's own box) takes that person's ignore
+  flag at every threshold (and is matched to them when they are ignored).
+- **Pointwise** (this project's): each annotated person is paired with a detection (greedily by GPS, best
+  first); the ratio of its points within a geodesic threshold, for thresholds 0-30 cm, and its normalised area
+  up to 10 cm and 30 cm (AUC10, AUC30). Points of people no detection covers count as wrong.
+
+Detections are DensePose's results records: ``image_id, category_id, bbox, score, uv_shape = [3, H, W],
+uv_data`` (a base64 PNG). A results file naming an image that the ground truth does not have is refused, as
+the reference refuses it.
 """
 
 from __future__ import annotations
@@ -25,22 +42,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline import parts
-from pipeline.coco.densepose import DP_FIELDS, box_to_image, decode_uv_bytes, encode_uv_png, labels_from_dp_masks
+from pipeline.coco.densepose import DP_FIELDS, decode_uv_bytes, encode_uv_png, union_mask
 
 PAPER_KAPPA = 0.255  # metres: a point 30 cm off scores 0.5
-# detectron2's per-part kappa (metres), by mask part
+# the reference's per-part kappa (metres, "mean geodesic distance between points on the part"), by mask part
 PART_KAPPA = {
     "Torso": 0.351, "Right Hand": 0.107, "Left Hand": 0.107, "Left Foot": 0.126, "Right Foot": 0.126,
     "Upper Leg Right": 0.237, "Upper Leg Left": 0.237, "Lower Leg Right": 0.173, "Lower Leg Left": 0.173,
     "Upper Arm Left": 0.142, "Upper Arm Right": 0.142, "Lower Arm Left": 0.128, "Lower Arm Right": 0.128,
     "Head": 0.150,
 }  # fmt: skip
-THRESHOLDS = np.round(np.arange(0.5, 0.951, 0.05), 2)
-RECALL_POINTS = np.linspace(0, 1, 101)
+KAPPAS = ("per-part", "paper")
+DEFAULT_KAPPA = "per-part"
+# as the reference builds them (np.linspace: its values differ from arange's in the last bits)
+THRESHOLDS = np.linspace(0.5, 0.95, 10)
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 MAX_DETECTIONS = 20
-AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
+AREA_RANGES = {"all": (0.0, 1e5**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e5**2)}
+BOX_IOU_IGNORE = 0.8  # a detection this close (box IoU) to a person takes their ignore flag
 CURVE_CM = np.round(np.arange(0, 30.01, 0.5), 2)
-MASK_GRID = 48  # mask IoU is measured on a grid of at most this many samples a side over the two boxes
 
 
 def kappa_of_charts(charts: np.ndarray, kappa: str) -> np.ndarray:
@@ -49,27 +69,32 @@ def kappa_of_charts(charts: np.ndarray, kappa: str) -> np.ndarray:
     if kappa == "per-part":
         table = np.array([0.0] + [PART_KAPPA[parts.mask_part_name(parts.CHART_TO_MASK_PART[c])] for c in parts.CHARTS])
         return table[np.asarray(charts, dtype=np.int64)]
-    raise ValueError(f"kappa is 'paper' or 'per-part', not {kappa!r}")
+    raise ValueError(f"kappa is one of {', '.join(KAPPAS)}, not {kappa!r}")
+
+
+def raster_size(bbox) -> tuple[int, int]:
+    """The (height, width) of a detection's ``uv_data`` raster: its box's integer size, at least 1 x 1."""
+    return max(int(bbox[3]), 1), max(int(bbox[2]), 1)
 
 
 @dataclass
 class Truth:
     ann: dict
-    annotated: bool
+    annotated: bool  # has dp_x: a person that counts (the reference's rule)
+    crowd: bool
     area: float
     bbox: np.ndarray
     x: np.ndarray = field(default_factory=lambda: np.zeros(0))  # image coordinates of the points
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # evaluation-mesh rows
     kappa: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    _labels: np.ndarray | None = None
+    _mask: tuple | None = None
 
-    @property
-    def labels(self) -> np.ndarray | None:
-        """256 x 256 part labels in the box frame (decoded when first needed), None without dp_masks."""
-        if self._labels is None and self.annotated and self.ann.get("dp_masks"):
-            self._labels = labels_from_dp_masks(self.ann["dp_masks"])
-        return self._labels
+    def mask_on(self, image_size: tuple[int, int]) -> tuple[int, int, np.ndarray]:
+        """The person's foreground on the image, clipped: (x0, y0, bool array) (computed once)."""
+        if self._mask is None:
+            self._mask = _truth_mask(self, image_size)
+        return self._mask
 
 
 @dataclass
@@ -80,113 +105,263 @@ class Detection:
     _raw: np.ndarray | None = None
 
     @property
+    def area(self) -> float:
+        return float(self.bbox[2] * self.bbox[3])
+
+    @property
     def raw(self) -> np.ndarray:
-        """The uv_data PNG as (H, W, 3) bytes: I, U x 255, V x 255 (decoded once)."""
+        """The uv_data PNG as (H, W, 3) bytes: I, U x 255, V x 255 (decoded once; its size checked)."""
         if self._raw is None:
-            self._raw = decode_uv_bytes(self.record["uv_data"])
+            raw = decode_uv_bytes(self.record["uv_data"])
+            if raw.shape[:2] != raster_size(self.bbox):
+                raise ValueError(f"a result on image {self.record.get('image_id')} (box {list(self.bbox)}) has a "
+                                 f"{raw.shape[0]}x{raw.shape[1]} uv_data raster; its box needs "
+                                 "{}x{} (int(h) x int(w))".format(*raster_size(self.bbox)))  # fmt: skip
+            self._raw = raw
         return self._raw
+
+    def pixels(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The raster pixel (row, col) of image points, as the reference finds it, and whether it is inside."""
+        x0, y0, w, h = self.bbox
+        col = (x - x0).astype(np.int64)  # truncation toward zero, as numpy's astype(int) in the reference
+        row = (y - y0).astype(np.int64)
+        inside = (col >= 0) & (col < int(w)) & (row >= 0) & (row < int(h))
+        return np.where(inside, row, 0), np.where(inside, col, 0), inside
 
     def sample_bytes(self, x: np.ndarray, y: np.ndarray):
         """I and the U, V bytes predicted at image points (I = 0 outside the box)."""
-        raw = self.raw
-        h, w = raw.shape[:2]
-        x0, y0, bw, bh = self.bbox
-        col = np.floor((x - x0) * w / bw).astype(np.int64)
-        row = np.floor((y - y0) * h / bh).astype(np.int64)
-        inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        picked = raw[np.where(inside, row, 0), np.where(inside, col, 0)].astype(np.int64)
+        row, col, inside = self.pixels(x, y)
+        if not inside.any():
+            zero = np.zeros(len(x), dtype=np.int64)
+            return zero, zero, zero
+        picked = self.raw[row, col].astype(np.int64)
         return np.where(inside, picked[:, 0], 0), picked[:, 1], picked[:, 2]
 
-    def sample(self, x: np.ndarray, y: np.ndarray):
-        """I, U, V predicted at image points (I = 0 outside the box)."""
-        chart, ub, vb = self.sample_bytes(x, y)
-        return chart, ub / 255.0, vb / 255.0
+    def mask_on(self, image_size: tuple[int, int]) -> tuple[int, int, np.ndarray]:
+        """The detection's foreground (I > 0) on the image, clipped: (x0, y0, bool array)."""
+        return _place(self.raw[..., 0] > 0, self.bbox, image_size)
 
 
-def _truths(gt: dict, mesh, kappa: str) -> dict:
+def _place(mask: np.ndarray, bbox, image_size: tuple[int, int]) -> tuple[int, int, np.ndarray]:
+    """A box-sized mask put on the image at the box's integer corner and clipped to the image, as the reference
+    does: (x0, y0, the part of the mask inside)."""
+    x, y, w, h = (float(v) for v in bbox)
+    width, height = image_size
+    xi, yi = int(x), int(y)
+    x0, y0 = max(xi, 0), max(yi, 0)
+    x1 = min(int(x + w), width, xi + mask.shape[1])
+    y1 = min(int(y + h), height, yi + mask.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return x0, y0, np.zeros((0, 0), dtype=bool)
+    return x0, y0, mask[y0 - yi : y1 - yi, x0 - xi : x1 - xi]
+
+
+def box_mask(dp_masks: list, bbox) -> np.ndarray:
+    """The person's part-mask union over the box as the reference builds it: the 256 x 256 union resized to
+    the box (linear interpolation from corner to corner, ``round(max(h, 1)) x round(max(w, 1))``), kept above
+    0.5; its pixel (0, 0) is the image pixel ``(int(y0), int(x0))``. The first 14 entries count."""
+    from scipy.ndimage import zoom
+
+    masks = (list(dp_masks or []) + [[]] * parts.NUM_MASK_PARTS)[: parts.NUM_MASK_PARTS]
+    union = union_mask(masks).astype(np.float64)
+    w, h = float(bbox[2]), float(bbox[3])
+    return zoom(union, (max(h, 1.0) / union.shape[0], max(w, 1.0) / union.shape[1]), order=1, prefilter=False) > 0.5
+
+
+def _truth_mask(t: Truth, image_size: tuple[int, int]) -> tuple[int, int, np.ndarray]:
+    """The person's mask on the image as the reference builds it: from dp_masks (:func:`box_mask`); without
+    them, the COCO ``segmentation``; else empty."""
+    width, height = image_size
+    ann = t.ann
+    if "dp_masks" in ann:
+        return _place(box_mask(ann["dp_masks"], t.bbox), t.bbox, image_size)
+    segmentation = ann.get("segmentation")
+    if segmentation:
+        from pycocotools import mask as mask_utils
+
+        if isinstance(segmentation, list):
+            rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+        elif isinstance(segmentation.get("counts"), list):
+            rle = mask_utils.frPyObjects(segmentation, height, width)
+        else:
+            rle = {"size": segmentation["size"], "counts": segmentation["counts"].encode("ascii")}
+        return 0, 0, mask_utils.decode(rle).astype(bool)[:height, :width]
+    return 0, 0, np.zeros((0, 0), dtype=bool)
+
+
+def _mask_iou(a: tuple[int, int, np.ndarray], b: tuple[int, int, np.ndarray], crowd: bool) -> float:
+    """IoU of two placed masks (a: the detection); for a crowd region, intersection over the detection's area."""
+    ax, ay, am = a
+    bx, by, bm = b
+    area_a, area_b = int(am.sum()), int(bm.sum())
+    x0, y0 = max(ax, bx), max(ay, by)
+    x1, y1 = min(ax + am.shape[1], bx + bm.shape[1]), min(ay + am.shape[0], by + bm.shape[0])
+    inter = 0
+    if x1 > x0 and y1 > y0:
+        a_part = am[y0 - ay : y1 - ay, x0 - ax : x1 - ax]
+        inter = int(np.count_nonzero(a_part & bm[y0 - by : y1 - by, x0 - bx : x1 - bx]))
+    union = area_a if crowd else area_a + area_b - inter
+    return inter / union if inter and union > 0 else 0.0
+
+
+def _box_ious(dets: list[Detection], truths: list[Truth]) -> np.ndarray:
+    """(D, G) box IoU as pycocotools computes it (a crowd region: intersection over the detection's area)."""
+    if not dets or not truths:
+        return np.zeros((len(dets), len(truths)))
+    d = np.array([x.bbox for x in dets], dtype=np.float64)[:, None, :]
+    g = np.array([t.bbox for t in truths], dtype=np.float64)[None, :, :]
+    iw = np.minimum(d[..., 0] + d[..., 2], g[..., 0] + g[..., 2]) - np.maximum(d[..., 0], g[..., 0])
+    ih = np.minimum(d[..., 1] + d[..., 3], g[..., 1] + g[..., 3]) - np.maximum(d[..., 1], g[..., 1])
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)
+    area_d, area_g = d[..., 2] * d[..., 3], g[..., 2] * g[..., 3]
+    crowd = np.array([t.crowd for t in truths], dtype=bool)[None, :]
+    union = np.where(crowd, area_d, area_d + area_g - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inter > 0, inter / union, 0.0)
+
+
+def _truths(gt: dict, mesh, kappa: str, point_scale: float) -> dict:
     by_image: dict = {img["id"]: [] for img in gt["images"]}
+    pending = []  # (truth, charts, u, v): their vertices are looked up together, one query per chart
     for ann in gt["annotations"]:
-        if ann.get("category_id", 1) != 1 or ann.get("iscrowd"):
-            continue
-        annotated = all(f in ann for f in DP_FIELDS) and len(ann["dp_x"]) > 0
+        if ann.get("category_id", 1) != 1 or ann.get("image_id") not in by_image:
+            continue  # the reference evaluates the images of the file's image list
         bbox = np.asarray(ann["bbox"], dtype=np.float64)
-        t = Truth(ann, annotated, float(ann.get("area", bbox[2] * bbox[3])), bbox)
+        annotated = "dp_x" in ann
+        t = Truth(ann, annotated, bool(ann.get("iscrowd")), float(ann.get("area", bbox[2] * bbox[3])), bbox)
         if annotated:
-            t.x, t.y = box_to_image(ann["bbox"], ann["dp_x"], ann["dp_y"])
-            charts = np.asarray(ann["dp_I"], dtype=np.int64)
-            t.rows = mesh.nearest(charts, ann["dp_U"], ann["dp_V"])
+            missing = [f for f in DP_FIELDS if f not in ann]
+            if missing:
+                raise ValueError(f"annotation {ann.get('id')} has dp_x but no {', '.join(missing)}")
+            charts = np.asarray(ann["dp_I"], dtype=np.float64)
+            valid = np.isin(charts, parts.CHARTS)  # the reference drops points with another dp_I
+            x0, y0, w, h = (float(v) for v in ann["bbox"])
+            # the reference's arithmetic, in its order: dp_x * w / 255 + x0 (then - the detection's x0)
+            t.x = np.asarray(ann["dp_x"], dtype=np.float64)[valid] * w / point_scale + x0
+            t.y = np.asarray(ann["dp_y"], dtype=np.float64)[valid] * h / point_scale + y0
+            charts = charts[valid].astype(np.int64)
             t.kappa = kappa_of_charts(charts, kappa)
-        by_image.setdefault(ann.get("image_id"), []).append(t)
+            u = np.asarray(ann["dp_U"], dtype=np.float64)[valid]
+            pending.append((t, charts, u, np.asarray(ann["dp_V"], dtype=np.float64)[valid]))
+        by_image[ann["image_id"]].append(t)
+    if pending:
+        rows = mesh.nearest(*(np.concatenate([p[k] for p in pending]) for k in (1, 2, 3)))
+        for (t, *_), part in zip(pending, np.split(rows, np.cumsum([len(p[1]) for p in pending])[:-1]), strict=True):
+            t.rows = part
     return by_image
 
 
-def _detections(results: list[dict]) -> dict:
+def check_results(results) -> list[str]:
+    """What makes a results list unreadable, as reasons naming the record (empty when it can be evaluated)."""
+    if not isinstance(results, list):
+        return ["results are a JSON list of records (image_id, category_id, bbox, score, uv_shape, uv_data)"]
+    reasons = []
+    for k, r in enumerate(results):
+        problem = None
+        if not isinstance(r, dict):
+            problem = "is not an object"
+        elif missing := [f for f in ("image_id", "bbox", "score", "uv_data") if f not in r]:
+            problem = f"has no {', '.join(missing)}"
+        elif not (isinstance(r["bbox"], list) and len(r["bbox"]) == 4 and all(map(_finite_number, r["bbox"]))):
+            problem = f"bbox must be 4 finite numbers, got {r['bbox']!r}"
+        elif not _finite_number(r["score"]):
+            problem = f"score must be a finite number, got {r['score']!r}"
+        elif not isinstance(r["uv_data"], str):
+            problem = "uv_data must be a base64 PNG string"
+        elif "uv_shape" in r and list(r["uv_shape"]) != [3, *raster_size(r["bbox"])]:
+            problem = (f"uv_shape {r['uv_shape']} does not fit its box {r['bbox']}: the raster is the box's "
+                       "integer size, [3, {}, {}]".format(*raster_size(r["bbox"])))  # fmt: skip
+        if problem:
+            reasons.append(f"result {k}: {problem}")
+    return reasons
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _detections(results: list[dict], known_images) -> dict:
+    reasons = check_results(results)
+    if reasons:
+        raise ValueError(f"{reasons[0]}" + (f" ({len(reasons)} results have problems)" if len(reasons) > 1 else ""))
     by_image: dict = {}
+    unknown = set()
     for r in results:
         if r.get("category_id", 1) != 1:
+            continue
+        if r["image_id"] not in known_images:
+            unknown.add(r["image_id"])
             continue
         by_image.setdefault(r["image_id"], []).append(
             Detection(r, np.asarray(r["bbox"], dtype=np.float64), float(r["score"]))
         )
+    if unknown:
+        some = ", ".join(map(str, sorted(unknown, key=str)[:5]))
+        raise ValueError(f"results name {len(unknown)} images that the ground truth does not have (e.g. {some})")
     for dets in by_image.values():
-        dets.sort(key=lambda d: -d.score)
+        dets.sort(key=lambda d: -d.score)  # stable: ties keep the file's order, as the reference's mergesort
         del dets[MAX_DETECTIONS:]
     return by_image
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _mask_iou(det: Detection, truth: Truth) -> float:
-    if truth.labels is None:
-        return 0.0
-    a, b = det.bbox, truth.bbox
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-    nx = int(min(MASK_GRID, max(1, np.ceil(x1 - x0))))
-    ny = int(min(MASK_GRID, max(1, np.ceil(y1 - y0))))
-    xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
-    ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
-    gx, gy = np.meshgrid(xs, ys)
-    gx, gy = gx.ravel(), gy.ravel()
-    predicted = det.sample_bytes(gx, gy)[0] > 0
-    bx = np.floor((gx - b[0]) * parts.BOX_SCALE / b[2]).astype(np.int64)
-    by = np.floor((gy - b[1]) * parts.BOX_SCALE / b[3]).astype(np.int64)
-    inside = (bx >= 0) & (bx < parts.MASK_SIZE) & (by >= 0) & (by < parts.MASK_SIZE)
-    true = np.zeros(len(gx), dtype=bool)
-    true[inside] = truth.labels[by[inside], bx[inside]] > 0
-    union = np.sum(predicted | true)
-    return float(np.sum(predicted & true) / union) if union else 0.0
 
 
 def point_distances(mesh, det: Detection, truth: Truth) -> np.ndarray:
     return mesh.distance(truth.rows, mesh.nearest_bytes(*det.sample_bytes(truth.x, truth.y)))
 
 
-def _similarities(mesh, dets: list[Detection], truths: list[Truth]):
-    """(D, G) GPS, GPSm (box IoU for people without DensePose annotation) and the point distances."""
-    gps = np.zeros((len(dets), len(truths)))
+def _similarities(mesh, dets: list[Detection], truths: list[Truth], image_size):
+    """(D, G) GPS, GPSm (0 without ``image_size``: (width, height)) and box IoU, and the point distances of each
+    annotated pair a detection reaches.
+
+    Per person, all detections at once: the points' raster pixels in every detection's box, read from the
+    detections' rasters laid end to end in one buffer."""
+    n_d = len(dets)
+    gps = np.zeros((n_d, len(truths)))
     gpsm = np.zeros_like(gps)
     dists = {}
-    for j, t in enumerate(truths):
-        for i, d in enumerate(dets):
-            if not t.annotated:
-                gps[i, j] = gpsm[i, j] = _box_iou(d.bbox, t.bbox)
-                continue
-            if _box_iou(d.bbox, t.bbox) <= 0:
-                continue  # every point lies outside the detection: GPS 0
-            dist = point_distances(mesh, d, t)
-            dists[i, j] = dist
-            gps[i, j] = float(np.mean(np.exp(-(dist**2) / (2 * t.kappa**2))))
+    people = [j for j, t in enumerate(truths) if t.annotated and len(t.rows)]
+    if not n_d or not people:
+        return gps, gpsm, _box_ious(dets, truths), dists
+    boxes = np.array([d.bbox for d in dets], dtype=np.float64)
+    widths, heights = boxes[:, 2].astype(np.int64), boxes[:, 3].astype(np.int64)  # int(w), int(h)
+    pixels = {}
+    for j in people:
+        t = truths[j]
+        col = (t.x[None, :] - boxes[:, :1]).astype(np.int64)  # truncation toward zero, as the reference
+        row = (t.y[None, :] - boxes[:, 1:2]).astype(np.int64)
+        inside = (col >= 0) & (col < widths[:, None]) & (row >= 0) & (row < heights[:, None])
+        pixels[j] = (row, col, inside)
+    reached = np.zeros(n_d, dtype=bool)
+    for _, _, inside in pixels.values():
+        reached |= inside.any(axis=1)
+    if not reached.any():
+        return gps, gpsm, _box_ious(dets, truths), dists
+    rasters = [dets[i].raw.reshape(-1, 3) if reached[i] else np.zeros((0, 3), np.uint8) for i in range(n_d)]
+    start = np.concatenate([[0], np.cumsum([len(r) for r in rasters])[:-1]])
+    flat = np.concatenate(rasters)
+    raster_w = np.array([d.raw.shape[1] if reached[i] else 0 for i, d in enumerate(dets)], dtype=np.int64)
+    table = mesh.byte_table()
+    for j in people:
+        t = truths[j]
+        row, col, inside = pixels[j]
+        hit = np.flatnonzero(inside.any(axis=1))  # detections that see at least one point
+        if not len(hit):
+            continue
+        row, col, inside = row[hit], col[hit], inside[hit]
+        where = np.where(inside, start[hit, None] + row * raster_w[hit, None] + col, 0)
+        values = flat[where].astype(np.int64)  # (H, P, 3)
+        chart = np.where(inside, values[..., 0], 0)
+        chart = np.where(chart <= parts.NUM_CHARTS, chart, 0)  # a byte above 24 names no chart
+        predicted = np.where(chart > 0, table[chart, values[..., 1], values[..., 2]], -1)
+        d = mesh.distance(np.broadcast_to(t.rows, predicted.shape).ravel(), predicted.ravel()).reshape(predicted.shape)
+        score = np.mean(np.exp(-(d**2) / (2 * t.kappa**2)), axis=1)
+        for k, i in enumerate(hit.tolist()):
+            dists[i, j] = d[k]
+            gps[i, j] = score[k]
             # GPSm <= sqrt(GPS): below GPS 0.25 it cannot reach the lowest threshold, 0.5; skip the mask IoU
-            if gps[i, j] >= THRESHOLDS[0] ** 2:
-                gpsm[i, j] = np.sqrt(gps[i, j] * _mask_iou(d, t))
-    return gps, gpsm, dists
+            if score[k] >= THRESHOLDS[0] ** 2 and image_size is not None:
+                iou = _mask_iou(dets[i].mask_on(image_size), t.mask_on(image_size), t.crowd)
+                gpsm[i, j] = np.sqrt(score[k] * iou)
+    return gps, gpsm, _box_ious(dets, truths), dists
 
 
 # The per-image work (decoding detections, distances, mask IoU) runs in forked worker processes, which read
@@ -195,47 +370,78 @@ _SHARED: dict = {}
 
 
 def _image_work(image_id):
+    """One image's matches, per mode and area range (see :func:`_match`), and its pointwise distances."""
     truths = _SHARED["truths"][image_id]
     dets = _SHARED["dets"].get(image_id, [])
-    gps, gpsm, dists = _similarities(_SHARED["mesh"], dets, truths)
-    return image_id, gps, gpsm, _pointwise_pairs(gps, dists, truths)
+    gps, gpsm, box, dists = _similarities(_SHARED["mesh"], dets, truths, _SHARED["sizes"].get(image_id))
+    matches = {(name, area): _match(sim, box, dets, truths, bounds)
+               for name, sim in (("gps", gps), ("gpsm", gpsm)) for area, bounds in AREA_RANGES.items()}  # fmt: skip
+    return matches, _pointwise_pairs(gps, dists, truths)
 
 
-def _match(sim: np.ndarray, dets: list[Detection], truths: list[Truth], area: tuple[float, float]):
-    """COCO's evaluateImg for one image and area range: per threshold, which detections are true positives."""
+def _match(sim: np.ndarray, box: np.ndarray, dets: list[Detection], truths: list[Truth], area: tuple):
+    """The reference's evaluateImg for one image and area range: per threshold, which detections matched a
+    person and which are ignored; the number of people that count; the detections' scores."""
     lo, hi = area
-    ignore_gt = np.array([(not t.annotated) or not (lo <= t.area <= hi) for t in truths], dtype=bool)
-    order = np.argsort(ignore_gt, kind="stable")  # people that count first
+    n_t, n_d, n_g = len(THRESHOLDS), len(dets), len(truths)
+    ignore_gt = np.array([(not t.annotated) or t.area < lo or t.area > hi for t in truths], dtype=bool)
+    order = np.argsort(ignore_gt, kind="mergesort")  # people that count first
     ignore_gt = ignore_gt[order]
-    sim = sim[:, order] if len(truths) else sim
-    n_t, n_d = len(THRESHOLDS), len(dets)
     matched = np.zeros((n_t, n_d), dtype=bool)
     ignored = np.zeros((n_t, n_d), dtype=bool)
-    for ti, threshold in enumerate(THRESHOLDS):
-        taken = np.zeros(len(truths), dtype=bool)
-        for di in range(n_d):
-            best, m = min(threshold, 1 - 1e-10), -1
-            for gi in range(len(truths)):
-                if taken[gi]:
+    if ignore_gt.all():  # no person that counts in this image (or none at all): its detections are ignored
+        ignored[:] = True
+    if n_d and n_g:
+        sim, box = sim[:, order], box[:, order]
+        ig = ignore_gt.tolist()
+        crowd = [truths[k].crowd for k in order]
+        taken = [[False] * n_g for _ in range(n_t)]
+        reach = sim.max(axis=1).tolist()  # a detection matches at a threshold only if some GPS reaches it
+        rows = sim.tolist()
+        for ti, threshold in enumerate(THRESHOLDS.tolist()):
+            taken_t = taken[ti]
+            for di in range(n_d):
+                if reach[di] < threshold:
                     continue
-                if m > -1 and not ignore_gt[m] and ignore_gt[gi]:
-                    break
-                if sim[di, gi] < best:
+                row = rows[di]
+                best, m = min(threshold, 1 - 1e-10), -1
+                for gi in range(n_g):
+                    if taken_t[gi] and not crowd[gi]:
+                        continue
+                    if m > -1 and not ig[m] and ig[gi]:
+                        break
+                    s = row[gi]
+                    if s < best or s == 0:
+                        continue
+                    best, m = s, gi
+                if m == -1:
                     continue
-                best, m = sim[di, gi], gi
-            if m == -1:
-                continue
-            taken[m] = True
-            matched[ti, di] = True
-            ignored[ti, di] = ignore_gt[m]
-    det_area = np.array([d.bbox[2] * d.bbox[3] for d in dets])
+                ignored[ti, di] = ig[m]
+                matched[ti, di] = True
+                taken_t[m] = True
+        last = n_t - 1  # the reference reads the last threshold's matches here
+        for di in np.flatnonzero(~matched[last] & (box >= BOX_IOU_IGNORE).any(axis=1)).tolist():
+            best, m = BOX_IOU_IGNORE, -1
+            for gi in range(n_g):
+                if taken[last][gi] and not crowd[gi]:
+                    continue
+                if box[di, gi] < best:
+                    continue
+                best, m = box[di, gi], gi
+            if m > -1:
+                ignored[:, di] = ig[m]
+                if ig[m]:
+                    matched[last, di] = True
+                    taken[last][m] = True
+    det_area = np.array([d.area for d in dets])
     outside = (det_area < lo) | (det_area > hi) if n_d else np.zeros(0, dtype=bool)
     ignored |= ~matched & outside[None, :]
     return matched, ignored, int(np.sum(~ignore_gt)), np.array([d.score for d in dets])
 
 
 def _average_precision(per_image: list) -> tuple[np.ndarray, np.ndarray]:
-    """Per threshold: (AP, recall) from every image's matches, as COCOeval.accumulate does (-1 if no people)."""
+    """Per threshold: (AP, recall) from every image's matches, as the reference accumulates them (-1 if no
+    person counts)."""
     n_people = sum(p[2] for p in per_image)
     ap, recall = np.full(len(THRESHOLDS), -1.0), np.full(len(THRESHOLDS), -1.0)
     if n_people == 0:
@@ -245,10 +451,10 @@ def _average_precision(per_image: list) -> tuple[np.ndarray, np.ndarray]:
     for ti in range(len(THRESHOLDS)):
         matched = np.concatenate([p[0][ti] for p in per_image])[order]
         ignored = np.concatenate([p[1][ti] for p in per_image])[order]
-        tp = np.cumsum(matched & ~ignored)
-        fp = np.cumsum(~matched & ~ignored)
+        tp = np.cumsum(matched & ~ignored).astype(np.float64)
+        fp = np.cumsum(~matched & ~ignored).astype(np.float64)
         rc = tp / n_people
-        pr = tp / np.maximum(tp + fp, np.finfo(float).eps)
+        pr = tp / (fp + tp + np.spacing(1))
         recall[ti] = rc[-1] if len(rc) else 0.0
         pr = np.maximum.accumulate(pr[::-1])[::-1] if len(pr) else pr
         idx = np.searchsorted(rc, RECALL_POINTS, side="left")
@@ -274,21 +480,36 @@ def _summary(results: dict) -> dict:
     return out
 
 
-def evaluate(gt: dict, results: list[dict], mesh, kappa: str = "paper", workers: int | None = None) -> dict:
+def evaluate(gt: dict, results: list[dict], mesh, kappa: str = DEFAULT_KAPPA, workers: int | None = None,
+             point_scale: float = parts.POINT_SCALE) -> dict:  # fmt: skip
     """GPS and GPSm AP/AR and the pointwise curve: ``{"gps": {...}, "gpsm": {...}, "pointwise": {...}}``.
 
-    ``workers``: processes for the per-image work (default: up to 2 with enough images; 1 = in this one)."""
+    ``point_scale``: 255 (DensePose-COCO's definition, the reference evaluator's) or 256 (how detectron2's
+    training code reads dp_x). ``workers``: processes for the per-image work (default: up to 2 with enough
+    images; 1 = in this one). Raises ValueError, with the reason, on input the reference cannot read."""
     import multiprocessing
     import os
 
-    truths_by_image = _truths(gt, mesh, kappa)
-    dets_by_image = _detections(results)
-    images = [i for i, truths in truths_by_image.items() if truths or dets_by_image.get(i)]
+    if kappa not in KAPPAS:
+        raise ValueError(f"kappa is one of {', '.join(KAPPAS)}, not {kappa!r}")
+    if point_scale not in (255, 256):
+        raise ValueError(f"point_scale is 255 (DensePose-COCO) or 256 (detectron2's training), not {point_scale}")
+    truths_by_image = _truths(gt, mesh, kappa, float(point_scale))
+    dets_by_image = _detections(results, truths_by_image)
+    unsized = [img.get("id") for img in gt["images"] if not (_finite_number(img.get("width"))
+                                                            and _finite_number(img.get("height")))]  # fmt: skip
+    if unsized:
+        raise ValueError(f"{len(unsized)} images have no width and height (e.g. image {unsized[0]}); the masks of "
+                         "GPSm are compared on the image")  # fmt: skip
+    sizes = {img["id"]: (int(img["width"]), int(img["height"])) for img in gt["images"]}
+    # the reference's image order (sorted ids): it decides the order of equal scores across images
+    images = sorted((i for i, truths in truths_by_image.items() if truths or dets_by_image.get(i)), key=_id_key)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(images) >= 64 else 1
     if multiprocessing.current_process().daemon:  # a Celery pool process may not have children this way
         workers = 1
-    _SHARED.update(truths=truths_by_image, dets=dets_by_image, mesh=mesh)
+    mesh.byte_table()  # built here once, not in each worker process
+    _SHARED.update(truths=truths_by_image, dets=dets_by_image, mesh=mesh, sizes=sizes)
     try:
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -299,22 +520,23 @@ def evaluate(gt: dict, results: list[dict], mesh, kappa: str = "paper", workers:
         _SHARED.clear()
     per = {"gps": {a: [] for a in AREA_RANGES}, "gpsm": {a: [] for a in AREA_RANGES}}
     point_d = []
-    for image_id, gps, gpsm, pairs in done:
-        truths, dets = truths_by_image[image_id], dets_by_image.get(image_id, [])
-        for name, sim in (("gps", gps), ("gpsm", gpsm)):
-            for area, bounds in AREA_RANGES.items():
-                per[name][area].append(_match(sim, dets, truths, bounds))
+    for matches, pairs in done:
+        for (name, area), match in matches.items():
+            per[name][area].append(match)
         point_d += pairs
     summary = {name: _summary({a: _average_precision(v) for a, v in by_area.items()}) for name, by_area in per.items()}
     summary["pointwise"] = pointwise(np.concatenate(point_d) if point_d else np.zeros(0))
     return summary
 
 
+def _id_key(image_id):
+    return (0, image_id, "") if isinstance(image_id, int | float) else (1, 0, str(image_id))
+
+
 def _pointwise_pairs(gps: np.ndarray, dists: dict, truths: list[Truth]) -> list[np.ndarray]:
     out = []
     taken = set()
-    for j in np.argsort([-1 if not t.annotated else 0 for t in truths], kind="stable"):
-        t = truths[j]
+    for j, t in enumerate(truths):
         if not t.annotated:
             continue
         candidates = [i for i in range(gps.shape[0]) if i not in taken and gps[i, j] > 0]
@@ -345,36 +567,43 @@ def pointwise(distances_m: np.ndarray) -> dict:
     }
 
 
-def perfect_results(gt: dict, score: float = 1.0) -> list[dict]:
-    """A results file that predicts every annotated person exactly: the box, and over it the part masks filled
-    with the IUV of the nearest annotated point, each annotated point's own pixel holding its own IUV."""
+def perfect_results(gt: dict, score: float = 1.0, point_scale: float = parts.POINT_SCALE) -> list[dict]:
+    """A results file that predicts every annotated person exactly: a raster of the box's integer size whose
+    foreground is the person's mask as the evaluation builds it (:func:`box_mask`), filled with the IUV of the
+    nearest annotated point, each point's own pixel (as the evaluation reads it) holding its own IUV."""
     from scipy.spatial import cKDTree
 
     out = []
     for ann in gt["annotations"]:
         if ann.get("iscrowd") or not all(f in ann for f in DP_FIELDS) or not ann["dp_x"]:
             continue
-        x0, y0, w, h = ann["bbox"]
-        width, height = max(1, round(w)), max(1, round(h))
-        bx = (np.arange(width) + 0.5) * parts.BOX_SCALE / width
-        by = (np.arange(height) + 0.5) * parts.BOX_SCALE / height
-        gx, gy = np.meshgrid(bx, by)
-        labels = labels_from_dp_masks(ann["dp_masks"]) if ann.get("dp_masks") else np.ones((256, 256), np.uint8)
-        fg = labels[gy.astype(int).clip(0, 255), gx.astype(int).clip(0, 255)] > 0
-        points = np.stack([ann["dp_x"], ann["dp_y"]], axis=1)
-        _, nearest = cKDTree(points).query(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        x0, y0, w, h = (float(v) for v in ann["bbox"])
+        height, width = raster_size(ann["bbox"])
+        fg = np.zeros((height, width), dtype=bool)
+        if ann.get("dp_masks"):
+            mask = box_mask(ann["dp_masks"], ann["bbox"])[:height, :width]
+            fg[: mask.shape[0], : mask.shape[1]] = mask
+        else:
+            fg[:] = True
+        # the image point at each pixel's centre (pixel (0, 0) is image pixel (int(y0), int(x0)))
+        gx, gy = np.meshgrid(int(x0) + np.arange(width) + 0.5, int(y0) + np.arange(height) + 0.5)
+        px = np.asarray(ann["dp_x"], dtype=np.float64) * w / point_scale + x0
+        py = np.asarray(ann["dp_y"], dtype=np.float64) * h / point_scale + y0
+        _, nearest = cKDTree(np.stack([px, py], axis=1)).query(np.stack([gx.ravel(), gy.ravel()], axis=1))
         nearest = nearest.reshape(height, width)
         i_map = np.where(fg, np.asarray(ann["dp_I"])[nearest], 0)
         u_map = np.where(fg, np.asarray(ann["dp_U"])[nearest], 0)
         v_map = np.where(fg, np.asarray(ann["dp_V"])[nearest], 0)
-        col = np.clip(np.floor(np.asarray(ann["dp_x"]) * width / parts.BOX_SCALE).astype(int), 0, width - 1)
-        row = np.clip(np.floor(np.asarray(ann["dp_y"]) * height / parts.BOX_SCALE).astype(int), 0, height - 1)
-        i_map[row, col], u_map[row, col], v_map[row, col] = ann["dp_I"], ann["dp_U"], ann["dp_V"]
+        row, col, inside = Detection({}, np.array([x0, y0, w, h]), score).pixels(px, py)
+        row, col = row[inside], col[inside]
+        i_map[row, col] = np.asarray(ann["dp_I"])[inside]
+        u_map[row, col] = np.asarray(ann["dp_U"])[inside]
+        v_map[row, col] = np.asarray(ann["dp_V"])[inside]
         out.append(
             {
                 "image_id": ann["image_id"],
                 "category_id": 1,
-                "bbox": [float(x0), float(y0), float(w), float(h)],
+                "bbox": [x0, y0, w, h],
                 "score": float(score),
                 "uv_shape": [3, height, width],
                 "uv_data": encode_uv_png(i_map, u_map, v_map),
