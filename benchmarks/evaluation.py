@@ -39,7 +39,8 @@ def main() -> None:
 
     evaluate = _G.evaluate
     from pipeline.evaluation.mesh import EvalMesh
-    from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
+    from pipeline.synthetic import coco as synthetic_coco
+    from pipeline.synthetic.scene import SceneGenerator
 
     body = load_body_model("anny", cache_dir=args.cache)
     assets = load_assets(ensure_assets(body, args.cache))
@@ -51,16 +52,7 @@ def main() -> None:
     base = []
     for index in range(args.base_images):
         img = generator.generate(seed=5, index=index)
-        anns = []
-        for person in img.people:
-            ann = {"category_id": 1, "iscrowd": 0, "bbox": person.bbox, "area": float(person.area)}
-            if not person.ignore:
-                pts = perfect_annotations(img, person)
-                if pts:
-                    ann.update(dp_masks=person.dp_masks, dp_x=[p["box_xy"][0] for p in pts],
-                               dp_y=[p["box_xy"][1] for p in pts], dp_I=[float(p["I"]) for p in pts],
-                               dp_U=[p["U"] for p in pts], dp_V=[p["V"] for p in pts])  # fmt: skip
-            anns.append(ann)
+        anns = [synthetic_coco.annotation(person, 0, 0) for person in img.people]
         h, w = img.instance.shape
         base.append((w, h, anns))
     rng = np.random.default_rng(0)

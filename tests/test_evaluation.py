@@ -11,7 +11,8 @@ from pipeline.charts.interchange import chart_vertices
 from pipeline.coco.densepose import decode_uv_png, encode_uv_png
 from pipeline.evaluation import gps as G
 from pipeline.evaluation.mesh import EvalMesh
-from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
+from pipeline.synthetic import coco as synthetic_coco
+from pipeline.synthetic.scene import SceneGenerator
 
 
 @pytest.fixture(scope="module")
@@ -24,19 +25,7 @@ def ground_truth(anny, assets):
         h, w = img.instance.shape
         images.append({"id": index + 1, "file_name": f"{index}.jpg", "width": w, "height": h})
         for person in img.people:
-            ann = {"id": len(annotations) + 1, "image_id": index + 1, "category_id": 1, "iscrowd": 0,
-                   "bbox": person.bbox, "area": float(person.area)}  # fmt: skip
-            if not person.ignore:
-                points = perfect_annotations(img, person)
-                ann.update(
-                    dp_masks=person.dp_masks,
-                    dp_x=[p["box_xy"][0] for p in points],
-                    dp_y=[p["box_xy"][1] for p in points],
-                    dp_I=[float(p["I"]) for p in points],
-                    dp_U=[p["U"] for p in points],
-                    dp_V=[p["V"] for p in points],
-                )
-            annotations.append(ann)
+            annotations.append(synthetic_coco.annotation(person, index + 1, len(annotations) + 1))
     data = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
     assert sum("dp_x" in a for a in annotations) >= 4
     return data

@@ -91,10 +91,11 @@ def test_a_crowd_region_takes_every_detection_inside_it(mesh):
     detection is the intersection over the detection's own area (here 1.0 for boxes inside it)."""
     crowd = {"id": 9, "image_id": 1, "category_id": 1, "iscrowd": 1, "bbox": [300, 0, 300, 300], "area": 9e4}
     inside = [det([350, 50, 50, 50], 0.99), det([450, 100, 60, 40], 0.98)]
-    assert G.evaluate(dataset(person(1, A), crowd), [halves(A, 0.5, 0.1, 0.9), *inside], mesh)["gps"]["AP"] == pytest.approx(1.0)
-    assert G.evaluate(dataset(person(1, A)), [halves(A, 0.5, 0.1, 0.9), *inside], mesh)["gps"]["AP"] == pytest.approx(
-        1 / 3
-    ), "without the crowd region they are false positives"
+    dets = [halves(A, 0.5, 0.1, 0.9), *inside]
+    assert G.evaluate(dataset(person(1, A), crowd), dets, mesh)["gps"]["AP"] == pytest.approx(1.0)
+    assert G.evaluate(dataset(person(1, A)), dets, mesh)["gps"]["AP"] == pytest.approx(1 / 3), (
+        "without the crowd region they are false positives"
+    )
 
 
 def test_ground_truth_points_sit_at_dp_x_times_w_over_255(mesh):

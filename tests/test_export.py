@@ -42,7 +42,7 @@ def test_export_writes_valid_densepose_coco_of_accepted_people(annotated, tmp_pa
     assert ann["id"] == task["person"]["id"] and len(ann["dp_masks"]) == 14
     ok = Correspondence.objects.filter(point__person_id=ann["id"], status="ok").select_related("point")
     assert len(ann["dp_I"]) == ok.count() == sum(a["status"] == "ok" for a in answers)
-    assert sorted(ann["dp_x"]) == sorted(c.point.box_x for c in ok)
+    assert np.allclose(sorted(ann["dp_x"]), sorted(c.point.box_x * 255 / 256 for c in ok)), "dp_x = box_x 255/256"
 
     # the exported (I, U, V) lead back to the true surface points at (dp_x, dp_y)
     truth = ImageTruth.objects.get(image_id=ann["image_id"])

@@ -5,7 +5,8 @@ The flip swaps left and right the way the body does: the mirrored image shows a 
 hand is where the right hand was. Mask labels and charts swap through ``pipeline.parts``' flip tables, and U, V
 go through the chart set's own mirror map, ``UV_symmetry_transforms.mat`` (:mod:`pipeline.charts.interchange`,
 the file detectron2 is given too), so a point keeps naming the same spot of the mirrored body.
-Points use the exporter's convention: ``x = x0 + dp_x * w / 256``.
+Points are read from DensePose-COCO's dp frame (``x = x0 + dp_x * w / 255``) into the box frame of the masks
+(``x = x0 + box_x * w / 256``), in which the model's targets and the flip work.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from pipeline import parts
 from pipeline.charts.interchange import load_symmetry, mirror_iuv
-from pipeline.coco.densepose import DP_FIELDS, labels_from_dp_masks
+from pipeline.coco.densepose import DP_FIELDS, dp_to_box, labels_from_dp_masks
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,8 @@ def _person(ann: dict) -> PersonAnnotation:
     return PersonAnnotation(
         box=np.asarray(ann["bbox"], dtype=np.float64),
         labels=labels_from_dp_masks(ann["dp_masks"]) if ann.get("dp_masks") else np.zeros((256, 256), np.uint8),
-        x=field("dp_x", np.float64),
-        y=field("dp_y", np.float64),
+        x=dp_to_box(field("dp_x", np.float64)),  # the box frame of the masks, 0..256
+        y=dp_to_box(field("dp_y", np.float64)),
         chart=field("dp_I", np.int64),
         u=field("dp_U", np.float64),
         v=field("dp_V", np.float64),

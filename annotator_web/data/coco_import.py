@@ -24,6 +24,7 @@ class ImportReport:
     tasks: int = 0
     skipped_existing: int = 0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # imported as they are
 
 
 def _number(v) -> bool:

@@ -20,7 +20,7 @@ from annotator_web.data.images import ingest
 from annotator_web.data.models import Image, Person, Project
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
-from pipeline.coco.densepose import decode_rle, encode_rle, validate_dataset
+from pipeline.coco.densepose import decode_rle, dp_to_box, encode_rle, validate_dataset
 
 IMPORT_KEY = "import"
 
@@ -35,10 +35,12 @@ def import_densepose(
 
     report = ImportReport()
     data = read_coco(annotations)
-    problems = validate_dataset(data)
+    warnings: list = []
+    problems = validate_dataset(data, warnings)
     if any(p.annotation_id == "-" for p in problems):
         raise ValueError(f"{annotations}: " + "; ".join(p.reason for p in problems if p.annotation_id == "-"))
     report.problems += [str(p) for p in problems]
+    report.warnings += [str(w) for w in warnings]
     bad = {p.annotation_id for p in problems}
     body = (data.get("info") or {}).get("body_model") or settings.BODY_MODEL
 
@@ -105,11 +107,12 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     submission2 = Submission.objects.create(task=task2, annotator=None, key=IMPORT_KEY, data={"answers": []})
     order: dict[int, int] = {}
     answers = []
+    box_x, box_y = dp_to_box(ann["dp_x"]), dp_to_box(ann["dp_y"])
     for k in range(len(chart)):
         part = parts.CHART_TO_MASK_PART[int(chart[k])]
         order[part] = order.get(part, -1) + 1
-        point = SampledPoint.objects.create(person=person, part=part, order=order[part], box_x=ann["dp_x"][k],
-                                            box_y=ann["dp_y"][k])  # fmt: skip
+        point = SampledPoint.objects.create(person=person, part=part, order=order[part], box_x=float(box_x[k]),
+                                            box_y=float(box_y[k]))  # fmt: skip
         view, click = None, (None, None)
         if mapper is not None:  # where the point is seen, for the review page
             xy, visible = mapper.project_to_views(part, surface[k])

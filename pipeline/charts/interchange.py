@@ -207,6 +207,7 @@ def ensure(assets, body: str, progress: Progress | None = None) -> Path:
         elif not _current(folder):
             _write_vertex_tables(assets, body, folder)
             info = {**json.loads((folder / "info.json").read_text()), "format": FORMAT}
+            (folder / "README.md").write_text(readme(info))
             (folder / "info.json").write_text(json.dumps(info, indent=1))
     return folder
 

@@ -1,9 +1,13 @@
 """DensePose-COCO annotations: coordinates, masks and validation (no Django).
 
-Coordinate convention (one, documented, used everywhere here): a point's ``dp_x``, ``dp_y`` are its
-position relative to the box corner with each axis scaled so the box is ``BOX_SCALE`` (256) wide and tall:
-``x = x0 + dp_x * w / 256`` and back ``dp_x = (x - x0) * 256 / w``. (DensePose's training code reads them this
-way; its evaluator divides by 255 instead, a sub-pixel difference.)
+Two frames for a point inside a person's box:
+
+- the **dp frame** of DensePose-COCO files (``dp_x``, ``dp_y``): ``x = x0 + dp_x * w / 255``, as the dataset
+  defines it (its reference evaluator and its authors' own notebook read it so; detectron2's training code
+  divides by 256 instead, a sub-pixel difference). Written by the exporter, read by import, training and
+  evaluation, converted only by :func:`dp_to_box` / :func:`box_to_dp` and :func:`box_to_image`.
+- the **box frame** inside this project (sampled points, synthetic truth, training targets): the frame of the
+  part masks, 256 units a side, ``x = x0 + box_x * w / 256``.
 
 ``dp_masks`` are 14 entries in mask-part order (``pipeline.parts.MASK_PART_NAMES``), each a COCO RLE in the
 same 256 × 256 box frame, or ``[]`` when the part is absent.
@@ -22,18 +26,28 @@ from pipeline import parts
 DP_FIELDS = ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")
 
 
+def box_to_dp(v) -> np.ndarray:
+    """Box frame (0..256, the masks') -> the dp frame of DensePose-COCO files (0..255): the same image point."""
+    return np.asarray(v, dtype=np.float64) * parts.POINT_SCALE / parts.MASK_SIZE
+
+
+def dp_to_box(v) -> np.ndarray:
+    """DensePose-COCO's dp_x or dp_y -> the box frame (the same image point)."""
+    return np.asarray(v, dtype=np.float64) * parts.MASK_SIZE / parts.POINT_SCALE
+
+
 def box_to_image(bbox, dp_x, dp_y) -> tuple[np.ndarray, np.ndarray]:
+    """DensePose-COCO's dp_x, dp_y -> image coordinates: x = x0 + dp_x * w / 255."""
     x0, y0, w, h = bbox
-    return x0 + np.asarray(dp_x, dtype=np.float64) * w / parts.BOX_SCALE, y0 + np.asarray(
-        dp_y, dtype=np.float64
-    ) * h / parts.BOX_SCALE
+    return (x0 + np.asarray(dp_x, dtype=np.float64) * w / parts.POINT_SCALE,
+            y0 + np.asarray(dp_y, dtype=np.float64) * h / parts.POINT_SCALE)  # fmt: skip
 
 
 def image_to_box(bbox, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates -> DensePose-COCO's dp_x, dp_y (the inverse of :func:`box_to_image`)."""
     x0, y0, w, h = bbox
-    return (np.asarray(x, dtype=np.float64) - x0) * parts.BOX_SCALE / w, (
-        np.asarray(y, dtype=np.float64) - y0
-    ) * parts.BOX_SCALE / h
+    return ((np.asarray(x, dtype=np.float64) - x0) * parts.POINT_SCALE / w,
+            (np.asarray(y, dtype=np.float64) - y0) * parts.POINT_SCALE / h)  # fmt: skip
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -184,10 +198,12 @@ class Problem:
         return f"annotation {self.annotation_id}: {self.reason}"
 
 
-def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> list[str]:
+def check_annotation(ann: dict, image_size: tuple[int, int] | None = None, warnings: list | None = None) -> list[str]:
     """Every problem with one person annotation, as readable reasons (empty when valid).
 
-    ``image_size`` is (width, height) of its image, to check that the box lies inside it."""
+    ``image_size`` is (width, height) of its image, to check that the box lies inside it. What any real dataset
+    has and DensePose's own loader and evaluator accept (points a pixel off the mask part of their chart, at
+    part borders) is not a problem: it goes to ``warnings`` when a list is given."""
     reasons = []
     bbox = ann.get("bbox")
     if not (isinstance(bbox, list | tuple) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
@@ -228,15 +244,15 @@ def check_annotation(ann: dict, image_size: tuple[int, int] | None = None) -> li
             counts: dict = {}
             reasons += _check_masks(masks, counts)
             if not reasons and len(x):
-                col = np.clip(np.floor(x).astype(int), 0, parts.MASK_SIZE - 1)
-                row = np.clip(np.floor(y).astype(int), 0, parts.MASK_SIZE - 1)
+                col = np.clip(np.floor(dp_to_box(x)).astype(int), 0, parts.MASK_SIZE - 1)
+                row = np.clip(np.floor(dp_to_box(y)).astype(int), 0, parts.MASK_SIZE - 1)
                 expected = CHART_PART_TABLE[i.astype(int)]
                 found = mask_labels_at(masks, row, col, counts)
                 wrong = np.flatnonzero(found != expected)
-                if len(wrong):
+                if len(wrong) and warnings is not None:
                     k = wrong[0]
                     where = parts.mask_part_name(int(found[k])) if found[k] else "background"
-                    reasons.append(
+                    warnings.append(
                         f"{len(wrong)} points lie outside the mask part of their chart; point {k} (chart "
                         f"{int(i[k])}, {parts.chart_name(int(i[k]))}) is on {where}"
                     )
@@ -327,12 +343,21 @@ def _is_number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
 
 
-def validate_dataset(data: dict) -> list[Problem]:
-    """Every problem in a DensePose-COCO dataset dict: structure, ids, image references, each annotation."""
+def validate_dataset(data: dict, warnings: list | None = None) -> list[Problem]:
+    """Every problem in a DensePose-COCO dataset dict: structure, ids, image references, each annotation.
+    Disagreements the reference accepts go to ``warnings`` (as :class:`Problem`) when a list is given."""
+    if not isinstance(data, dict):
+        return [Problem("-", "the file is not a JSON object with images, annotations and categories")]
     problems = []
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             problems.append(Problem("-", f"the file needs a list '{key}'"))
+    if problems:
+        return problems
+    for what in ("images", "annotations"):
+        bad = [k for k, entry in enumerate(data[what]) if not isinstance(entry, dict)]
+        if bad:
+            problems.append(Problem("-", f"{len(bad)} entries of '{what}' are not objects (first: {what}[{bad[0]}])"))
     if problems:
         return problems
     images = {}
@@ -352,7 +377,10 @@ def validate_dataset(data: dict) -> list[Problem]:
             size = None
         else:
             size = (image.get("width"), image.get("height")) if image.get("width") and image.get("height") else None
-        problems += [Problem(ann_id, r) for r in check_annotation(ann, size)]
+        notes: list[str] = []
+        problems += [Problem(ann_id, r) for r in check_annotation(ann, size, notes)]
+        if warnings is not None:
+            warnings += [Problem(ann_id, r) for r in notes]
     return problems
 
 

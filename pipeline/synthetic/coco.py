@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline.coco.densepose import box_to_dp
 from pipeline.synthetic.scene import PersonTruth, SyntheticImage
 
 CATEGORIES = [{"id": 1, "name": "person", "supercategory": "person"}]
@@ -17,8 +18,8 @@ def annotation(person: PersonTruth, image_id: int, ann_id: int) -> dict:
            "segmentation": person.segmentation}  # fmt: skip
     if not person.ignore and person.points:
         pts = person.points
-        ann.update(dp_masks=person.dp_masks, dp_x=[p["box_xy"][0] for p in pts],
-                   dp_y=[p["box_xy"][1] for p in pts], dp_I=[float(p["I"]) for p in pts],
+        ann.update(dp_masks=person.dp_masks, dp_x=box_to_dp([p["box_xy"][0] for p in pts]).tolist(),
+                   dp_y=box_to_dp([p["box_xy"][1] for p in pts]).tolist(), dp_I=[float(p["I"]) for p in pts],
                    dp_U=[p["U"] for p in pts], dp_V=[p["V"] for p in pts])  # fmt: skip
     return ann
 

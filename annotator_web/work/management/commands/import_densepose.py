@@ -27,9 +27,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         for problem in report.problems:
             self.stderr.write(f"skipped: {problem}")
+        for warning in report.warnings[:20]:
+            self.stderr.write(f"imported with a warning: {warning}")
         self.stdout.write(
             f"imported {report.images} images, {report.people} people and {report.points} points into {project} "
             f"({'accepted' if accepted else 'waiting for review'}); {report.tasks} people without DensePose "
             f"annotation queued for stage 1; {report.skipped_existing} images were already there; "
-            f"{len(report.problems)} problems"
+            f"{len(report.problems)} problems, {len(report.warnings)} warnings"
         )
