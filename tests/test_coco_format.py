@@ -134,9 +134,7 @@ def test_dataset_problems_name_the_annotation(annotated):
     assert [str(p) for p in dp.validate_dataset(entries)] == [
         "annotation -: 2 entries of 'annotations' are not objects (first: annotations[1])"
     ]
-    assert str(dp.validate_dataset([])[0]).endswith(
-        "is not a JSON object with images, annotations and categories"
-    )
+    assert str(dp.validate_dataset([])[0]).endswith("is not a JSON object with images, annotations and categories")
 
 
 def test_uv_data_png_round_trip(annotated):

@@ -142,7 +142,7 @@ def test_two_processes_under_torchrun_train_in_step(synthetic_set, tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "training",
          "train", "--config", "tiny", "--iterations", "4", "--batch-size", "1", "--data", str(data), "--images",
-         str(folder), "--out", str(out), "--chart-assets", str(chart_assets), "--no-progress"],
+         str(folder), "--out", str(out), "--chart-assets", str(chart_assets), "--no-progress", "--no-eval"],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
@@ -150,6 +150,7 @@ def test_two_processes_under_torchrun_train_in_step(synthetic_set, tmp_path):
     losses = [r for r in records if "loss" in r]
     assert losses and all(r["world_size"] == 2 for r in losses)
     assert records[-1].get("done") and records[-1].get("ranks_in_sync") is True
+    assert not any("eval" in r for r in records), "--no-eval: no evaluation at the end"
     assert (out / "model_final.pth").exists() and not list(out.glob("*.tmp"))
 
 
@@ -184,7 +185,11 @@ def test_training_with_the_teachers_targets(synthetic_set, tmp_path):
          "--no-progress")  # fmt: skip
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["teacher_points_per_person"] == 32 and config["iterations"] == 4
-    assert all(np.isfinite(r["loss_dp_U"]) for r in read_metrics(tmp_path / "run") if "loss" in r)
+    records = read_metrics(tmp_path / "run")
+    assert all(np.isfinite(r["loss_dp_U"]) for r in records if "loss" in r)
+    evals = [r for r in records if "eval" in r]
+    assert len(evals) == 1 and evals[0]["iteration"] == 4, "with chart assets a run evaluates at its end"
+    assert set(evals[0]["eval"]["gps"]) >= {"AP", "AP50", "AR"}
 
 
 def test_the_keypoint_branch_trains_beside_densepose(synthetic_set, tmp_path):

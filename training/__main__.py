@@ -11,6 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from pipeline.evaluation.gps import DEFAULT_KAPPA, KAPPAS
+from pipeline.parts import POINT_SCALE
+
 
 def _count(minimum: int):
     def parse(text: str) -> int:
@@ -48,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-points", type=_count(1), default=TEACHER_POINTS, help="dense teacher targets per person")
     t.add_argument("--eval-period", type=_count(1), help="evaluate (GPS) every N iterations and at the end")
     t.add_argument("--eval-data", type=Path, help="evaluate on this file (default: --data), at the end at least")
+    t.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end of the run")
     t.add_argument("--no-progress", action="store_true")
 
     te = sub.add_parser("teacher", help="train the teacher inpainting network")
@@ -69,7 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", required=True, type=Path, help="DensePose-COCO ground truth")
     ev.add_argument("--images", type=Path)
     ev.add_argument("--chart-assets", required=True, type=Path)
-    ev.add_argument("--kappa", choices=("paper", "per-part"), default="paper")
+    ev.add_argument("--kappa", choices=KAPPAS, default=DEFAULT_KAPPA,
+                    help="per-part: the reference's (published numbers); paper: 0.255 m")  # fmt: skip
+    ev.add_argument("--point-scale", type=int, choices=(255, 256), default=POINT_SCALE,
+                    help="x = x0 + dp_x * w / S: 255 DensePose-COCO's, 256 detectron2's training")  # fmt: skip
     ev.add_argument("--json", dest="json_out", type=Path, help="write the numbers here")
     return p
 
@@ -114,7 +121,7 @@ def _train(args) -> int:
                               config.teacher_points_per_person, config.teacher_weight)  # fmt: skip
     last = train(config, args.data, args.images, args.out, chart_assets=args.chart_assets, resume=args.resume,
                  progress=not args.no_progress, extra_points=extra, evaluate_every=args.eval_period,
-                 eval_data=args.eval_data)  # fmt: skip
+                 eval_data=args.eval_data, evaluate_at_end=not args.no_eval)  # fmt: skip
     if last:
         print(json.dumps(last))
     return 0
@@ -154,7 +161,8 @@ def _evaluate(args) -> int:
         raise ValueError("give --checkpoint (to run a model) or --results (a results file), one of them")
     if args.checkpoint is not None and args.images is None:
         raise ValueError("--checkpoint needs --images")
-    evaluator = Evaluator(args.chart_assets, args.data, args.images or Path("."), kappa=args.kappa)
+    evaluator = Evaluator(args.chart_assets, args.data, args.images or Path("."), kappa=args.kappa,
+                          point_scale=args.point_scale)  # fmt: skip
     if args.results is not None:
         results = read_json(args.results)
         if not isinstance(results, list):
@@ -168,7 +176,9 @@ def _evaluate(args) -> int:
     print(f"pointwise: AUC10 {pw['auc10']:.3f}  AUC30 {pw['auc30']:.3f}  ({pw['points']} points)")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps({**numbers, "kappa": args.kappa}, indent=1))
+        args.json_out.write_text(
+            json.dumps({**numbers, "kappa": args.kappa, "point_scale": args.point_scale}, indent=1)
+        )
     return 0
 
 

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pipeline import parts
 from pipeline.coco.densepose import encode_uv_png
+from pipeline.evaluation.gps import DEFAULT_KAPPA, raster_size
 
 from .config import Config
 from .data import image_tensor
@@ -46,12 +48,14 @@ def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
 
 
 def records_of(output: dict, image_id: int) -> list[dict]:
-    """One image's detections as results records: the box, its score and the box-sized I, U, V picture."""
+    """One image's detections as results records: the box, its score and the I, U, V picture of the box's
+    integer size (``int(h) x int(w)``, as DensePose's evaluators read it; the maps resized to it, as
+    detectron2 does)."""
     out = []
     dp = output.get("densepose")
     for k, (box, score) in enumerate(zip(output["boxes"].tolist(), output["scores"].tolist(), strict=True)):
         x0, y0, x1, y1 = box
-        w, h = max(1, round(x1 - x0)), max(1, round(y1 - y0))
+        h, w = raster_size([x0, y0, x1 - x0, y1 - y0])
         if dp is None:
             continue
         maps = {name: F.interpolate(m[k : k + 1], size=(h, w), mode="bilinear", align_corners=False)[0]
@@ -105,23 +109,17 @@ class Evaluator:
     """GPS evaluation of a model on a DensePose-COCO file, the evaluation mesh read from the chart-asset
     folder (the files detectron2 reads; made by ``export_chart_assets``)."""
 
-    def __init__(self, chart_assets: Path, data: Path | dict, images: Path, kappa: str = "paper",
-                 max_images: int | None = None):  # fmt: skip
-        from pipeline.charts.interchange import load_eval_tables
+    def __init__(self, chart_assets: Path, data: Path | dict, images: Path, kappa: str = DEFAULT_KAPPA,
+                 max_images: int | None = None, point_scale: int = parts.POINT_SCALE):  # fmt: skip
         from pipeline.evaluation.mesh import EvalMesh
 
-        folder = Path(chart_assets)
-        info_path = folder / "info.json"
-        if not info_path.exists():
-            raise FileNotFoundError(f"{folder}: not a chart-asset folder (no info.json; make one with "
-                                    "`manage.py export_chart_assets`)")  # fmt: skip
-        self.mesh = EvalMesh(*load_eval_tables(folder, json.loads(info_path.read_text())["body"]))
+        self.mesh = EvalMesh.from_folder(Path(chart_assets))  # any folder of the reference's evaluation files
         self.data = data if isinstance(data, dict) else read_json(data)
         if max_images is not None and len(self.data["images"]) > max_images:  # the first ones, always the same
             keep = {img["id"] for img in self.data["images"][:max_images]}
             self.data = {**self.data, "images": self.data["images"][:max_images],
                          "annotations": [a for a in self.data["annotations"] if a.get("image_id") in keep]}  # fmt: skip
-        self.images, self.kappa = Path(images), kappa
+        self.images, self.kappa, self.point_scale = Path(images), kappa, point_scale
 
     def results(self, model: DensePoseRCNN) -> list[dict]:
         return predict_images(model, iter_images(self.data, self.images))
@@ -130,7 +128,7 @@ class Evaluator:
         from pipeline.evaluation.gps import evaluate
 
         results = self.results(model) if results is None else results
-        numbers = evaluate(self.data, results, self.mesh, kappa=self.kappa, workers=1)
+        numbers = evaluate(self.data, results, self.mesh, kappa=self.kappa, workers=1, point_scale=self.point_scale)
         return {"gps": numbers["gps"], "gpsm": numbers["gpsm"],
                 "pointwise": {k: numbers["pointwise"][k] for k in ("auc10", "auc30", "points")},
                 "detections": len(results)}  # fmt: skip
