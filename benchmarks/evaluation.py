@@ -83,7 +83,8 @@ def main() -> None:
             d = dets[int(rng.integers(len(dets)))]
             x, y, bw, bh = d["bbox"]
             dx, dy = rng.normal(0, 0.2) * bw, rng.normal(0, 0.2) * bh
-            dets.append({**d, "bbox": [x + dx, y + dy, bw, bh], "score": float(rng.uniform(0, 0.6))})
+            x1, y1 = float(np.clip(x + dx, 0, w - bw)), float(np.clip(y + dy, 0, h - bh))  # a detector's boxes
+            dets.append({**d, "bbox": [x1, y1, bw, bh], "score": float(rng.uniform(0, 0.6))})  # stay in the image
         for d in dets:
             d["image_id"] = image_id
         results += dets

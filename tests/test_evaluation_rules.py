@@ -229,3 +229,12 @@ def test_the_box_pass_can_take_back_a_detection_matched_to_an_out_of_range_perso
     numbers = G.evaluate(dataset(small, large), [det([0, 0, 90, 90], 0.9, u=0.1)], mesh)["gps"]
     assert numbers["APl"] == pytest.approx(0.8)
     assert numbers["AP"] == pytest.approx(0.8 * 51 / 101), "all sizes: a TP at 8 thresholds, 1 of 2 people"
+
+
+def test_a_detection_box_outside_the_image_has_an_empty_mask(mesh):
+    """The reference cannot place a mask whose box ends above or left of the image (it slices with negative
+    indices); here such a detection simply has no foreground on the image: GPSm 0, GPS as usual."""
+    gt = dataset(person(1, A), images=((1, 800, 300),))
+    outside = G.Detection(det([-300, -300, 100, 200], 1.0), np.array([-300.0, -300, 100, 200]), 1.0)
+    assert outside.mask_on((800, 300))[2].size == 0
+    assert G.evaluate(gt, [det([-300, -300, 100, 200], 1.0)], mesh)["gpsm"]["AP"] == 0

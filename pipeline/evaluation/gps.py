@@ -77,6 +77,15 @@ def raster_size(bbox) -> tuple[int, int]:
     return max(int(bbox[3]), 1), max(int(bbox[2]), 1)
 
 
+def raster_pixels(x: np.ndarray, y: np.ndarray, boxes: np.ndarray):
+    """(D, P) raster row and column of image points in each of D boxes (x0, y0, w, h), as the reference finds
+    them: ``int(x - x0)``, truncated toward zero; inside when in [0, int(w)) x [0, int(h)); 0 where outside."""
+    col = (np.asarray(x)[None, :] - boxes[:, :1]).astype(np.int64)
+    row = (np.asarray(y)[None, :] - boxes[:, 1:2]).astype(np.int64)
+    inside = (col >= 0) & (col < boxes[:, 2:3].astype(np.int64)) & (row >= 0) & (row < boxes[:, 3:4].astype(np.int64))
+    return np.where(inside, row, 0), np.where(inside, col, 0), inside
+
+
 @dataclass
 class Truth:
     ann: dict
@@ -103,6 +112,7 @@ class Detection:
     bbox: np.ndarray
     score: float
     _raw: np.ndarray | None = None
+    _mask: tuple | None = None
 
     @property
     def area(self) -> float:
@@ -121,12 +131,9 @@ class Detection:
         return self._raw
 
     def pixels(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The raster pixel (row, col) of image points, as the reference finds it, and whether it is inside."""
-        x0, y0, w, h = self.bbox
-        col = (x - x0).astype(np.int64)  # truncation toward zero, as numpy's astype(int) in the reference
-        row = (y - y0).astype(np.int64)
-        inside = (col >= 0) & (col < int(w)) & (row >= 0) & (row < int(h))
-        return np.where(inside, row, 0), np.where(inside, col, 0), inside
+        """The raster pixel (row, col) of image points (0 where outside), and whether each is inside."""
+        row, col, inside = raster_pixels(x, y, self.bbox[None, :])
+        return row[0], col[0], inside[0]
 
     def sample_bytes(self, x: np.ndarray, y: np.ndarray):
         """I and the U, V bytes predicted at image points (I = 0 outside the box)."""
@@ -138,8 +145,10 @@ class Detection:
         return np.where(inside, picked[:, 0], 0), picked[:, 1], picked[:, 2]
 
     def mask_on(self, image_size: tuple[int, int]) -> tuple[int, int, np.ndarray]:
-        """The detection's foreground (I > 0) on the image, clipped: (x0, y0, bool array)."""
-        return _place(self.raw[..., 0] > 0, self.bbox, image_size)
+        """The detection's foreground (I > 0) on the image, clipped: (x0, y0, bool array) (computed once)."""
+        if self._mask is None:
+            self._mask = _place(self.raw[..., 0] > 0, self.bbox, image_size)
+        return self._mask
 
 
 def _place(mask: np.ndarray, bbox, image_size: tuple[int, int]) -> tuple[int, int, np.ndarray]:
@@ -312,8 +321,8 @@ def _similarities(mesh, dets: list[Detection], truths: list[Truth], image_size):
     """(D, G) GPS, GPSm (0 without ``image_size``: (width, height)) and box IoU, and the point distances of each
     annotated pair a detection reaches.
 
-    Per person, all detections at once: the points' raster pixels in every detection's box, read from the
-    detections' rasters laid end to end in one buffer."""
+    All people's points at once: their raster pixels in every detection's box, then one read of each
+    detection's raster at those pixels."""
     n_d = len(dets)
     gps = np.zeros((n_d, len(truths)))
     gpsm = np.zeros_like(gps)
@@ -322,37 +331,22 @@ def _similarities(mesh, dets: list[Detection], truths: list[Truth], image_size):
     if not n_d or not people:
         return gps, gpsm, _box_ious(dets, truths), dists
     boxes = np.array([d.bbox for d in dets], dtype=np.float64)
-    widths, heights = boxes[:, 2].astype(np.int64), boxes[:, 3].astype(np.int64)  # int(w), int(h)
-    pixels = {}
-    for j in people:
+    xs = np.concatenate([truths[j].x for j in people])
+    ys = np.concatenate([truths[j].y for j in people])
+    row, col, inside = raster_pixels(xs, ys, boxes)
+    values = np.zeros((n_d, len(xs), 3), dtype=np.int64)
+    for i in np.flatnonzero(inside.any(axis=1)).tolist():  # only detections that see a point are decoded
+        values[i] = dets[i].raw[row[i], col[i]]
+    chart = np.where(inside, values[..., 0], 0)  # outside the box: background
+    predicted = mesh.nearest_bytes(chart.ravel(), values[..., 1].ravel(), values[..., 2].ravel()).reshape(chart.shape)
+    ends = np.cumsum([len(truths[j].x) for j in people])
+    for j, first, last in zip(people, np.concatenate([[0], ends[:-1]]), ends, strict=True):
         t = truths[j]
-        col = (t.x[None, :] - boxes[:, :1]).astype(np.int64)  # truncation toward zero, as the reference
-        row = (t.y[None, :] - boxes[:, 1:2]).astype(np.int64)
-        inside = (col >= 0) & (col < widths[:, None]) & (row >= 0) & (row < heights[:, None])
-        pixels[j] = (row, col, inside)
-    reached = np.zeros(n_d, dtype=bool)
-    for _, _, inside in pixels.values():
-        reached |= inside.any(axis=1)
-    if not reached.any():
-        return gps, gpsm, _box_ious(dets, truths), dists
-    rasters = [dets[i].raw.reshape(-1, 3) if reached[i] else np.zeros((0, 3), np.uint8) for i in range(n_d)]
-    start = np.concatenate([[0], np.cumsum([len(r) for r in rasters])[:-1]])
-    flat = np.concatenate(rasters)
-    raster_w = np.array([d.raw.shape[1] if reached[i] else 0 for i, d in enumerate(dets)], dtype=np.int64)
-    table = mesh.byte_table()
-    for j in people:
-        t = truths[j]
-        row, col, inside = pixels[j]
-        hit = np.flatnonzero(inside.any(axis=1))  # detections that see at least one point
+        hit = np.flatnonzero(inside[:, first:last].any(axis=1))  # detections that see at least one of its points
         if not len(hit):
-            continue
-        row, col, inside = row[hit], col[hit], inside[hit]
-        where = np.where(inside, start[hit, None] + row * raster_w[hit, None] + col, 0)
-        values = flat[where].astype(np.int64)  # (H, P, 3)
-        chart = np.where(inside, values[..., 0], 0)
-        chart = np.where(chart <= parts.NUM_CHARTS, chart, 0)  # a byte above 24 names no chart
-        predicted = np.where(chart > 0, table[chart, values[..., 1], values[..., 2]], -1)
-        d = mesh.distance(np.broadcast_to(t.rows, predicted.shape).ravel(), predicted.ravel()).reshape(predicted.shape)
+            continue  # GPS 0
+        guess = predicted[hit, first:last]
+        d = mesh.distance(np.broadcast_to(t.rows, guess.shape).ravel(), guess.ravel()).reshape(guess.shape)
         score = np.mean(np.exp(-(d**2) / (2 * t.kappa**2)), axis=1)
         for k, i in enumerate(hit.tolist()):
             dists[i, j] = d[k]
