@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from annotator_web.core.parsers import finite_number
 from annotator_web.data.images import ImageRejected, check_image, ingest
 from annotator_web.data.models import Image, Person, Project
 
@@ -27,8 +28,21 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)  # imported as they are
 
 
-def _number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+def valid_keypoints(kp) -> bool:
+    """COCO keypoints: 17 x (x, y, v), finite numbers, v 0 (absent), 1 (hidden) or 2 (visible)."""
+    return (isinstance(kp, list) and len(kp) == 51 and all(finite_number(v) for v in kp)
+            and all(v in (0, 1, 2) for v in kp[2::3]))  # fmt: skip
+
+
+def objects_only(data: dict, report: ImportReport) -> dict:
+    """The file with its image and annotation entries that are not objects left out, each reported."""
+    out = dict(data)
+    for what in ("images", "annotations"):
+        entries = data.get(what) or []
+        bad = [k for k, entry in enumerate(entries) if not isinstance(entry, dict)]
+        report.problems += [f"{what}[{k}] is not an object; skipped" for k in bad]
+        out[what] = [entry for entry in entries if isinstance(entry, dict)]
+    return out
 
 
 def read_coco(annotations: Path) -> dict:
@@ -55,7 +69,11 @@ def stage_images(data: dict, by_image: dict, project: Project, images_dir: Path,
         if Image.objects.filter(project=project, source=Image.Source.COCO, source_id=str(img.get("id"))).exists():
             report.skipped_existing += 1
             continue
-        path = Path(images_dir) / str(img.get("file_name", ""))
+        root = Path(images_dir).resolve()
+        path = (root / str(img.get("file_name", ""))).resolve()
+        if not path.is_relative_to(root):  # an absolute name or ../ would read any file on the server
+            report.problems.append(f"{where}: the file is not inside the images folder {images_dir}")
+            continue
         if not path.is_file():
             report.problems.append(f"{where}: no such file in {images_dir}")
             continue
@@ -85,8 +103,9 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
     from annotator_web.work.services import create_tasks
 
     report = ImportReport()
-    data = read_coco(annotations)
-    person_ids = {c.get("id") for c in data.get("categories", []) if c.get("name") == "person"} or {1}
+    data = objects_only(read_coco(annotations), report)
+    person_ids = {c.get("id") for c in data.get("categories", []) if isinstance(c, dict) and c.get("name") == "person"}
+    person_ids = person_ids or {1}
 
     by_image: dict = {}
     for ann in data["annotations"]:
@@ -97,25 +116,26 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
             report.problems.append(f"{where}: a crowd region, not a person; skipped")
             continue
         bbox = ann.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_number(v) for v in bbox)):
-            report.problems.append(f"{where}: bbox must be [x, y, w, h] numbers, got {bbox!r}")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(finite_number(v) for v in bbox)):
+            report.problems.append(f"{where}: bbox must be [x, y, w, h] finite numbers, got {bbox!r}")
             continue
         if bbox[2] < 1 or bbox[3] < 1:
             report.problems.append(f"{where}: bbox is smaller than a pixel ({bbox[2]} x {bbox[3]})")
             continue
         kp = ann.get("keypoints")
-        if kp is not None and not (isinstance(kp, list) and len(kp) == 51 and all(_number(v) for v in kp)):
-            report.problems.append(f"{where}: keypoints must be 17 x (x, y, v) numbers; imported without them")
+        if kp is not None and not valid_keypoints(kp):
+            report.problems.append(f"{where}: keypoints must be 17 x (x, y, v) finite numbers, v 0, 1 or 2; "
+                                   "imported without them")  # fmt: skip
             ann = {**ann, "keypoints": None}
         by_image.setdefault(ann.get("image_id"), []).append(ann)
 
-    project, _ = Project.objects.get_or_create(name=project_name, defaults={"created_by": actor})
-    if project.synthetic:
-        raise ValueError(f"project {project_name!r} holds synthetic people; import real images into another")
-    staged = stage_images(data, by_image, project, Path(images_dir), report)
     saved = []
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # the project too: a failed import leaves nothing behind
+            project, _ = Project.objects.get_or_create(name=project_name, defaults={"created_by": actor})
+            if project.synthetic:
+                raise ValueError(f"project {project_name!r} holds synthetic people; import real images into another")
+            staged = stage_images(data, by_image, project, Path(images_dir), report)
             for img, raw, people in staged:
                 image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)

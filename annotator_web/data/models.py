@@ -15,6 +15,9 @@ class Project(models.Model):
     review_fraction = models.FloatField(default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     lease_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     paused = models.BooleanField(default=False)
+    allow_self_review = models.BooleanField(
+        default=False, help_text="let reviewers accept or reject their own submissions (recorded in the audit trail)"
+    )
     synthetic = models.BooleanField(default=False, help_text="images rendered with known ground truth")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -194,7 +194,7 @@ class NextReviewView(ReviewerView):
             stage = request.query_params.get("stage", "1")
             if stage not in ("1", "2"):
                 raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
-            task = services.next_review(project, int(stage))
+            task = services.next_review(project, int(stage), request.user)
             if task is None:
                 return Response(status=status.HTTP_204_NO_CONTENT)
             submission = task.submissions.order_by("-created_at").first()
@@ -260,10 +260,15 @@ class TaskActionView(AdminView):
     @extend_schema(
         request=inline_serializer(
             "TaskAction",
-            {"username": serializers.CharField(required=False), "comment": serializers.CharField(required=False)},
+            {
+                "username": serializers.CharField(required=False),
+                "comment": serializers.CharField(required=False),
+                "with_draft": serializers.BooleanField(required=False, default=False),
+            },
         ),
         responses=OpenApiTypes.OBJECT,
-        description="release (back to the queue), assign (to username) or requeue (redo finished work).",
+        description="release (back to the queue), assign (to username; the draft and review comment go with it "
+        "only with with_draft) or requeue (redo finished work).",
     )
     def post(self, request, pk: int, action: str):
         def run():
@@ -277,7 +282,10 @@ class TaskActionView(AdminView):
                 user = get_user_model().objects.filter(username=request.data.get("username")).first()
                 if user is None or not policy.can_annotate(user):
                     raise services.WorkError("username must name an annotator", field="username")
-                task = services.assign(request.user, pk, user)
+                with_draft = request.data.get("with_draft", False)
+                if not isinstance(with_draft, bool):
+                    raise services.WorkError("with_draft is true or false", field="with_draft")
+                task = services.assign(request.user, pk, user, with_draft)
             return Response(task_json(task))
 
         return handle(run)
@@ -310,10 +318,11 @@ class UploadImageView(AdminView):
         description="Add an image (JPEG, PNG or WebP) to a project, with person boxes [[x, y, w, h], ...].",
     )  # fmt: skip
     def post(self, request, name: str):
-        import json
+        import hashlib
 
+        from annotator_web.core.parsers import finite_number, loads_finite
         from annotator_web.data.images import ImageRejected, check_image, ingest
-        from annotator_web.data.models import Person
+        from annotator_web.data.models import Image, Person
 
         def run():
             project = project_or_400(name)
@@ -322,13 +331,13 @@ class UploadImageView(AdminView):
                 raise services.WorkError("send the image as the multipart field 'file'", field="file")
             boxes = request.data.get("boxes") or "[]"
             try:
-                boxes = json.loads(boxes) if isinstance(boxes, str) else boxes
-            except ValueError:
-                boxes = None
+                boxes = loads_finite(boxes) if isinstance(boxes, str) else boxes
+            except ValueError as exc:
+                raise services.WorkError(f"boxes: {exc}", field="boxes") from None
             if not isinstance(boxes, list) or not all(
-                isinstance(b, list) and len(b) == 4 and all(isinstance(v, int | float) for v in b) for b in boxes
+                isinstance(b, list) and len(b) == 4 and all(finite_number(v) for v in b) for b in boxes
             ):  # checked in code, not with assert, which python -O drops
-                raise services.WorkError("boxes must be a JSON list of [x, y, w, h]", field="boxes")
+                raise services.WorkError("boxes must be a JSON list of [x, y, w, h] finite numbers", field="boxes")
             data = upload.read()
             try:
                 _, width, height = check_image(data, upload.name)
@@ -338,10 +347,15 @@ class UploadImageView(AdminView):
                    or b[0] + b[2] > width + 1 or b[1] + b[3] > height + 1]  # fmt: skip
             if bad:
                 raise services.WorkError(f"box {bad[0]} is not inside the {width}x{height} image", field="boxes")
+            known = Image.objects.filter(project=project, sha256=hashlib.sha256(data).hexdigest()).exists()
             image = ingest(project, data, upload.name)  # checked above: only now is a file written
-            Person.objects.bulk_create(Person(image=image, x=b[0], y=b[1], w=b[2], h=b[3]) for b in boxes)
-            services.audit(request.user, "upload", project=project, image=image.pk, people=len(boxes))
-            return Response({"id": image.pk, "width": image.width, "height": image.height, "people": len(boxes)}, 201)
+            # the same bytes again: the same image; a box it already has is not a second person
+            have = {tuple(b) for b in image.people.values_list("x", "y", "w", "h")}
+            new = list(dict.fromkeys(tuple(float(v) for v in b) for b in boxes if tuple(map(float, b)) not in have))
+            Person.objects.bulk_create(Person(image=image, x=b[0], y=b[1], w=b[2], h=b[3]) for b in new)
+            services.audit(request.user, "upload", project=project, image=image.pk, people=len(new))
+            body = {"id": image.pk, "width": image.width, "height": image.height, "people": len(new)}
+            return Response(body, 200 if known else 201)
 
         with transaction.atomic():
             return handle(run)

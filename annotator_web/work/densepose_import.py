@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 
-from annotator_web.data.coco_import import ImportReport, read_coco, stage_images
+from annotator_web.data.coco_import import ImportReport, objects_only, read_coco, stage_images, valid_keypoints
 from annotator_web.data.images import ingest
 from annotator_web.data.models import Image, Person, Project
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
+from pipeline.body import BODY_MODELS
 from pipeline.coco.densepose import decode_rle, dp_to_box, encode_rle, validate_dataset
 
 IMPORT_KEY = "import"
@@ -34,7 +35,7 @@ def import_densepose(
     from annotator_web.work.services import audit
 
     report = ImportReport()
-    data = read_coco(annotations)
+    data = objects_only(read_coco(annotations), report)
     warnings: list = []
     problems = validate_dataset(data, warnings)
     if any(p.annotation_id == "-" for p in problems):
@@ -42,7 +43,12 @@ def import_densepose(
     report.problems += [str(p) for p in problems]
     report.warnings += [str(w) for w in warnings]
     bad = {p.annotation_id for p in problems}
-    body = (data.get("info") or {}).get("body_model") or settings.BODY_MODEL
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    body = info.get("body_model") or settings.BODY_MODEL
+    if body not in BODY_MODELS:
+        raise ValueError(
+            f"{annotations}: unknown body model {body!r} in info.body_model; known: {', '.join(BODY_MODELS)}"
+        )
 
     by_image: dict = {}
     for ann in data["annotations"]:
@@ -54,22 +60,28 @@ def import_densepose(
         if "dp_x" in ann and "dp_masks" not in ann:
             report.problems.append(f"annotation {ann.get('id')}: points without dp_masks; skipped")
             continue
+        if ann.get("keypoints") is not None and not valid_keypoints(ann["keypoints"]):
+            report.problems.append(f"annotation {ann.get('id')}: keypoints must be 17 x (x, y, v) finite numbers, "
+                                   "v 0, 1 or 2; imported without them")  # fmt: skip
+            ann = {**ann, "keypoints": None}
         by_image.setdefault(ann.get("image_id"), []).append(ann)
 
-    project, _ = Project.objects.get_or_create(name=project_name, defaults={"created_by": actor, "body_model": body})
-    if project.body_model != body:
-        raise ValueError(f"the file's points are on {body} charts but project {project_name} uses "
-                         f"{project.body_model}: import it into a {body} project")  # fmt: skip
     has_points = any(a.get("dp_x") for anns in by_image.values() for a in anns)
-    mapper, lookup = body_assets.click_mapper(body), body_assets.chart_lookup(body)
-    if has_points and lookup is None:
-        raise ValueError(f"the {body} body assets are not built yet; run `manage.py build_assets --body {body}`")
-    staged = stage_images(data, by_image, project, Path(images_dir), report)
-
     state = Task.State.DONE if accepted else Task.State.REVIEW
     saved = []
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # the project too: a failed import leaves nothing behind
+            defaults = {"created_by": actor, "body_model": body}
+            project, _ = Project.objects.get_or_create(name=project_name, defaults=defaults)
+            if project.body_model != body:
+                raise ValueError(f"the file's points are on {body} charts but project {project_name} uses "
+                                 f"{project.body_model}: import it into a {body} project")  # fmt: skip
+            mapper, lookup = body_assets.click_mapper(body), body_assets.chart_lookup(body)
+            if has_points and lookup is None:
+                raise ValueError(
+                    f"the {body} body assets are not built yet; run `manage.py build_assets --body {body}`"
+                )
+            staged = stage_images(data, by_image, project, Path(images_dir), report)
             for img, raw, people in staged:
                 image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)

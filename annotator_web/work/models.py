@@ -30,6 +30,14 @@ class Task(models.Model):
     draft = models.JSONField(null=True, blank=True)
     draft_saved_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True, default="", help_text="why the last review rejected it")
+    reserved_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reserved_tasks",
+        help_text="rejected work waits for its author: only they (or an admin's assignment) take it",
+    )
     rejections = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

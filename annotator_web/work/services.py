@@ -2,7 +2,10 @@
 
 - ``next_task`` gives an annotator the next task of a project and stage under a lease. Rows are locked
   with ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL (on SQLite the IMMEDIATE transaction serialises
-  writers), so two annotators never hold the same task; an expired lease returns a task to the queue.
+  writers), so two annotators never hold the same task; the annotator's own row is locked first, so one
+  annotator holds at most one task per project and stage however many requests they send at once; an
+  expired lease returns a task to the queue. Rejected work waits for its author and comes to them first.
+- ``review``: nobody reviews their own submission unless the project allows it (and the audit says so).
 - ``save_draft`` keeps work server-side and renews the lease.
 - ``submit`` stores one submission per client key (submitting twice stores one) and hands it to a worker.
 """
@@ -10,15 +13,19 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import timedelta
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from annotator_web.core import jobs
+from annotator_web.core.parsers import finite_number
 from annotator_web.data.models import Person, Project
 from annotator_web.work.models import AuditEvent, Review, Submission, Task
+from pipeline import parts
 from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle
 
 PROCESS_KIND = "process_submission"
@@ -61,11 +68,23 @@ def _lease_until(project: Project):
     return timezone.now() + timedelta(minutes=project.lease_minutes)
 
 
+def _hand_over(task: Task, user) -> None:
+    """The task passes to ``user``: work and comments meant for someone else do not go with it."""
+    owner = task.assignee_id or task.reserved_for_id
+    if owner and owner != user.pk:
+        task.draft, task.review_comment = None, ""
+    task.reserved_for = None
+
+
 def next_task(user, project: Project, stage: int) -> Task | None:
+    from django.contrib.auth import get_user_model
+
     if project.paused:
         raise WorkError(f"project {project.name} is paused", status=409)
     now = timezone.now()
     with transaction.atomic():
+        # one request of this annotator at a time: ten at once must not lease ten tasks
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         held = (
             Task.objects.select_for_update()
             .filter(project=project, stage=stage, assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
@@ -75,17 +94,18 @@ def next_task(user, project: Project, stage: int) -> Task | None:
             held.lease_expires_at = _lease_until(project)
             held.save(update_fields=["lease_expires_at", "updated_at"])
             return held
-        task = (
+        free = (
             Task.objects.select_for_update(skip_locked=True)
             .filter(project=project, stage=stage)
             .filter(Q(state=Task.State.PENDING) | Q(state=Task.State.LEASED, lease_expires_at__lte=now))
-            .order_by("-priority", "id")
-            .first()
         )
+        # their own rejected work first; nobody else's reserved work ever
+        task = free.filter(state=Task.State.PENDING, reserved_for=user).order_by("-priority", "id").first()
+        if task is None:
+            task = free.filter(reserved_for__isnull=True).order_by("-priority", "id").first()
         if task is None:
             return None
-        if task.assignee_id and task.assignee_id != user.pk:
-            task.draft = None  # another annotator's expired lease: their draft is not yours
+        _hand_over(task, user)  # another annotator's expired lease: their draft is not yours
         task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(project)
         task.save()
         audit(user, "lease", task)
@@ -121,10 +141,20 @@ def validate_stage1(data: dict) -> dict:
     reasons = check_annotation({"bbox": [0, 0, 1, 1], "dp_masks": masks})
     if reasons:
         raise WorkError("; ".join(reasons), field="dp_masks")
-    if not any(masks):
+    decoded = {part: decode_rle(rle) for part, rle in zip(parts.MASK_PARTS, masks, strict=True) if rle}
+    decoded = {part: mask for part, mask in decoded.items() if mask.any()}  # a mask of no pixel: no part
+    if not decoded:
         raise WorkError("all 14 part masks are empty: mark at least one visible part", field="dp_masks")
+    claimed = np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.int64)
+    for part, mask in decoded.items():
+        clash = claimed[mask]
+        if clash.any():
+            other, count = parts.mask_part_name(int(clash[clash > 0][0])), int((clash > 0).sum())
+            raise WorkError(f"parts overlap: {other} and {parts.mask_part_name(part)} both claim {count} pixels; "
+                            "one label per pixel", field="dp_masks")  # fmt: skip
+        claimed[mask] = part
     # stored in pycocotools' compressed form whatever the client sent (list counts too), as exports need it
-    return {"dp_masks": [encode_rle(decode_rle(rle)) if rle else [] for rle in masks]}
+    return {"dp_masks": [encode_rle(decoded[part]) if part in decoded else [] for part in parts.MASK_PARTS]}
 
 
 ANSWER_STATUSES = ("ok", "not_visible", "unsure")
@@ -134,6 +164,7 @@ def validate_stage2(data: dict, task: Task) -> dict:
     """Every sampled point answered once: a click (view, x, y) on the point's part, or not visible / unsure."""
     from annotator_web.core.body_assets import click_mapper
     from annotator_web.work.models import SampledPoint
+    from pipeline.render.views import VIEWS_PER_PART
 
     answers = data.get("answers") if isinstance(data, dict) else None
     if not isinstance(answers, list):
@@ -151,10 +182,12 @@ def validate_stage2(data: dict, task: Task) -> dict:
         if status not in ANSWER_STATUSES:
             raise WorkError(f"{where}: status must be one of {ANSWER_STATUSES}", field=where)
         if status == "ok":
-            try:
-                view, x, y = int(answer["view"]), float(answer["x"]), float(answer["y"])
-            except (KeyError, TypeError, ValueError):
-                raise WorkError(f"{where}: a click needs view (0..5), x and y numbers", field=where) from None
+            view, x, y = answer.get("view"), answer.get("x"), answer.get("y")
+            if not (isinstance(view, int) and not isinstance(view, bool) and 0 <= view < VIEWS_PER_PART):
+                raise WorkError(f"{where}: view must be an integer 0..{VIEWS_PER_PART - 1}, got {view!r}", field=where)
+            if not (finite_number(x) and finite_number(y)):
+                raise WorkError(f"{where}: a click needs x and y as finite numbers", field=where)
+            x, y = float(x), float(y)
             clicks.append((k, points[answer["point"]].part, view, x, y))
             clean.append({"point": answer["point"], "status": status, "view": view, "x": x, "y": y})
         else:
@@ -189,9 +222,12 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
     if not key or len(key) > 64:
         raise WorkError("a submission needs a key (1..64 characters) chosen by the client", field="key")
     try:
-        seconds_spent = max(0.0, float(seconds_spent))
+        seconds_spent = float(seconds_spent)
     except (TypeError, ValueError):
-        raise WorkError("seconds_spent must be a number", field="seconds_spent") from None
+        seconds_spent = float("nan")
+    if isinstance(seconds_spent, bool) or not math.isfinite(seconds_spent):
+        raise WorkError("seconds_spent must be a finite number", field="seconds_spent")
+    seconds_spent = max(0.0, seconds_spent)
     existing = Submission.objects.filter(task_id=task_id, key=key).first()
     if existing is not None:
         if existing.annotator_id != user.pk:
@@ -250,10 +286,15 @@ def _accept(task: Task) -> None:
         )
 
 
-def next_review(project: Project, stage: int) -> Task | None:
-    return (
-        Task.objects.filter(project=project, stage=stage, state=Task.State.REVIEW).order_by("updated_at", "id").first()
-    )
+def next_review(project: Project, stage: int, reviewer=None) -> Task | None:
+    """The oldest task waiting for review; never the reviewer's own work unless the project allows it."""
+    waiting = Task.objects.filter(project=project, stage=stage, state=Task.State.REVIEW).order_by("updated_at", "id")
+    if reviewer is not None and not project.allow_self_review:
+        from django.db.models import OuterRef, Subquery
+
+        latest = Submission.objects.filter(task=OuterRef("pk")).order_by("-created_at", "-id").values("annotator")[:1]
+        waiting = waiting.annotate(author=Subquery(latest)).filter(Q(author__isnull=True) | ~Q(author=reviewer.pk))
+    return waiting.first()
 
 
 def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
@@ -267,18 +308,23 @@ def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
             raise WorkError(f"task {task_id} does not exist", status=404)
         if task.state != Task.State.REVIEW:
             raise WorkError(f"task {task_id} is not waiting for review (it is {task.state})", status=409)
-        submission = task.submissions.order_by("-created_at").first()
+        submission = task.submissions.order_by("-created_at", "-id").first()
+        own = submission is not None and submission.annotator_id == reviewer.pk
+        if own and not task.project.allow_self_review:
+            raise WorkError(f"task {task_id} is your own work: someone else reviews it", status=403)
         Review.objects.create(task=task, submission=submission, reviewer=reviewer, decision=decision, comment=comment)
         if decision == Review.Decision.ACCEPT:
             _accept(task)
         else:
-            # back to the queue, a little ahead of fresh work, with the reason
+            # back to its author first, a little ahead of fresh work, with the reason
             task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
+            task.reserved_for = submission.annotator if submission else None
             task.review_comment, task.rejections, task.priority = comment, task.rejections + 1, task.priority + 1
             # the rejected work comes back as the draft, to be fixed rather than redone (same shape as a draft)
             task.draft = submission.data if submission else None
             task.save()
-        audit(reviewer, decision, task, comment=comment)
+        extra = {"self_review": True} if own else {}
+        audit(reviewer, decision, task, comment=comment, **extra)
         task.refresh_from_db()
         return task
 
@@ -287,33 +333,41 @@ def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
 
 
 def release(actor, task_id: int) -> Task:
-    """Take a task back from whoever holds it (it returns to the queue; their draft stays with the task)."""
+    """Take a task back from whoever holds it, or from the author its rejection waits for: it returns to the
+    queue (the draft stays with the task, for its holder; another annotator starts afresh)."""
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
-        if task.state != Task.State.LEASED:
+        reserved = task.state == Task.State.PENDING and task.reserved_for_id is not None
+        if task.state != Task.State.LEASED and not reserved:
             raise WorkError(f"task {task_id} is not leased (it is {task.state})", status=409)
-        task.state, task.lease_expires_at = Task.State.PENDING, None
+        was = task.assignee_id or task.reserved_for_id
+        if reserved:
+            task.assignee_id = task.reserved_for_id  # so the next annotator, not them, starts afresh
+        task.state, task.lease_expires_at, task.reserved_for = Task.State.PENDING, None, None
         task.save()
-        audit(actor, "release", task, was=task.assignee_id)
+        audit(actor, "release", task, was=was)
         return task
 
 
-def assign(actor, task_id: int, user) -> Task:
-    """Lease a task to a given annotator (reassigning it if someone else holds it)."""
+def assign(actor, task_id: int, user, with_draft: bool = False) -> Task:
+    """Lease a task to a given annotator (reassigning it if someone else holds it or it waits for its author).
+    The draft and the review comment go with it only when ``with_draft``."""
     with transaction.atomic():
         task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
         if task.state not in (Task.State.PENDING, Task.State.LEASED):
             raise WorkError(f"task {task_id} cannot be assigned: it is {task.state}", status=409)
-        previous = task.assignee_id
-        if previous and previous != user.pk:
-            task.draft = None
+        previous = task.assignee_id or task.reserved_for_id
+        if with_draft:
+            task.reserved_for = None
+        else:
+            _hand_over(task, user)
         task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(task.project)
         task.save()
-        audit(actor, "assign", task, to=user.pk, was=previous)
+        audit(actor, "assign", task, to=user.pk, was=previous, with_draft=bool(with_draft))
         return task
 
 
@@ -326,6 +380,7 @@ def requeue(actor, task_id: int, comment: str = "") -> Task:
         if task.state in (Task.State.PENDING, Task.State.SUBMITTED):
             raise WorkError(f"task {task_id} is {task.state}; there is nothing to requeue", status=409)
         task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
+        task.reserved_for = None  # redone by whoever comes next
         task.review_comment = comment or task.review_comment
         task.save()
         audit(actor, "requeue", task, comment=comment)
