@@ -1,5 +1,7 @@
-"""JSON that holds only finite numbers: request bodies and JSON-in-form fields alike. Python's json module takes
-NaN, Infinity and numbers beyond a float (1e999 becomes inf); none of them may reach the database."""
+"""Request bodies the database can hold: JSON objects with only finite numbers (Python's json module takes NaN,
+Infinity and numbers beyond a float, 1e999 becoming inf), no NUL character (PostgreSQL's text and jsonb refuse
+it) and at most ``MAX_DEPTH`` levels of nesting; and query strings without NUL. Everything else is a 400 that
+says what is wrong, before any view sees it."""
 
 from __future__ import annotations
 
@@ -28,15 +30,56 @@ def loads_finite(text: str | bytes):
     return json.loads(text, parse_constant=_constant, parse_float=_float)
 
 
+MAX_DEPTH = 64
+
+
+def check_storable(value, depth: int = 0) -> None:
+    """ValueError unless every string of ``value`` is free of NUL and it nests at most ``MAX_DEPTH`` deep."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the JSON nests more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("a string holds a NUL character (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, depth + 1)
+            check_storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_storable(item, depth + 1)
+
+
 def finite_number(value) -> bool:
     """A real number: int or float (never a bool), finite."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class FiniteJSONParser(JSONParser):
+    """Every API body: a JSON object that the database can store (see the module's docstring)."""
+
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return loads_finite(codecs.getreader(encoding)(stream).read())
+            data = loads_finite(codecs.getreader(encoding)(stream).read())
+            check_storable(data)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - the JSON nests more than {MAX_DEPTH} levels deep") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        if not isinstance(data, dict):
+            raise ParseError(f"the body must be a JSON object, not a JSON {type(data).__name__}")
+        return data
+
+
+class RefuseNulMiddleware:
+    """A query string with a NUL character gets a 400 (PostgreSQL cannot compare text with one)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import JsonResponse
+
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            return JsonResponse({"detail": "the query string holds a NUL character (%00)"}, status=400)
+        return self.get_response(request)

@@ -238,9 +238,10 @@ class CreateTasksView(AdminView):
     def post(self, request, name: str):
         def run():
             project = project_or_400(name)
-            count = services.create_tasks(
-                project, int(request.data.get("stage", 1)), int(request.data.get("priority", 0)), request.user
-            )
+            stage = request.data.get("stage", 1)
+            if stage not in (1, 2) or isinstance(stage, bool):
+                raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
+            count = services.create_tasks(project, stage, request.data.get("priority", 0), request.user)
             return Response({"created": count}, status=status.HTTP_201_CREATED)
 
         return handle(run)

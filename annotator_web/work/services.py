@@ -29,6 +29,13 @@ from pipeline import parts
 from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle
 
 PROCESS_KIND = "process_submission"
+PRIORITY_LIMIT = 2**31 - 1  # Task.priority is a database integer
+
+
+def _priority(value) -> int:
+    if type(value) is not int or abs(value) > PRIORITY_LIMIT:
+        raise WorkError(f"priority is a whole number within ±{PRIORITY_LIMIT}, got {value!r}", field="priority")
+    return value
 
 
 class WorkError(Exception):
@@ -56,6 +63,7 @@ def create_tasks(project: Project, stage: int = Task.Stage.MASKS, priority: int 
     Stage-2 tasks are made by the queue itself when a person's part masks are accepted."""
     if stage != Task.Stage.MASKS:
         raise WorkError("only stage-1 tasks are created in bulk; stage 2 follows accepted part masks", field="stage")
+    priority = _priority(priority)
     people = Person.objects.filter(image__project=project).exclude(tasks__stage=stage)
     created = Task.objects.bulk_create(
         [Task(project=project, person=p, stage=stage, priority=priority) for p in people], ignore_conflicts=True
@@ -388,6 +396,7 @@ def requeue(actor, task_id: int, comment: str = "") -> Task:
 
 
 def set_priority(actor, task_ids, priority: int) -> int:
+    priority = _priority(priority)
     count = Task.objects.filter(pk__in=list(task_ids)).update(priority=int(priority), updated_at=timezone.now())
     audit(actor, "set_priority", None, None, tasks=list(task_ids), priority=int(priority))
     return count

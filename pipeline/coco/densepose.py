@@ -270,7 +270,7 @@ def _check_masks(masks, counts_out: dict | None = None) -> list[str]:
         for part, rle in zip(parts.MASK_PARTS, masks, strict=True)
         if isinstance(rle, dict)
         and isinstance(rle.get("counts"), str)
-        and list(rle.get("size", [])) == [parts.MASK_SIZE] * 2
+        and rle.get("size") in ([parts.MASK_SIZE] * 2, (parts.MASK_SIZE,) * 2)
     ]
     try:  # the usual case, all at once; a malformed string falls back to one at a time for its reason
         parsed = dict(zip([p for p, _ in strings], rle_counts_many([r for _, r in strings]), strict=True))
@@ -282,8 +282,14 @@ def _check_masks(masks, counts_out: dict | None = None) -> list[str]:
             continue
         if not isinstance(rle, dict) or "counts" not in rle or "size" not in rle:
             reasons.append(f"dp_masks[{part - 1}] ({parts.mask_part_name(part)}) is not an RLE")
-        elif list(rle["size"]) != [parts.MASK_SIZE, parts.MASK_SIZE]:
-            reasons.append(f"dp_masks[{part - 1}] has size {rle['size']}, expected [256, 256]")
+        elif not isinstance(rle["size"], list | tuple) or list(rle["size"]) != [parts.MASK_SIZE, parts.MASK_SIZE]:
+            reasons.append(f"dp_masks[{part - 1}] has size {rle['size']!r}, expected [256, 256]")
+        elif isinstance(rle["counts"], list) and not all(
+            type(c) is int and 0 <= c <= parts.MASK_SIZE**2 for c in rle["counts"]
+        ):
+            reasons.append(f"dp_masks[{part - 1}]: list counts must be whole numbers 0..{parts.MASK_SIZE**2}")
+        elif not isinstance(rle["counts"], list | str):
+            reasons.append(f"dp_masks[{part - 1}]: counts must be a string or a list of whole numbers")
         else:
             try:
                 runs = parsed[part] if part in parsed else rle_counts(rle)
