@@ -85,8 +85,15 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if _env_bool("BEHIND_TLS_PROXY", False):
+BEHIND_PROXY = _env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- signing in (annotator_web.core.auth) ---------------------------------------------------------------
+LOGIN_FAILURES_PER_ACCOUNT = int(_env_float("LOGIN_FAILURES_PER_ACCOUNT", 5))
+LOGIN_FAILURES_PER_ADDRESS = int(_env_float("LOGIN_FAILURES_PER_ADDRESS", 20))
+LOGIN_FAILURE_WINDOW_SECONDS = _env_float("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+TOKEN_TTL_HOURS = _env_float("TOKEN_TTL_HOURS", 24 * 30)
 
 # --- applications --------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -205,7 +212,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 REST_FRAMEWORK = {
     # Token first, so that an anonymous call gets 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotator_web.core.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["annotator_web.core.policy.HasRole"],

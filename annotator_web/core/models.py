@@ -50,3 +50,14 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.state in self.FINISHED_STATES
+
+
+class LoginFailure(models.Model):
+    """A failed login, kept for the throttling window (see ``annotator_web.core.auth``)."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    address = models.CharField(max_length=64, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"failed login of {self.username!r} from {self.address} at {self.at}"

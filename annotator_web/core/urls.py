@@ -1,10 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from annotator_web.core import api, views
+from annotator_web.core import api, auth, views
 from annotator_web.work import api as work_api
 from annotator_web.work import views as work_views
 
@@ -14,12 +13,13 @@ router.register("jobs", api.JobViewSet, basename="job")
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="core/login.html"), name="login"),
+    path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("jobs/", views.jobs_page, name="jobs-page"),
     path("jobs/<int:pk>/", views.job_page, name="job-page"),
     path("queues/", work_views.dashboard, name="queues-page"),
-    path("api/auth/token", obtain_auth_token, name="api-token"),
+    path("api/auth/token", auth.TokenView.as_view(), name="api-token"),
+    path("api/auth/logout", auth.LogoutTokenView.as_view(), name="api-logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me", api.MeView.as_view(), name="api-me"),
