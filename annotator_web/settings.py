@@ -72,11 +72,21 @@ if not SECRET_KEY:
                 "(make run does this), or set SECRET_KEY."
             )
 
+if PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak for production: use at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
+
 DEBUG = _env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG=1 is refused in production: it shows settings and code to anyone (APP_ENV)")
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1]")
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is not set: list the host names this server answers to, comma-separated")
+if PRODUCTION and "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS=* is refused in production: name the host names this server answers to")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
 
 SECURE_COOKIES = _env_bool("SECURE_COOKIES", PRODUCTION)
@@ -88,6 +98,23 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 BEHIND_PROXY = _env_bool("BEHIND_TLS_PROXY", False)
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only in production: redirect plain HTTP and tell browsers so (HSTS). SECURE_SSL_REDIRECT=0 where a proxy
+# in front already redirects; SECURE_HSTS_SECONDS=0 to send no HSTS.
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = int(_env_float("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_REFERRER_POLICY = "same-origin"
+# Asking browsers' HSTS preload lists to carry the site is the deployer's decision (SECURE_HSTS_PRELOAD=1).
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Content-Security-Policy of every page (annotator_web.core.security): scripts and pictures from this site only
+# (inline styles are let through: the admin's pages use style attributes). The API docs page goes without: the
+# bundled Swagger UI sets itself up with an inline script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- signing in (annotator_web.core.auth) ---------------------------------------------------------------
 LOGIN_FAILURES_PER_ACCOUNT = int(_env_float("LOGIN_FAILURES_PER_ACCOUNT", 5))
@@ -118,6 +145,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "annotator_web.core.parsers.RefuseNulMiddleware",
+    "annotator_web.core.security.ContentSecurityPolicyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+KEY = "a-strong-test-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF"
 PROBE = (
     "import json, annotator_web.settings as s; print(json.dumps({'debug': s.DEBUG, 'engine': "
     "s.DATABASES['default']['ENGINE'], 'broker': s.CELERY_BROKER_URL, 'secure': s.SESSION_COOKIE_SECURE, "
@@ -28,13 +29,13 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 
 def test_production_needs_allowed_hosts(tmp_path):
-    run = load(tmp_path, SECRET_KEY="k" * 50)
+    run = load(tmp_path, SECRET_KEY=KEY)
     assert run.returncode != 0
     assert "ALLOWED_HOSTS is not set" in run.stderr
 
 
 def test_production_defaults_are_safe_and_nothing_is_written(tmp_path):
-    run = load(tmp_path, SECRET_KEY="k" * 50, ALLOWED_HOSTS="example.org,www.example.org")
+    run = load(tmp_path, SECRET_KEY=KEY, ALLOWED_HOSTS="example.org,www.example.org")
     assert run.returncode == 0, run.stderr
     conf = json.loads(run.stdout)
     assert conf["debug"] is False and conf["secure"] is True
@@ -48,7 +49,8 @@ def test_production_defaults_are_safe_and_nothing_is_written(tmp_path):
 def test_environment_selects_database_and_redis(tmp_path):
     run = load(
         tmp_path,
-        SECRET_KEY="k" * 50,
+        APP_ENV="development",
+        SECRET_KEY=KEY,
         ALLOWED_HOSTS="x",
         DEBUG="1",
         DATABASE_URL="postgres://u@db.example:5433/dp",
@@ -61,7 +63,7 @@ def test_environment_selects_database_and_redis(tmp_path):
 
 
 def test_bad_boolean_is_a_clear_error(tmp_path):
-    run = load(tmp_path, SECRET_KEY="k", ALLOWED_HOSTS="x", DEBUG="maybe")
+    run = load(tmp_path, SECRET_KEY=KEY, ALLOWED_HOSTS="x", DEBUG="maybe")
     assert run.returncode != 0 and "DEBUG='maybe' is not a boolean" in run.stderr
 
 
@@ -85,3 +87,27 @@ def test_development_key_is_generated_once_into_the_data_folder(tmp_path):
 def test_secret_key_and_data_are_not_committed():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert not [p for p in tracked if p.startswith("data/") or p.endswith("secret_key")]
+
+
+def test_production_refuses_weak_keys_debug_and_any_host(tmp_path):
+    for env, reason in [
+        ({"SECRET_KEY": "x", "ALLOWED_HOSTS": "example.org"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "example.org"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": KEY, "ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS=* is refused"),
+        ({"SECRET_KEY": KEY, "ALLOWED_HOSTS": "example.org", "DEBUG": "1"}, "DEBUG=1 is refused in production"),
+    ]:
+        run = load(tmp_path, **env)
+        assert run.returncode != 0 and reason in run.stderr, (env, run.stderr[-300:])
+
+
+def test_check_deploy_is_clean_with_the_documented_settings(tmp_path):
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    env = {**base, "APP_ENV": "production", "SECRET_KEY": KEY, "ALLOWED_HOSTS": "example.org",
+           "DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+    run = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                         env=env, capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0 and "no issues" in run.stdout, run.stdout + run.stderr
+    # behind a proxy that terminates TLS and redirects itself, the redirect can be switched off: one warning
+    run = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, capture_output=True,
+                         text=True, env={**env, "SECURE_SSL_REDIRECT": "0"})  # fmt: skip
+    assert "security.W008" in run.stdout + run.stderr

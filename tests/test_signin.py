@@ -79,3 +79,12 @@ def test_tokens_expire_rotate_with_the_password_and_are_revoked_at_logout(users,
     me.credentials(HTTP_AUTHORIZATION=f"Token {third}")
     assert me.post("/api/auth/logout").status_code == 204
     assert me.get("/api/me").status_code == 401 and not Token.objects.filter(user=anna).exists()
+
+
+def test_pages_send_a_content_security_policy(users):
+    page = Client().get("/login/")
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+    api = APIClient()
+    api.force_authenticate(users["admin"])
+    assert "Content-Security-Policy" not in api.get("/api/me"), "JSON is not a page"
