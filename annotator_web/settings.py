@@ -144,6 +144,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "annotator_web.core.parsers.RefuseLargeBodiesMiddleware",
     "annotator_web.core.parsers.RefuseNulMiddleware",
     "annotator_web.core.security.ContentSecurityPolicyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,6 +235,10 @@ EXPORT_WORKERS = int(os.environ.get("EXPORT_WORKERS") or min(2, os.cpu_count() o
 MAX_IMAGE_BYTES = int(_env_float("MAX_IMAGE_BYTES", 30e6))
 MAX_IMAGE_PIXELS = int(_env_float("MAX_IMAGE_PIXELS", 50e6))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_IMAGE_BYTES + 1_000_000
+# A request body larger than this is refused (413) from its Content-Length, before it is read; image uploads
+# may carry an image of MAX_IMAGE_BYTES (annotator_web.core.parsers.RefuseLargeBodiesMiddleware).
+MAX_REQUEST_BYTES = int(_env_float("MAX_REQUEST_BYTES", 10e6))
+UPLOAD_PATHS = (r"^/api/projects/[-\w]+/images$", r"^/admin/")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 
 # --- REST API ------------------------------------------------------------------------------------------
@@ -270,6 +275,13 @@ SPECTACULAR_SETTINGS = {
 JOB_QUEUES = ("default", "render", "export", "train")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The test suite keeps to a Redis database of its own, so that an instance running on the same Redis (make run
+# uses database 0) never takes the tests' jobs, nor the tests its jobs.
+TEST_REDIS_DB = 14
+if REDIS_URL and APP_ENV == "test":
+    from urllib.parse import urlparse
+
+    REDIS_URL = urlparse(REDIS_URL)._replace(path=f"/{TEST_REDIS_DB}").geturl()
 CELERY_VISIBILITY_TIMEOUT = int(_env_float("CELERY_VISIBILITY_TIMEOUT", 3600))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

@@ -53,7 +53,11 @@ def database_url() -> str:
 
 
 def redis_url() -> str:
-    return os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    """The Redis the tests use: ``REDIS_URL`` or the local server, with the suite's own database (the settings'
+    test mode applies the same rule in every process it starts)."""
+    from django.conf import settings
+
+    return settings.REDIS_URL or f"{DEFAULT_REDIS.rsplit('/', 1)[0]}/{settings.TEST_REDIS_DB}"
 
 
 class Stack:

@@ -111,3 +111,25 @@ def test_check_deploy_is_clean_with_the_documented_settings(tmp_path):
     run = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, capture_output=True,
                          text=True, env={**env, "SECURE_SSL_REDIRECT": "0"})  # fmt: skip
     assert "security.W008" in run.stdout + run.stderr
+
+
+def test_the_test_suite_keeps_to_its_own_redis_database(tmp_path):
+    """make run uses Redis database 0; a test run on the same server must not share its queues."""
+    run = load(tmp_path, APP_ENV="test", REDIS_URL="redis://127.0.0.1:6379/0")
+    assert json.loads(run.stdout)["broker"] == "redis://127.0.0.1:6379/14", run.stderr
+    run = load(tmp_path, APP_ENV="development", SECRET_KEY=KEY, REDIS_URL="redis://127.0.0.1:6379/0")
+    assert json.loads(run.stdout)["broker"] == "redis://127.0.0.1:6379/0"
+
+
+def test_manage_py_works_as_written_on_a_local_instance(tmp_path):
+    """After make run (a data folder with its generated key), `python manage.py ...` needs no APP_ENV."""
+    from annotator_web.datadir import DataDir
+
+    DataDir(tmp_path / "data").ensure()
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    run = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                         env={**base, "DATA_DIR": str(tmp_path / "data")})  # fmt: skip
+    assert run.returncode == 0 and "no issues" in run.stdout, run.stderr[-500:]
+    fresh = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                           env={**base, "DATA_DIR": str(tmp_path / "empty")})  # fmt: skip
+    assert fresh.returncode != 0 and "SECRET_KEY is not set" in fresh.stderr, "elsewhere production rules hold"

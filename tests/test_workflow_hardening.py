@@ -324,3 +324,16 @@ def test_malformed_requests_are_4xx_with_a_reason_never_5xx(project, users, clie
         resp = boss.get(url)
         assert 400 <= resp.status_code < 500, (url, resp.status_code)
     assert Submission.objects.count() == 0 and Task.objects.get(pk=task["id"]).draft is None
+
+
+@pytest.mark.django_db
+def test_oversized_bodies_are_refused_before_they_are_read(project, users, client_for, settings):  # noqa: F811
+    anna, boss = client_for(users["annotator"]), client_for(users["admin"])
+    huge = anna.post(NEXT, '{"project": "queue-test", "stage": 1}', content_type="application/json",
+                     CONTENT_LENGTH=str(300_000_000))  # fmt: skip
+    assert huge.status_code == 413 and "limit here is 10.0 MB" in huge.json()["detail"]
+    assert not Task.objects.filter(state="leased").exists(), "the view never ran"
+    # an image upload may be as large as an image may be (real uploads: the other tests), not more
+    too_big = str(settings.MAX_IMAGE_BYTES + 2_000_000)
+    resp = boss.post("/api/projects/queue-test/images", {"boxes": "[]"}, format="multipart", CONTENT_LENGTH=too_big)
+    assert resp.status_code == 413

@@ -71,6 +71,31 @@ class FiniteJSONParser(JSONParser):
         return data
 
 
+class RefuseLargeBodiesMiddleware:
+    """A body over ``MAX_REQUEST_BYTES`` (image uploads: ``MAX_IMAGE_BYTES`` and a margin) is answered 413 from its
+    declared Content-Length, before a byte of it is read or spooled to disk."""
+
+    def __init__(self, get_response):
+        import re
+
+        self.get_response = get_response
+        self.upload_paths = [re.compile(p) for p in settings.UPLOAD_PATHS]
+
+    def __call__(self, request):
+        from django.http import JsonResponse
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse({"detail": "Content-Length is not a number"}, status=400)
+        upload = any(p.match(request.path) for p in self.upload_paths)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if upload else settings.MAX_REQUEST_BYTES
+        if length > limit:
+            return JsonResponse({"detail": f"the request body is {length / 1e6:.1f} MB; the limit here is "
+                                           f"{limit / 1e6:.1f} MB"}, status=413)  # fmt: skip
+        return self.get_response(request)
+
+
 class RefuseNulMiddleware:
     """A query string with a NUL character gets a 400 (PostgreSQL cannot compare text with one)."""
 
