@@ -119,6 +119,7 @@ def main() -> None:
 def drive(url: str, clicks: int, rng) -> tuple[list[float], int, float]:
     from playwright.sync_api import sync_playwright
 
+    from tests.stack import wait_until
     from tests.test_browser import CHROMIUM_ARGS
 
     with sync_playwright() as p:
@@ -131,11 +132,12 @@ def drive(url: str, clicks: int, rng) -> tuple[list[float], int, float]:
         page.wait_for_load_state()
         start = time.monotonic()
         page.goto(url + "/annotate/#project=bench&stage=2")
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.querySelectorAll('.view-cell img').length === 6 && "
-            "[...document.querySelectorAll('.view-cell img')].every((i) => i.complete && i.naturalWidth > 0)"
+            "[...document.querySelectorAll('.view-cell img')].every((i) => i.complete && i.naturalWidth > 0)",
         )
-        page.wait_for_function("document.querySelector('.point-info').textContent.startsWith('Click')")
+        wait_until(page, "document.querySelector('.point-info').textContent.startsWith('Click')")
         load_s = time.monotonic() - start
         overlays = page.locator(".view-overlay")
         boxes = [overlays.nth(v).bounding_box() for v in range(6)]
@@ -146,10 +148,10 @@ def drive(url: str, clicks: int, rng) -> tuple[list[float], int, float]:
             fx, fy = rng.uniform(0.3, 0.7, size=2)
             page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
             handled += 1
-            page.wait_for_function(f"window.__viewClicks === {handled}")
+            wait_until(page, f"window.__viewClicks === {handled}")
             if k % 4 == 3:  # move on now and then: new parts load their bundles
                 page.keyboard.press("ArrowRight" if (k // 4) % (2 * n_points) < n_points else "ArrowLeft")
-                page.wait_for_function("document.querySelector('.point-info').textContent !== ''")
+                wait_until(page, "document.querySelector('.point-info').textContent !== ''")
         latencies = page.evaluate("window.__clickLatencies")
         browser.close()
     return latencies, handled - len(latencies), load_s

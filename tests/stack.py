@@ -254,3 +254,19 @@ class Launcher:
             time.sleep(0.2)
         os.killpg(self.proc.pid, signal.SIGKILL)
         raise AssertionError(f"processes left running after Ctrl-C:\n{self.output}")
+
+
+def wait_until(page, expression: str, timeout: float = 60.0, interval: float = 0.01):
+    """Poll a JavaScript expression in the page until it is truthy (its value returned). Evaluated through the
+    DevTools protocol: unlike Playwright's wait_for_function, which evaluates a string inside the page, it
+    works under the pages' Content-Security-Policy (no 'unsafe-eval')."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"after {timeout} s still false: {expression}")
+        time.sleep(interval)

@@ -13,6 +13,7 @@ from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, T
 from pipeline import parts
 from pipeline.coco.densepose import decode_rle
 from tests.conftest import PASSWORD
+from tests.stack import wait_until
 from tests.test_browser import SHOTS, chromium  # noqa: F401  (the fixture)
 from tests.test_flow_stack import wait_task_state
 
@@ -114,7 +115,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     page.screenshot(path=str(SHOTS / "annotate-stage1.png"))
     page.reload()
     page.locator(".palette .part").first.wait_for()
-    page.wait_for_function("document.querySelector(\".palette .part[data-part='1'] .count\").textContent !== ''")
+    wait_until(page, "document.querySelector(\".palette .part[data-part='1'] .count\").textContent !== ''")
     assert {label: part_percent(page, label) for label in parts.MASK_PARTS} == before
 
     page.keyboard.press("?")
@@ -162,7 +163,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
         box = overlays.nth(view).bounding_box()
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
-    page.wait_for_function("document.querySelector('.view-cell img').complete")
+    wait_until(page, "document.querySelector('.view-cell img').complete")
     clicked, handled = {}, 0
     for k, point in enumerate(points):
         title = page.locator(".point-title").inner_text()
@@ -173,7 +174,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
         view = k % 6
         click_view(view, 0.5, 0.45)
         handled += 1
-        page.wait_for_function(f"window.__viewClicks === {handled}")
+        wait_until(page, f"window.__viewClicks === {handled}")
         info = page.locator(".point-info").inner_text()
         if "not on the part" in info:  # the centre of that view misses the part: mark it unsure instead
             page.keyboard.press("KeyU")

@@ -155,6 +155,8 @@ def test_the_chart_assets_download_as_one_tar(folder, users, client_for, setting
 
     settings.ASSET_CACHE_DIR = ASSET_CACHE
     resp = client_for(users["annotator"]).get("/api/bodies/anny/chart-assets.tar")
+    assert resp.status_code == 403 and "only admins" in resp.json()["detail"]
+    resp = client_for(users["admin"]).get("/api/bodies/anny/chart-assets.tar")
     assert resp.status_code == 200 and resp["Content-Type"] == "application/x-tar"
     data = b"".join(resp.streaming_content)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -162,3 +164,26 @@ def test_the_chart_assets_download_as_one_tar(folder, users, client_for, setting
         readme = tar.extractfile("anny-chart-assets/README.md").read()
     assert "anny-chart-assets/Pdist_matrix.pkl" in names and readme == (folder / "README.md").read_bytes()
     assert client_for(None).get("/api/bodies/anny/chart-assets.tar").status_code == 401
+
+
+@pytest.mark.django_db
+def test_missing_chart_files_are_built_by_a_job_never_in_the_request(folder, users, client_for, settings, tmp_path):
+    """A body whose chart files are not built: the download starts the build job (once) and answers 409."""
+    import shutil
+
+    from annotator_web.core.models import Job
+    from tests.stack import ASSET_CACHE
+
+    built = next((ASSET_CACHE / "assets").glob("anny-*/assets.npz")).parent
+    copy = tmp_path / "cache" / "assets" / built.name
+    shutil.copytree(built, copy, ignore=shutil.ignore_patterns("chart_assets*", "nearest_vertex_bytes-*"))
+    for extra in ASSET_CACHE.glob("anny*.npz"):  # the body model's compact file
+        shutil.copy(extra, tmp_path / "cache")
+    settings.ASSET_CACHE_DIR = tmp_path / "cache"
+    boss = client_for(users["admin"])
+    first = boss.get("/api/bodies/anny/chart-assets.tar")
+    assert first.status_code == 409 and "being built by job" in first.json()["detail"]
+    again = boss.get("/api/bodies/anny/chart-assets.tar")
+    assert again.json()["job"] == first.json()["job"], "one build job, not one per request"
+    assert Job.objects.get(pk=first.json()["job"]).kind == "build_assets"
+    assert not (copy / "chart_assets").exists(), "nothing was built inside the request"

@@ -171,17 +171,32 @@ class BodyViewPictureView(APIView):
 
 
 class ChartAssetsTarView(APIView):
+    """Admins only: the files are derived from the body model (SMPL's carry its licence) and annotators have no
+    use for them. Never built inside the request: while they are missing a build job is started (or the one
+    running named) and the answer is 409 with its id."""
+
     @extend_schema(
-        responses={(200, "application/x-tar"): OpenApiTypes.BINARY},
+        responses={(200, "application/x-tar"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT},
         description="The body model's chart-set files for detectron2 (flip map, evaluation tables, README) as "
-        "one tar, streamed (the distance table is a few hundred MB). Built the first time it is asked for.",
+        "one tar, streamed (the distance table is a few hundred MB). Admins only; 409 with a build job while "
+        "they are not built.",
     )
     def get(self, request, body: str):
         import tarfile
 
         from django.http import StreamingHttpResponse
 
-        folder = _body_or_404(body).chart_assets_folder(body)
+        if not policy.is_admin(request.user):
+            raise PermissionDenied("only admins download the chart-set files")
+        assets = _body_or_404(body)
+        folder = assets.chart_assets_folder(body, build=False)
+        if folder is None:
+            job = jobs.unfinished_job(assets.KIND, body=body) or jobs.start_job(
+                assets.KIND, params={"body": body}, user=request.user
+            )
+            return Response({"detail": f"the {body} chart files are being built by job {job.pk} (about a minute "
+                                       "once the body assets exist); ask again when it has finished",
+                             "job": job.pk}, status=status.HTTP_409_CONFLICT)  # fmt: skip
 
         def stream():
             for path in sorted(folder.iterdir()):

@@ -68,14 +68,16 @@ def chart_lookup(body: str):
     return cached[1]
 
 
-def chart_assets_folder(body: str, progress=None):
-    """The folder of a body model's chart-set files for detectron2 (built the first time, about a minute), or
-    None while its assets are not built."""
+def chart_assets_folder(body: str, progress=None, build: bool = True):
+    """The folder of a body model's chart-set files for detectron2 (built the first time, about a minute, unless
+    ``build`` is False), or None while its assets (or, without ``build``, these files) are not built."""
     from pipeline.charts import interchange
 
     mapper = click_mapper(body)
     if mapper is None:
         return None
+    if not build:
+        return interchange.built(mapper.assets)
     return interchange.ensure(mapper.assets, body, progress)
 
 
@@ -122,9 +124,12 @@ def build_assets(job: Job, ctx: JobContext) -> dict:
     if body not in BODY_MODELS:
         raise JobError(f"unknown body model {body!r}; available: {', '.join(BODY_MODELS)}")
     try:
-        folder = ensure_assets(body_model(body), settings.ASSET_CACHE_DIR, progress=lambda p, m: ctx.progress(p, m))
+        folder = ensure_assets(body_model(body), settings.ASSET_CACHE_DIR,
+                               progress=lambda p, m: ctx.progress(p * 0.8, m))  # fmt: skip
     except BodyModelError as exc:
         raise JobError(str(exc)) from None
+    # the chart-set files for detectron2 and the evaluation too: built by this job, never inside a request
+    chart_assets_folder(body, lambda p, m: ctx.progress(80 + p * 0.2, f"chart assets: {m}"))
     import json
 
     report = json.loads((folder / "report.json").read_text())

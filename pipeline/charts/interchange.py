@@ -194,6 +194,12 @@ def _current(folder: Path) -> bool:
     return info.exists() and json.loads(info.read_text()).get("format", 1) >= FORMAT
 
 
+def built(assets) -> Path | None:
+    """The chart-asset folder of built assets if it is complete and current, else None (nothing is built)."""
+    folder = Path(assets.folder) / FOLDER
+    return folder if _current(folder) else None
+
+
 def ensure(assets, body: str, progress: Progress | None = None) -> Path:
     """The chart-asset folder inside the asset folder, built if missing (one builder at a time); a folder of
     an older format has its vertex tables rewritten (the distance table stays)."""

@@ -69,6 +69,9 @@ class EvalMesh:
                 with open(tmp, "wb") as f:
                     np.save(f, table.astype(np.int32))
                 os.replace(tmp, path)
+                for stale in Path(cache).glob("nearest_vertex_bytes-*.npy"):  # of older vertex files
+                    if stale != path:
+                        stale.unlink(missing_ok=True)
             except OSError:
                 pass  # a read-only cache: the table lives in memory only
         return mesh
