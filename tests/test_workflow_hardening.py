@@ -165,7 +165,7 @@ def test_non_finite_numbers_never_enter_the_database(project, users, client_for)
     anna, boss = client_for(users["annotator"]), client_for(users["admin"])
     task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
     url = f"/api/tasks/{task['id']}/submit"
-    for seconds in ("1e999", float("inf"), "nan"):
+    for seconds in ("1e999", float("inf"), "nan", True):
         body = json.dumps({"key": "k", "data": masks_payload(), "seconds_spent": seconds}, allow_nan=True)
         resp = anna.post(url, body, content_type="application/json")
         assert resp.status_code == 400, (seconds, resp.content)

@@ -230,12 +230,12 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
     if not key or len(key) > 64:
         raise WorkError("a submission needs a key (1..64 characters) chosen by the client", field="key")
     try:
-        seconds_spent = float(seconds_spent)
+        seconds = float("nan") if isinstance(seconds_spent, bool) else float(seconds_spent)
     except (TypeError, ValueError):
-        seconds_spent = float("nan")
-    if isinstance(seconds_spent, bool) or not math.isfinite(seconds_spent):
+        seconds = float("nan")
+    if not math.isfinite(seconds):  # NaN, Infinity, "1e999", true, "ten"
         raise WorkError("seconds_spent must be a finite number", field="seconds_spent")
-    seconds_spent = max(0.0, seconds_spent)
+    seconds_spent = max(0.0, seconds)
     existing = Submission.objects.filter(task_id=task_id, key=key).first()
     if existing is not None:
         if existing.annotator_id != user.pk:
