@@ -268,6 +268,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStateEnum": "annotator_web.work.models.Task.State",
+        "JobStateEnum": "annotator_web.core.models.Job.State",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------------------------

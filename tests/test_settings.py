@@ -133,3 +133,14 @@ def test_manage_py_works_as_written_on_a_local_instance(tmp_path):
     fresh = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
                            env={**base, "DATA_DIR": str(tmp_path / "empty")})  # fmt: skip
     assert fresh.returncode != 0 and "SECRET_KEY is not set" in fresh.stderr, "elsewhere production rules hold"
+
+
+def test_the_openapi_schema_is_valid_and_types_every_answer(tmp_path):
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    out = tmp_path / "schema.yml"
+    command = [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)]
+    env = {**base, "APP_ENV": "test", "DATA_DIR": str(tmp_path / "data")}
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    text = out.read_text()
+    assert "TaskResponse" in text and "ErrorResponse" in text and "SubmittedResponse" in text

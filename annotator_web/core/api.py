@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -15,13 +15,19 @@ from rest_framework.views import APIView
 
 from annotator_web.core import jobs, policy
 from annotator_web.core.models import Job
+from annotator_web.core.responses import BuildingResponse, JobKindResponse, MeResponse, answers
 from annotator_web.core.serializers import JobSerializer, JobStartSerializer
 
 
+@extend_schema_view(
+    list=extend_schema(responses=answers({200: JobSerializer(many=True)})),
+    retrieve=extend_schema(responses=answers({200: JobSerializer})),
+)
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Jobs you may see. ``POST /api/jobs`` starts one (``{"kind": ..., "params": {...}}``)."""
 
     serializer_class = JobSerializer
+    lookup_value_regex = "[0-9]{1,18}"  # a database id: a larger number is a 404, not an overflow
 
     def get_queryset(self):
         qs = policy.visible_jobs(self.request.user, Job.objects.select_related("created_by"))
@@ -31,7 +37,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                 qs = qs.filter(**{name: value})
         return qs
 
-    @extend_schema(request=JobStartSerializer, responses={201: JobSerializer})
+    @extend_schema(request=JobStartSerializer, responses={**answers({201: JobSerializer}), 400: OpenApiTypes.OBJECT})
     def create(self, request):
         data = JobStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -44,7 +50,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         job = jobs.start_job(kind.name, params=data.validated_data["params"], user=request.user)
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=JobSerializer)
+    @extend_schema(request=None, responses=answers({200: JobSerializer}))
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = self.get_object()
@@ -52,10 +58,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise PermissionDenied("you may not cancel this job")
         return Response(JobSerializer(jobs.cancel_job(job)).data)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     @extend_schema(
         parameters=[OpenApiParameter("file", str, description="another file the job wrote beside its result")],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses=answers({(200, "application/octet-stream"): OpenApiTypes.BINARY}),
     )
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):
@@ -93,7 +98,8 @@ def job_output_files(job: Job) -> list[str]:
 
 
 class JobKindsView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, description="The kinds of jobs and whether you may start them.")
+    @extend_schema(responses=answers({200: JobKindResponse(many=True)}),
+                   description="The kinds of jobs and whether you may start them.")  # fmt: skip
     def get(self, request):
         return Response(
             [
@@ -106,7 +112,7 @@ class JobKindsView(APIView):
 class MeView(APIView):
     permission_classes = []
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, description="Who you are and your role.")
+    @extend_schema(responses=answers({200: MeResponse}), description="Who you are and your role.")
     def get(self, request):
         if not request.user.is_authenticated:
             return Response({"detail": "not signed in"}, status=status.HTTP_401_UNAUTHORIZED)
@@ -142,7 +148,7 @@ ASSET_CACHE_CONTROL = "private, max-age=86400"
 
 class BodyViewBundleView(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses=answers({(200, "application/octet-stream"): OpenApiTypes.BINARY}),
         description="One body part's six views for the browser: cameras, faces and id buffers "
         "(layout in pipeline/render/bundle.py), gzip-encoded.",
     )
@@ -156,7 +162,8 @@ class BodyViewBundleView(APIView):
 
 class BodyViewPictureView(APIView):
     @extend_schema(
-        responses={(200, "image/png"): OpenApiTypes.BINARY}, description="The picture of one of a part's six views."
+        responses=answers({(200, "image/png"): OpenApiTypes.BINARY}),
+        description="The picture of one of a part's six views.",
     )
     def get(self, request, body: str, part: int, view: int):
         from pipeline.render.views import VIEWS_PER_PART
@@ -176,7 +183,7 @@ class ChartAssetsTarView(APIView):
     running named) and the answer is 409 with its id."""
 
     @extend_schema(
-        responses={(200, "application/x-tar"): OpenApiTypes.BINARY, 409: OpenApiTypes.OBJECT},
+        responses=answers({(200, "application/x-tar"): OpenApiTypes.BINARY, 409: BuildingResponse}),
         description="The body model's chart-set files for detectron2 (flip map, evaluation tables, README) as "
         "one tar, streamed (the distance table is a few hundred MB). Admins only; 409 with a build job while "
         "they are not built.",

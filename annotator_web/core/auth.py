@@ -20,14 +20,17 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator_web.core.responses import TokenResponse, answers
 from annotator_web.core.tokens import token_expired
 
 
@@ -78,6 +81,7 @@ def throttled_response(wait: int) -> Response:
 class TokenView(ObtainAuthToken):
     """POST {username, password} -> {token}; throttled like the login page."""
 
+    @extend_schema(request=AuthTokenSerializer, responses={**answers({200: TokenResponse}), 400: OpenApiTypes.OBJECT})
     def post(self, request, *args, **kwargs):
         username = str(request.data.get("username", "")) if hasattr(request.data, "get") else ""
         address = client_address(request)
@@ -102,7 +106,7 @@ class LogoutTokenView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses=answers({204: None}))
     def post(self, request):
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,11 +1,26 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from annotator_web.core import api, auth, views
 from annotator_web.work import api as work_api
 from annotator_web.work import views as work_views
+
+
+class IdConverter:
+    """A database id: at most 18 digits (a larger number is no id, a 404, never an overflow in the query)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 router = DefaultRouter()
 router.trailing_slash = "/?"  # /api/jobs and /api/jobs/ both work
@@ -16,7 +31,7 @@ urlpatterns = [
     path("login/", auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("jobs/", views.jobs_page, name="jobs-page"),
-    path("jobs/<int:pk>/", views.job_page, name="job-page"),
+    path("jobs/<id:pk>/", views.job_page, name="job-page"),
     path("queues/", work_views.dashboard, name="queues-page"),
     path("api/auth/token", auth.TokenView.as_view(), name="api-token"),
     path("api/auth/logout", auth.LogoutTokenView.as_view(), name="api-logout"),
@@ -25,23 +40,23 @@ urlpatterns = [
     path("api/me", api.MeView.as_view(), name="api-me"),
     path("annotate/", work_views.annotate_page, name="annotate-page"),
     path("review/", work_views.review_page, name="review-page"),
-    path("api/bodies/<str:body>/parts/<int:part>/bundle", api.BodyViewBundleView.as_view(), name="api-body-bundle"),
+    path("api/bodies/<str:body>/parts/<id:part>/bundle", api.BodyViewBundleView.as_view(), name="api-body-bundle"),
     path(
-        "api/bodies/<str:body>/parts/<int:part>/views/<int:view>.png",
+        "api/bodies/<str:body>/parts/<id:part>/views/<id:view>.png",
         api.BodyViewPictureView.as_view(),
         name="api-body-picture",
     ),
     path("api/bodies/<str:body>/chart-assets.tar", api.ChartAssetsTarView.as_view(), name="api-chart-assets"),
     path("api/job-kinds", api.JobKindsView.as_view(), name="api-job-kinds"),
     path("api/tasks/next", work_api.NextTaskView.as_view(), name="api-task-next"),
-    path("api/tasks/<int:pk>/draft", work_api.DraftView.as_view(), name="api-task-draft"),
-    path("api/tasks/<int:pk>/submit", work_api.SubmitView.as_view(), name="api-task-submit"),
-    path("api/images/<int:pk>/file", work_api.ImageFileView.as_view(), name="api-image-file"),
+    path("api/tasks/<id:pk>/draft", work_api.DraftView.as_view(), name="api-task-draft"),
+    path("api/tasks/<id:pk>/submit", work_api.SubmitView.as_view(), name="api-task-submit"),
+    path("api/images/<id:pk>/file", work_api.ImageFileView.as_view(), name="api-image-file"),
     path("api/reviews/next", work_api.NextReviewView.as_view(), name="api-review-next"),
-    path("api/tasks/<int:pk>/review", work_api.ReviewView.as_view(), name="api-task-review"),
+    path("api/tasks/<id:pk>/review", work_api.ReviewView.as_view(), name="api-task-review"),
     path("api/tasks/priority", work_api.PriorityView.as_view(), name="api-task-priority"),
     re_path(
-        r"^api/tasks/(?P<pk>[0-9]+)/(?P<action>release|assign|requeue)$",
+        r"^api/tasks/(?P<pk>[0-9]{1,18})/(?P<action>release|assign|requeue)$",
         work_api.TaskActionView.as_view(),
         name="api-task-action",
     ),

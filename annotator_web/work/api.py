@@ -12,8 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator_web.core import body_assets
+from annotator_web.core.responses import answers
 from annotator_web.data.models import Image, Project
 from annotator_web.work import policy, services
+from annotator_web.work import responses as R
 from annotator_web.work.models import Task
 from pipeline import parts
 
@@ -81,7 +83,7 @@ class NextTaskView(AnnotatorView):
         request=inline_serializer(
             "NextTask", {"project": serializers.CharField(), "stage": serializers.IntegerField(default=1)}
         ),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.TaskResponse, 204: None}),
         description="The next task of a project and stage, leased to you (204 when the queue is empty).",
     )
     def post(self, request):
@@ -105,7 +107,7 @@ class NextTaskView(AnnotatorView):
 class DraftView(AnnotatorView):
     @extend_schema(
         request=inline_serializer("Draft", {"draft": serializers.JSONField()}),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.DraftSavedResponse}),
         description="Save your work on a leased task; renews the lease.",
     )
     def put(self, request, pk: int):
@@ -126,7 +128,7 @@ class SubmitView(AnnotatorView):
                 "seconds_spent": serializers.FloatField(required=False),
             },
         ),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.SubmittedResponse, 201: R.SubmittedResponse}),
         description="Submit a leased task once per key: stage 1 {dp_masks: [14 RLE]}, stage 2 {answers: [...]}.",
     )
     def post(self, request, pk: int):
@@ -147,7 +149,7 @@ class SubmitView(AnnotatorView):
 
 
 class ImageFileView(APIView):
-    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY}, description="An image you may see.")
+    @extend_schema(responses=answers({(200, "image/jpeg"): OpenApiTypes.BINARY}), description="An image you may see.")
     def get(self, request, pk: int):
         image = get_object_or_404(Image, pk=pk)
         if not policy.can_see_image(request.user, image):
@@ -185,7 +187,7 @@ def handle(call):
 class NextReviewView(ReviewerView):
     @extend_schema(
         parameters=[OpenApiParameter("project", str, required=True), OpenApiParameter("stage", int)],
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.ReviewTaskResponse, 204: None}),
         description="The oldest processed task waiting for review, with its submission (204 when none).",
     )
     def get(self, request):
@@ -212,7 +214,7 @@ class ReviewView(ReviewerView):
                 "comment": serializers.CharField(required=False),
             },
         ),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.TaskResponse}),
         description="Accept, or reject with a comment (the task goes back to the queue).",
     )
     def post(self, request, pk: int):
@@ -232,7 +234,7 @@ class CreateTasksView(AdminView):
             "CreateTasks",
             {"stage": serializers.IntegerField(default=1), "priority": serializers.IntegerField(default=0)},
         ),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({201: R.CreatedResponse}),
         description="Queue a stage-1 task for every person of the project that has none.",
     )
     def post(self, request, name: str):
@@ -248,7 +250,9 @@ class CreateTasksView(AdminView):
 
 
 class PauseView(AdminView):
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, description="Pause or resume a project's queues.")
+    @extend_schema(
+        request=None, responses=answers({200: R.PausedResponse}), description="Pause or resume a project's queues."
+    )
     def post(self, request, name: str, action: str):
         return handle(
             lambda: Response(
@@ -267,7 +271,7 @@ class TaskActionView(AdminView):
                 "with_draft": serializers.BooleanField(required=False, default=False),
             },
         ),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.TaskResponse}),
         description="release (back to the queue), assign (to username; the draft and review comment go with it "
         "only with with_draft) or requeue (redo finished work).",
     )
@@ -298,7 +302,7 @@ class PriorityView(AdminView):
             "Priority",
             {"tasks": serializers.ListField(child=serializers.IntegerField()), "priority": serializers.IntegerField()},
         ),
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.UpdatedResponse}),
         description="Set the priority of tasks (higher first).",
     )
     def post(self, request):
@@ -315,7 +319,7 @@ class UploadImageView(AdminView):
     @extend_schema(
         request={"multipart/form-data": inline_serializer("Upload", {"file": serializers.FileField(),
                                                                       "boxes": serializers.JSONField(required=False)})},
-        responses=OpenApiTypes.OBJECT,
+        responses=answers({200: R.UploadResponse, 201: R.UploadResponse}),
         description="Add an image (JPEG, PNG or WebP) to a project, with person boxes [[x, y, w, h], ...].",
     )  # fmt: skip
     def post(self, request, name: str):
