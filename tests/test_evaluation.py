@@ -225,3 +225,23 @@ def test_evaluate_densepose_command_writes_json_and_plot(ground_truth, assets, e
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     with pytest.raises(CommandError, match="made with chart set anny-0000000000000000"):
         call_command("evaluate_densepose", gt=str(tmp_path / "gt.json"), dt=str(tmp_path / "dt.json"))
+
+    # any folder of the reference's evaluation files, named as DensePose names its SMPL ones
+    import os
+
+    from pipeline.charts import interchange
+
+    source = interchange.ensure(assets, "anny")
+    smpl_like = tmp_path / "smpl_like"
+    smpl_like.mkdir()
+    for ours, theirs in (("anny_subdiv.mat", "SMPL_subdiv.mat"), ("anny_SUBDIV_TRANSFORM.mat",
+                         "SMPL_SUBDIV_TRANSFORM.mat"), ("Pdist_matrix.pkl", "Pdist_matrix.pkl")):  # fmt: skip
+        os.link(source / ours, smpl_like / theirs)
+    call_command("evaluate_densepose", gt=str(tmp_path / "gt.json"), dt=str(tmp_path / "dt.json"),
+                 chart_assets=str(smpl_like), point_scale=256, json_out=tmp_path / "smpl.json")  # fmt: skip
+    numbers = json.loads((tmp_path / "smpl.json").read_text())
+    assert numbers["point_scale"] == 256 and numbers["chart_set"] == str(smpl_like) and numbers["gps"]["AP"] > 0.9
+    (smpl_like / "Pdist_matrix.pkl").unlink()
+    with pytest.raises(CommandError, match=r"missing Pdist_matrix\.pkl"):
+        call_command("evaluate_densepose", gt=str(tmp_path / "gt.json"), dt=str(tmp_path / "dt.json"),
+                     chart_assets=str(smpl_like))  # fmt: skip
