@@ -128,6 +128,12 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     dialog = page.locator(".modal")
     dialog.wait_for()
     assert "Some parts are empty" in dialog.inner_text()
+    page.keyboard.press("Escape")  # Escape always cancels: nothing is submitted
+    dialog.wait_for(state="detached")
+    time.sleep(1.0)  # what a wrong Escape would have sent has had time to arrive
+    assert task.submissions.count() == 0 and Task.objects.get(pk=task.pk).state == "leased"
+    page.keyboard.press("Control+Enter")
+    dialog.wait_for()
     page.get_by_role("button", name="Submit anyway").click()
     page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
     assert task.submissions.count() == 1

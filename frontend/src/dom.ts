@@ -19,7 +19,8 @@ export function rgb(color: [number, number, number], alpha = 1): string {
   return alpha === 1 ? `rgb(${color.join(",")})` : `rgba(${color.join(",")},${alpha})`;
 }
 
-/** A modal question; resolves with the label of the button pressed (Escape = the last button). */
+/** A modal question; resolves with the label of the button pressed. The first button is the cautious one (go
+ *  back, cancel): Escape always answers it, never the one that acts. */
 export function ask(title: string, text: string, buttons: string[]): Promise<string> {
   return new Promise((resolve) => {
     const box = el("div", { class: "modal", role: "dialog", "aria-modal": "true" });
@@ -39,7 +40,7 @@ export function ask(title: string, text: string, buttons: string[]): Promise<str
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         e.stopPropagation();
-        close(buttons[buttons.length - 1]);
+        close(buttons[0]);
       }
     };
     window.addEventListener("keydown", onKey, true);
