@@ -116,6 +116,7 @@ class LoginView(auth_views.LoginView):
     """The login page, throttled like the token endpoint."""
 
     template_name = "core/login.html"
+    redirect_authenticated_user = True  # Back to /login/ when signed in: to the app, not the form again
 
     def post(self, request, *args, **kwargs):
         wait = refused_for(str(request.POST.get("username", "")), client_address(request))

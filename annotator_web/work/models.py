@@ -76,6 +76,10 @@ class PartMasks(models.Model):
     submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = "part masks"
+        verbose_name_plural = "part masks"
+
     def __str__(self) -> str:
         return f"part masks of person {self.person_id}"
 
