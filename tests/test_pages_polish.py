@@ -18,7 +18,7 @@ def test_a_refused_page_is_a_page_of_the_app(users):
     page = signed_in("anna").get("/queues/")
     assert page.status_code == 403
     html = page.content.decode()
-    assert "<h1>Not allowed</h1>" in html and "the queue dashboard is for admins" in html
+    assert "<h1>Not allowed</h1>" in html and "The queue dashboard is for admins." in html
     assert "core/app.css" in html and "Log out" in html, "the app's look and navigation, not bare HTML"
 
 
