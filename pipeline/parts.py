@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-# dp_x / dp_y and dp_masks live in a box-normalised frame this many units wide and tall.
+# The box frame of dp_masks and of this project's own points (sampled points, synthetic truth, training
+# targets): this many units wide and tall, x = x0 + box_x * w / 256.
 BOX_SCALE = 256
 MASK_SIZE = 256
 # DensePose-COCO's point rule: x = x0 + dp_x * w / 255 (its evaluator, its authors' notebook); detectron2's
