@@ -121,6 +121,7 @@ def main() -> None:
         from annotator_web.work.simulate import Behaviour, Oracle, SimulatedAnnotator
 
         timings, lock, oracle = {}, threading.Lock(), Oracle(None)  # stage 1 needs no click mapping
+        oracle.preload("load")  # the clients read the truth from memory, never through the server's database
         threads = [
             SimulatedAnnotator(url, token, f"load-{i}", "load", oracle, Behaviour(think_seconds=args.think), seed=i,
                                idle_seconds=3, stages=(1,), max_tasks=args.rounds, timings=timings, lock=lock)

@@ -54,22 +54,39 @@ class Oracle:
 
         self._truth_model, self._person_model = ImageTruth, Person
         self.mapper = mapper
-        self._cache: dict = {}
+        self._cache: dict = {}  # image id -> (its people's truth, its truth arrays)
+        self._people: dict = {}  # person id -> (image id, source id)
         self._lock = threading.Lock()
 
-    def person(self, person_id: int):
+    def preload(self, project: str) -> None:
+        """Read the truth of every person of a project now, in this thread: afterwards :meth:`person` answers from
+        memory, so simulated annotators in other threads never open database connections of their own (200 of
+        them would take the server's)."""
+        people = self._person_model.objects.filter(image__project__name=project).values_list("pk", "image_id",
+                                                                                              "source_id")  # fmt: skip
+        with self._lock:
+            for pk, image_id, source_id in people:
+                self._load_image(image_id)
+                self._people[pk] = (image_id, source_id)
+
+    def _load_image(self, image_id: int) -> None:
         from django.conf import settings
 
+        if image_id not in self._cache:
+            record = self._truth_model.objects.get(image_id=image_id)
+            with np.load(settings.MEDIA_ROOT / record.file.name) as data:
+                arrays = {k: data[k] for k in ("surface", "instance", "face")}
+            self._cache[image_id] = (record.people, arrays)
+
+    def person(self, person_id: int):
         with self._lock:
-            person = self._person_model.objects.select_related("image").get(pk=person_id)
-            image_id = person.image_id
-            if image_id not in self._cache:
-                record = self._truth_model.objects.get(image_id=image_id)
-                with np.load(settings.MEDIA_ROOT / record.file.name) as data:
-                    arrays = {k: data[k] for k in ("surface", "instance", "face")}
-                self._cache[image_id] = (record.people, arrays)
+            if person_id not in self._people:
+                person = self._person_model.objects.get(pk=person_id)
+                self._people[person_id] = (person.image_id, person.source_id)
+            image_id, source_id = self._people[person_id]
+            self._load_image(image_id)
             people, arrays = self._cache[image_id]
-        index = int(person.source_id.rsplit(":", 1)[1])
+        index = int(source_id.rsplit(":", 1)[1])
         return next(p for p in people if p["index"] == index), arrays
 
 
