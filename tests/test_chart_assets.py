@@ -187,3 +187,20 @@ def test_missing_chart_files_are_built_by_a_job_never_in_the_request(folder, use
     assert again.json()["job"] == first.json()["job"], "one build job, not one per request"
     assert Job.objects.get(pk=first.json()["job"]).kind == "build_assets"
     assert not (copy / "chart_assets").exists(), "nothing was built inside the request"
+
+
+def test_detectron2s_hard_coded_n_does_not_change_which_entry_it_reads():
+    """detectron2's getDistancesUV computes the condensed index from a hard-coded n = 27554 in two steps
+    (written out below as it stands there); for any n and 0-based rows i > j it reads k = i(i-1)/2 + j, the rule
+    of these tables, so files for another mesh need no change to detectron2."""
+    rng = np.random.default_rng(7)
+    for n in (27554, 13348, 1000, 3):
+        for _ in range(10_000):
+            a, b = (int(v) for v in rng.integers(0, n, 2))
+            if a == b:
+                continue
+            i, j = max(a, b), min(a, b)
+            ii, jj = n - i - 1, n - j - 1  # its first step (after putting the larger row first)
+            k = (n * (n - 1) / 2) - (n - ii) * ((n - ii) - 1) / 2 + jj - ii - 1
+            k = (n * n - n) / 2 - k - 1
+            assert int(k) == i * (i - 1) // 2 + j
