@@ -251,8 +251,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["annotator_web.core.policy.HasRole"],
     "DEFAULT_PARSER_CLASSES": [
         "annotator_web.core.parsers.FiniteJSONParser",  # no NaN, Infinity or 1e999 in any body
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "annotator_web.core.parsers.StorableFormParser",
+        "annotator_web.core.parsers.StorableMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -320,6 +320,8 @@ def test_malformed_requests_are_4xx_with_a_reason_never_5xx(project, users, clie
     for client, url, body in json_cases:
         resp = client.post(url, body, format="json")
         assert 400 <= resp.status_code < 500 and resp.json().get("detail"), (url, body, resp.status_code)
+    form = anna.post(NEXT, "project=%00&stage=1", content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 400 and "NUL" in form.json()["detail"], "form bodies too"
     for url in ("/api/jobs?state=a%00b", "/api/jobs?kind=%00", "/api/reviews/next?project=q%00&stage=1"):
         resp = boss.get(url)
         assert 400 <= resp.status_code < 500, (url, resp.status_code)

@@ -11,7 +11,7 @@ import math
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 
 def _constant(name: str):
@@ -69,6 +69,31 @@ class FiniteJSONParser(JSONParser):
         if not isinstance(data, dict):
             raise ParseError(f"the body must be a JSON object, not a JSON {type(data).__name__}")
         return data
+
+
+class StorableFormParser(FormParser):
+    """Form bodies: their fields too may not hold NUL."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = super().parse(stream, media_type, parser_context)
+        _check_fields(data)
+        return data
+
+
+class StorableMultiPartParser(MultiPartParser):
+    """Multipart bodies (uploads): their fields may not hold NUL."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parsed = super().parse(stream, media_type, parser_context)
+        _check_fields(parsed.data)
+        return parsed
+
+
+def _check_fields(data) -> None:
+    try:
+        check_storable({key: data.getlist(key) for key in data})
+    except ValueError as exc:
+        raise ParseError(f"form field: {exc}") from None
 
 
 class RefuseLargeBodiesMiddleware:
