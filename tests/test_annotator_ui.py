@@ -96,6 +96,12 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
 
     page.keyboard.press("Digit2")  # a stray right-hand stroke, undone
     page.keyboard.press("KeyB")
+    slider = page.locator(".brush-size")
+    size = int(slider.input_value())
+    page.keyboard.press("BracketRight")
+    page.keyboard.press("BracketRight")
+    page.keyboard.press("BracketLeft")
+    assert int(slider.input_value()) == size + 2, "[ and ] move the brush-size slider too"
     page.mouse.move(*at(30, 200))
     page.mouse.down()
     page.mouse.move(*at(60, 230), steps=5)

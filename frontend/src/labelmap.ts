@@ -154,3 +154,10 @@ export class LabelMap {
     return map;
   }
 }
+
+/** A part's share of the box as the palette shows it: "" for none, "<1%" for a few pixels (never "0%"). */
+export function shareLabel(pixels: number, total: number = BOX_SCALE * BOX_SCALE): string {
+  if (pixels <= 0) return "";
+  const percent = Math.round((100 * pixels) / total);
+  return percent < 1 ? "<1%" : `${percent}%`;
+}

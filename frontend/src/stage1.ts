@@ -8,7 +8,7 @@ import { ImageCanvas, dimOutside, loadImage } from "./canvas";
 import { ask, el, isTyping, rgb } from "./dom";
 import { BodyFigure } from "./figure";
 import { BOX_SCALE, imageToBox, type Box, type Point } from "./geometry";
-import { LabelMap, type DpMask } from "./labelmap";
+import { LabelMap, shareLabel, type DpMask } from "./labelmap";
 import type { Config, Editor, Task } from "./types";
 import { UndoStack } from "./undo";
 
@@ -41,6 +41,7 @@ export class MaskEditor implements Editor {
   private tool: Tool = "brush";
   private part = 1;
   private brushPx = 12; // screen pixels (radius)
+  private sizeInput: HTMLInputElement | null = null; // the slider, kept in step with [ and ]
   private opacity = 0;
   private polygon: Point[] = []; // image coordinates
   private stroke: { last: Point; before: Uint8Array; changed: boolean } | null = null;
@@ -103,7 +104,8 @@ export class MaskEditor implements Editor {
       tools.append(b);
     }
     const size = el("input", { type: "range", min: 2, max: 60, value: this.brushPx, class: "brush-size", title: "brush size ([ and ])" }) as HTMLInputElement;
-    size.addEventListener("input", () => { this.brushPx = Number(size.value); this.view.draw(); });
+    size.addEventListener("input", () => this.setBrush(Number(size.value)));
+    this.sizeInput = size;
     const buttons = el("div", { class: "tools" });
     const add = (label: string, title: string, action: () => void) => {
       const b = el("button", { text: label, title });
@@ -188,10 +190,17 @@ export class MaskEditor implements Editor {
     this.view.draw();
   }
 
+  /** The brush radius (2..60 screen pixels), the same whether set by the slider or by [ and ]. */
+  private setBrush(px: number): void {
+    this.brushPx = Math.min(60, Math.max(2, px));
+    if (this.sizeInput) this.sizeInput.value = String(this.brushPx);
+    this.view.draw();
+  }
+
   private updateCounts(): void {
     const counts = this.labels.counts(this.config.parts.length);
     for (const [label, { row, count }] of this.partRows) {
-      count.textContent = counts[label] ? `${Math.round((100 * counts[label]) / (BOX_SCALE * BOX_SCALE))}%` : "";
+      count.textContent = shareLabel(counts[label]);
       row.classList.toggle("empty", counts[label] === 0);
     }
   }
@@ -279,8 +288,8 @@ export class MaskEditor implements Editor {
       case "KeyF": return this.pickTool("fill");
       case "KeyO": return this.cycleOpacity();
       case "Home": return this.view.fit();
-      case "BracketLeft": this.brushPx = Math.max(2, this.brushPx - 2); return this.view.draw();
-      case "BracketRight": this.brushPx = Math.min(60, this.brushPx + 2); return this.view.draw();
+      case "BracketLeft": return this.setBrush(this.brushPx - 2);
+      case "BracketRight": return this.setBrush(this.brushPx + 2);
       case "Enter": return this.closePolygon();
       case "Escape": this.polygon = []; return this.view.draw();
       case "Backspace": this.polygon.pop(); return this.view.draw();

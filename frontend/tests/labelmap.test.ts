@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LabelMap } from "../src/labelmap";
+import { LabelMap, shareLabel } from "../src/labelmap";
 
 describe("LabelMap", () => {
   it("paints one label per pixel: a part over another replaces it", () => {
@@ -61,5 +61,15 @@ describe("LabelMap", () => {
     expect(masks[1]).toEqual([]);
     expect(masks[0]).toHaveProperty("size", [256, 256]);
     expect(LabelMap.fromDpMasks(masks).data).toEqual(map.data);
+  });
+});
+
+describe("shareLabel", () => {
+  it("never shows a painted part as 0%", () => {
+    expect(shareLabel(0)).toBe("");
+    expect(shareLabel(1)).toBe("<1%");
+    expect(shareLabel(300)).toBe("<1%"); // 0.46 %: would round to 0
+    expect(shareLabel(400)).toBe("1%");
+    expect(shareLabel(32768)).toBe("50%");
   });
 });
