@@ -246,6 +246,8 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     reviewer.locator(".point-progress", has_text=f"{len(points)} / {len(points)} answered").wait_for()
     reviewer.screenshot(path=str(SHOTS / "review-stage2.png"))
     reviewer.click("#reject")
+    reviewer.get_by_role("button", name="Reject with this comment").click()  # empty: it says why nothing happens
+    reviewer.locator(".modal .error", has_text="a rejection needs a comment").wait_for()
     reviewer.locator("#reject-comment").fill("Point 2 is on the back, not the front.")
     reviewer.get_by_role("button", name="Reject with this comment").click()
     reviewer.locator(".notice", has_text="sent back").wait_for()

@@ -186,13 +186,18 @@ function askComment(): Promise<string | null> {
     const text = el("textarea", { id: "reject-comment", rows: 4, placeholder: "What should the annotator fix?" }) as HTMLTextAreaElement;
     const send = el("button", { class: "danger", text: "Reject with this comment" });
     const cancel = el("button", { text: "Cancel" });
+    const hint = el("p", { class: "error", hidden: true, text: "Write what the annotator should fix: a rejection needs a comment." });
     const overlay = el("div", { class: "modal-overlay" },
-      el("div", { class: "modal" }, el("h2", { text: "Reject: tell the annotator why" }), text, el("div", { class: "modal-buttons" }, send, cancel)));
+      el("div", { class: "modal" }, el("h2", { text: "Reject: tell the annotator why" }), text, hint, el("div", { class: "modal-buttons" }, send, cancel)));
     const close = (value: string | null) => {
       overlay.remove();
       resolve(value);
     };
-    send.addEventListener("click", () => (text.value.trim() ? close(text.value.trim()) : text.focus()));
+    send.addEventListener("click", () => {
+      if (text.value.trim()) return close(text.value.trim());
+      hint.hidden = false; // an empty comment says so instead of doing nothing
+      text.focus();
+    });
     cancel.addEventListener("click", () => close(null));
     overlay.addEventListener("keydown", (e) => e.key === "Escape" && close(null));
     document.body.append(overlay);
