@@ -49,11 +49,6 @@ def check_storable(value, depth: int = 0) -> None:
             check_storable(item, depth + 1)
 
 
-def finite_number(value) -> bool:
-    """A real number: int or float (never a bool), finite."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 class FiniteJSONParser(JSONParser):
     """Every API body: a JSON object that the database can store (see the module's docstring)."""
 

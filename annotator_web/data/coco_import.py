@@ -12,9 +12,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from annotator_web.core.parsers import finite_number
 from annotator_web.data.images import ImageRejected, check_image, ingest
 from annotator_web.data.models import Image, Person, Project
+from pipeline.coco.densepose import finite_number
 
 
 @dataclass

@@ -325,9 +325,10 @@ class UploadImageView(AdminView):
     def post(self, request, name: str):
         import hashlib
 
-        from annotator_web.core.parsers import finite_number, loads_finite
+        from annotator_web.core.parsers import loads_finite
         from annotator_web.data.images import ImageRejected, check_image, ingest
         from annotator_web.data.models import Image, Person
+        from pipeline.coco.densepose import finite_number
 
         def run():
             project = project_or_400(name)

@@ -22,11 +22,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotator_web.core import jobs
-from annotator_web.core.parsers import finite_number
 from annotator_web.data.models import Person, Project
 from annotator_web.work.models import AuditEvent, Review, Submission, Task
 from pipeline import parts
-from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle
+from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle, finite_number
 
 PROCESS_KIND = "process_submission"
 PRIORITY_LIMIT = 2**31 - 1  # Task.priority is a database integer

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,7 +207,7 @@ def check_annotation(ann: dict, image_size: tuple[int, int] | None = None, warni
     part borders) is not a problem: it goes to ``warnings`` when a list is given."""
     reasons = []
     bbox = ann.get("bbox")
-    if not (isinstance(bbox, list | tuple) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+    if not (isinstance(bbox, list | tuple) and len(bbox) == 4 and all(finite_number(v) for v in bbox)):
         return [f"bbox must be [x, y, w, h] numbers, got {bbox!r}"]
     x0, y0, w, h = (float(v) for v in bbox)
     if w <= 0 or h <= 0:
@@ -345,8 +346,15 @@ def _range(reasons, name, values, lo, hi) -> None:
         reasons.append(f"{name} must be in [{lo}, {hi}]; {len(bad)} values are not (first: {values[bad[0]]})")
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+def finite_number(v) -> bool:
+    """A real number a float can hold: an int or a float (never a bool), finite. The one test of numbers read
+    from JSON (bodies, boxes, results, imports)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond any float
+        return False
 
 
 def validate_dataset(data: dict, warnings: list | None = None) -> list[Problem]:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline import parts
-from pipeline.coco.densepose import DP_FIELDS, decode_uv_bytes, encode_uv_png, union_mask
+from pipeline.coco.densepose import DP_FIELDS, decode_uv_bytes, encode_uv_png, finite_number, union_mask
 
 PAPER_KAPPA = 0.255  # metres: a point 30 cm off scores 0.5
 # the reference's per-part kappa (metres, "mean geodesic distance between points on the part"), by mask part
@@ -271,9 +271,9 @@ def check_results(results) -> list[str]:
             problem = "is not an object"
         elif missing := [f for f in ("image_id", "bbox", "score", "uv_data") if f not in r]:
             problem = f"has no {', '.join(missing)}"
-        elif not (isinstance(r["bbox"], list) and len(r["bbox"]) == 4 and all(map(_finite_number, r["bbox"]))):
+        elif not (isinstance(r["bbox"], list) and len(r["bbox"]) == 4 and all(map(finite_number, r["bbox"]))):
             problem = f"bbox must be 4 finite numbers, got {r['bbox']!r}"
-        elif not _finite_number(r["score"]):
+        elif not finite_number(r["score"]):
             problem = f"score must be a finite number, got {r['score']!r}"
         elif not isinstance(r["uv_data"], str):
             problem = "uv_data must be a base64 PNG string"
@@ -283,10 +283,6 @@ def check_results(results) -> list[str]:
         if problem:
             reasons.append(f"result {k}: {problem}")
     return reasons
-
-
-def _finite_number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
 def _detections(results: list[dict], known_images) -> dict:
@@ -490,8 +486,8 @@ def evaluate(gt: dict, results: list[dict], mesh, kappa: str = DEFAULT_KAPPA, wo
         raise ValueError(f"point_scale is 255 (DensePose-COCO) or 256 (detectron2's training), not {point_scale}")
     truths_by_image = _truths(gt, mesh, kappa, float(point_scale))
     dets_by_image = _detections(results, truths_by_image)
-    unsized = [img.get("id") for img in gt["images"] if not (_finite_number(img.get("width"))
-                                                            and _finite_number(img.get("height")))]  # fmt: skip
+    unsized = [img.get("id") for img in gt["images"] if not (finite_number(img.get("width"))
+                                                            and finite_number(img.get("height")))]  # fmt: skip
     if unsized:
         raise ValueError(f"{len(unsized)} images have no width and height (e.g. image {unsized[0]}); the masks of "
                          "GPSm are compared on the image")  # fmt: skip
