@@ -137,7 +137,7 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
                 raise ValueError(f"project {project_name!r} holds synthetic people; import real images into another")
             staged = stage_images(data, by_image, project, Path(images_dir), report)
             for img, raw, people in staged:
-                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
+                image, _ = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)
                 Person.objects.bulk_create(
                     Person(image=image, x=a["bbox"][0], y=a["bbox"][1], w=a["bbox"][2], h=a["bbox"][3],

@@ -47,16 +47,16 @@ def check_image(data: bytes, name: str = "image") -> tuple[str, int, int]:
 
 def ingest(
     project: Project, data: bytes, name: str, source: str = Image.Source.UPLOAD, source_id: str = "", split: str = ""
-) -> Image:
-    """Store an image in a project (the same bytes twice give the same image)."""
+) -> tuple[Image, bool]:
+    """Store an image in a project: (the image, whether it is new). The same bytes twice give the same image."""
     fmt, width, height = check_image(data, name)
     digest = hashlib.sha256(data).hexdigest()
     existing = Image.objects.filter(project=project, sha256=digest).first()
     if existing is not None:
-        return existing
+        return existing, False
     image = Image(
         project=project, width=width, height=height, sha256=digest, source=source, source_id=source_id, split=split
     )
     image.file.save(f"{digest[:16]}.{FORMATS[fmt]}", ContentFile(data), save=False)
     image.save()
-    return image
+    return image, True

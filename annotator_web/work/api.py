@@ -323,11 +323,9 @@ class UploadImageView(AdminView):
         description="Add an image (JPEG, PNG or WebP) to a project, with person boxes [[x, y, w, h], ...].",
     )  # fmt: skip
     def post(self, request, name: str):
-        import hashlib
-
         from annotator_web.core.parsers import loads_finite
         from annotator_web.data.images import ImageRejected, check_image, ingest
-        from annotator_web.data.models import Image, Person
+        from annotator_web.data.models import Person
         from pipeline.coco.densepose import finite_number
 
         def run():
@@ -353,15 +351,14 @@ class UploadImageView(AdminView):
                    or b[0] + b[2] > width + 1 or b[1] + b[3] > height + 1]  # fmt: skip
             if bad:
                 raise services.WorkError(f"box {bad[0]} is not inside the {width}x{height} image", field="boxes")
-            known = Image.objects.filter(project=project, sha256=hashlib.sha256(data).hexdigest()).exists()
-            image = ingest(project, data, upload.name)  # checked above: only now is a file written
+            image, created = ingest(project, data, upload.name)  # checked above: only now is a file written
             # the same bytes again: the same image; a box it already has is not a second person
             have = {tuple(b) for b in image.people.values_list("x", "y", "w", "h")}
             new = list(dict.fromkeys(tuple(float(v) for v in b) for b in boxes if tuple(map(float, b)) not in have))
             Person.objects.bulk_create(Person(image=image, x=b[0], y=b[1], w=b[2], h=b[3]) for b in new)
             services.audit(request.user, "upload", project=project, image=image.pk, people=len(new))
             body = {"id": image.pk, "width": image.width, "height": image.height, "people": len(new)}
-            return Response(body, 200 if known else 201)
+            return Response(body, 201 if created else 200)
 
         with transaction.atomic():
             return handle(run)

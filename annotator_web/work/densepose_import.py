@@ -83,7 +83,7 @@ def import_densepose(
                 )
             staged = stage_images(data, by_image, project, Path(images_dir), report)
             for img, raw, people in staged:
-                image = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
+                image, _ = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)
                 for ann in people:
                     _import_person(project, image, ann, state, mapper, lookup, report)
