@@ -174,7 +174,10 @@ TEMPLATES = [
 
 # --- database ------------------------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "") or f"sqlite:///{DATA.sqlite_file}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+# Persistent connections: each web thread and worker process keeps its own for DB_CONN_MAX_AGE seconds instead of
+# connecting anew for every request (a fixed number of connections, workers x threads, checked before reuse).
+DB_CONN_MAX_AGE = _env_float("DB_CONN_MAX_AGE", 300.0)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(DB_CONN_MAX_AGE), conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and worker are separate processes writing one file: WAL, a busy timeout and IMMEDIATE
     # transactions keep them from failing with "database is locked".

@@ -1,18 +1,29 @@
-"""Load on the task API: 50 concurrent simulated annotators (next task -> draft -> submit) on gunicorn.
+"""Load on the task API: simulated annotators doing the real mix on gunicorn + PostgreSQL + Redis + a worker.
 
-    .venv/bin/python benchmarks/api_load.py [--clients 50] [--rounds 8] [--database postgres://...]
+    .venv/bin/python benchmarks/api_load.py [--clients 200] [--rounds 3] [--think 2] [--drafts 2]
+        [--sweep 50,100,200,300] [--restart-redis] [--database postgres://...]
 
-It makes its own database (default: densepose_bench on the local PostgreSQL) and data folder, renders a
-synthetic project with enough people, starts gunicorn and one Celery worker, and lets the clients work: the
-simulated annotators of ``annotator_web.work.simulate`` (stage 1, masks from the synthetic truth), each
-timing its calls. Prints one table: latency per endpoint (p50, p95, max), errors, and whether every
-acknowledged submission is in the database.
+It makes its own database (default: densepose_bench on the local PostgreSQL), data folder and Redis server (on a
+port of its own, never the machine's), renders a synthetic project, brings part of its people through stage 1
+(so both queues have work), starts gunicorn and one Celery worker, and lets the clients work. Each client is a
+simulated annotator (``annotator_web.work.simulate``): it asks for the next task of stage 2 or stage 1, saves
+``--drafts`` growing drafts as the UI's autosave does, and submits, waiting about ``--think`` seconds before each
+call. What it answers (masks with boundary noise, clicks on the views) is worked out before the clock starts,
+and the clients run in processes of their own, so they neither read the server's database nor hold the
+server's interpreter.
+
+Each step (one per ``--sweep`` entry, else one of ``--clients``) prints latency per endpoint (p50, p95, max),
+the requests per second served, errors, and whether every acknowledged submission is in the database and has
+been processed by the worker (counted in the database afterwards). ``--restart-redis`` kills the benchmark's
+Redis halfway through the last step and starts it again (empty: it keeps nothing on disk) two seconds later.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +39,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+TARGET_MS = 150.0
+GUNICORN_CONF = ROOT / "annotator_web" / "deploy" / "gunicorn.conf.py"
 
 
 def free_port() -> int:
@@ -47,60 +60,282 @@ def ensure_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup(env: dict, clients: int, people: int) -> list[str]:
-    """Migrate, render a synthetic project with at least ``people`` people, make the annotators; their tokens."""
-    os.environ.update(env)
-    import django
+class RedisServer:
+    """A redis-server of the benchmark's own, on a free port, keeping nothing on disk."""
 
-    django.setup()
+    def __init__(self, folder: Path):
+        self.port, self.folder, self.proc = free_port(), folder, None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the benchmark's redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+# --- setup (in this process, before the clock starts) ---------------------------------------------------------
+
+
+def setup(people: int, stage2_share: float) -> None:
+    """A synthetic project with at least ``people`` people; ``stage2_share`` of them through stage 1 already
+    (their true masks submitted and processed: points sampled, stage-2 task queued)."""
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
     from annotator_web.data.models import Person, Project
     from annotator_web.data.synthetic import make_synthetic
-    from annotator_web.work.simulate import sim_users
+    from annotator_web.work.models import Submission, Task
+    from annotator_web.work.processing import process_stage1
+    from annotator_web.work.simulate import Oracle
 
     call_command("migrate", verbosity=0)
     images = 0
-    while Person.objects.filter(image__project__name="load").count() < people:
-        make_synthetic("load", count=max(8, people // 4), seed=1000 + images)
-        images += max(8, people // 4)
+    while (have := Person.objects.filter(image__project__name="load").count()) < people:
+        count = max(4, (people - have) // 2)  # about two people an image
+        make_synthetic("load", count=count, seed=1000 + images)
+        images += count
+    # the setup's people go straight to stage 2; during the run every submission waits for review, so no stage-2
+    # task appears whose answers were not planned
     Project.objects.filter(name="load").update(review_fraction=0.0)
-    return [token for _, token in sim_users(clients)]
+    author = get_user_model().objects.get_or_create(username="load-setup")[0]
+    oracle = Oracle(None)
+    first = Task.objects.filter(project__name="load", stage=Task.Stage.MASKS, state=Task.State.PENDING)
+    for task in first.select_related("person").order_by("person__image_id", "id")[: int(people * stage2_share)]:
+        oracle.forget_images(keep=task.person.image_id)
+        truth, _ = oracle.person(task.person_id)
+        submission = Submission.objects.create(
+            task=task, annotator=author, key=f"setup-{task.pk}", data={"dp_masks": truth["dp_masks"]}
+        )
+        Task.objects.filter(pk=task.pk).update(state=Task.State.SUBMITTED)
+        process_stage1(submission)
+    Project.objects.filter(name="load").update(review_fraction=1.0)
+
+
+def plans(seed: int = 0) -> dict:
+    """What a simulated annotator sends for each person of the project, worked out now: person id -> stage ->
+    (drafts in the order the UI would save them, the submitted data)."""
+    from annotator_web.core.body_assets import click_mapper
+    from annotator_web.data.models import Person
+    from annotator_web.work.models import SampledPoint
+    from annotator_web.work.simulate import Behaviour, Oracle, SimulatedAnnotator, noisy_masks
+
+    oracle = Oracle(click_mapper("anny"))
+    behaviour = Behaviour(boundary_noise_px=1.0, click_noise_px=2.0)
+    clicker = SimulatedAnnotator("http://unused", "unused", "planner", "load", oracle, behaviour, seed=seed)
+    points: dict[int, list] = {}
+    for p in SampledPoint.objects.filter(person__image__project__name="load").order_by("part", "order"):
+        points.setdefault(p.person_id, []).append(
+            {"id": p.pk, "part": p.part, "order": p.order, "box_x": p.box_x, "box_y": p.box_y}
+        )
+    out = {}
+    for person in Person.objects.filter(image__project__name="load").order_by("image_id", "id"):
+        oracle.forget_images(keep=person.image_id)  # one image's truth in memory at a time
+        truth, arrays = oracle.person(person.pk)
+        masks = noisy_masks(truth["dp_masks"], clicker.rng, behaviour)
+        # the UI's drafts while painting: the first parts, then every part
+        half = [m if k < 7 else [] for k, m in enumerate(masks)]
+        plan = {1: ([{"dp_masks": half}, {"dp_masks": masks}], {"dp_masks": masks})}
+        if person.pk in points:
+            task = {"person": {"bbox": person.bbox}}
+            answers = [clicker._answer(p, task, truth, arrays) for p in points[person.pk]]
+            drafts = [{"answers": answers[:n], "current": n} for n in (len(answers) // 3, 2 * len(answers) // 3)]
+            plan[2] = (drafts, {"answers": answers})
+        out[person.pk] = plan
+    return out
+
+
+# --- the clients (in processes of their own) -------------------------------------------------------------------
+
+
+def client_process(url, tokens, first_index, plan, args, out) -> None:
+    from annotator_web.work.simulate import Behaviour, SimulatedAnnotator
+
+    class Planned(SimulatedAnnotator):
+        """Sends the drafts and data planned for the person (the UI's autosave: up to ``--drafts`` drafts)."""
+
+        def _work(self, task: dict) -> None:
+            drafts, data = plan[task["person"]["id"]][task["stage"]]
+            for draft in drafts[len(drafts) - args.drafts :] if args.drafts else []:
+                self.call("PUT", f"/api/tasks/{task['id']}/draft", json={"draft": draft})
+            seconds = 40.0 if task["stage"] == 1 else 4.0 * len(data["answers"])
+            resp = self.call("POST", f"/api/tasks/{task['id']}/submit",
+                             json={"key": uuid.uuid4().hex, "data": data, "seconds_spent": seconds})  # fmt: skip
+            if resp.status_code not in (200, 201):
+                self.tally.errors.append(f"submit task {task['id']}: {resp.status_code} {resp.text[:200]}")
+            else:
+                self.tally.acknowledged.append(resp.json()["submission"])
+            if task["stage"] == 1:
+                self.tally.masks += 1
+            else:
+                self.tally.points_tasks += 1
+
+    timings, lock = {}, threading.Lock()
+    threads = [
+        Planned(url, token, f"load-{first_index + i}", "load", None, Behaviour(think_seconds=args.think),
+                seed=first_index + i, idle_seconds=3, stages=(2, 1), max_tasks=args.rounds, timings=timings,
+                lock=lock)
+        for i, token in enumerate(tokens)
+    ]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put(
+        {
+            "timings": timings,
+            "acknowledged": [a for t in threads for a in t.tally.acknowledged],
+            "errors": [e for t in threads for e in t.tally.errors],
+        }
+    )
+
+
+def run_step(url, tokens, plan, args, redis: RedisServer | None) -> dict:
+    from django.db import connections
+
+    connections.close_all()  # the client processes are forked from this one: no shared database connection
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    shares = np.array_split(np.arange(len(tokens)), args.client_processes)
+    procs = [
+        ctx.Process(target=client_process, args=(url, [tokens[i] for i in share], int(share[0]), plan, args, out))
+        for share in shares
+        if len(share)
+    ]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    if redis is not None:  # halfway through the step (about rounds x calls x think seconds)
+        time.sleep(args.rounds * (2 + args.drafts) * args.think / 2)
+        redis.kill()
+        time.sleep(2)
+        redis.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    wall = time.perf_counter() - t0
+    timings: dict[str, list] = {}
+    for r in results:
+        for name, values in r["timings"].items():
+            timings.setdefault(name, []).extend(values)
+    return {
+        "timings": timings,
+        "wall": wall,
+        "acknowledged": [a for r in results for a in r["acknowledged"]],
+        "errors": [e for r in results for e in r["errors"]],
+    }
+
+
+def settle(acknowledged: list[int], deadline_s: float) -> tuple[int, int, int]:
+    """(stored, processed, submitted twice) of the acknowledged submissions, once the worker has processed them
+    all or ``deadline_s`` has passed."""
+    from annotator_web.work.models import Submission, Task
+
+    rows = Submission.objects.filter(pk__in=acknowledged)
+    end = time.monotonic() + deadline_s
+    while True:
+        processed = rows.exclude(task__state=Task.State.SUBMITTED).count()  # the worker moved it on to review
+        if processed == len(acknowledged) or time.monotonic() > end:
+            break
+        time.sleep(1)
+    stored = rows.count()
+    twice = stored - len(set(rows.values_list("task", flat=True)))
+    return stored, processed, twice
+
+
+def report(clients: int, step: dict, settled: tuple[int, int, int], args) -> dict:
+    stored, processed, twice = settled
+    calls = sum(len(v) for v in step["timings"].values())
+    print(f"\n{clients} clients, think {args.think:g} s, {args.rounds} tasks each, {args.drafts} drafts a task")
+    print(f"{'endpoint':<30} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    print("-" * 64)
+    worst = 0.0
+    for name, values in sorted(step["timings"].items()):
+        ms = np.array(values) * 1000
+        p95 = np.percentile(ms, 95)
+        worst = max(worst, p95)
+        print(f"{name:<30} {len(ms):>6} {np.percentile(ms, 50):>8.1f} {p95:>8.1f} {ms.max():>8.1f}")
+    print("-" * 64)
+    acknowledged = len(step["acknowledged"])
+    rps = calls / step["wall"]
+    print(
+        f"{calls} requests in {step['wall']:.1f} s = {rps:.1f}/s; {len(step['errors'])} errors; "
+        f"{acknowledged} submissions acknowledged, {stored} stored, {processed} processed by the worker, "
+        f"{acknowledged - stored} lost, {twice} tasks submitted twice"
+    )
+    for e in step["errors"][:5]:
+        print("error:", e)
+    return {"clients": clients, "rps": rps, "p95": worst, "errors": len(step["errors"]),
+            "lost": acknowledged - stored, "unprocessed": acknowledged - processed}  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--rounds", type=int, default=8, help="tasks each client does")
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--sweep", default="", help="comma-separated client counts, one step each (e.g. 50,100,200)")
+    ap.add_argument("--rounds", type=int, default=3, help="tasks each client does in a step")
+    ap.add_argument("--think", type=float, default=2.0, help="mean seconds a client waits before each call")
+    ap.add_argument("--drafts", type=int, default=2, choices=(0, 1, 2), help="drafts saved during each task")
+    ap.add_argument("--stage2-share", type=float, default=0.5, help="share of the people already through stage 1")
     ap.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/densepose_bench")
-    ap.add_argument("--gunicorn-workers", type=int, default=3)
-    ap.add_argument("--think", type=float, default=0.0, help="mean seconds a client waits before each call")
-    ap.add_argument("--file-broker", action="store_true", help="use the server-less broker even if Redis answers")
+    ap.add_argument("--web-workers", type=int, default=0, help="gunicorn workers (default: its configuration's)")
+    ap.add_argument("--web-threads", type=int, default=0, help="threads a gunicorn worker (default: configured)")
+    ap.add_argument("--client-processes", type=int, default=2)
+    ap.add_argument("--restart-redis", action="store_true", help="restart Redis (empty) during the last step")
+    ap.add_argument("--settle", type=float, default=120, help="seconds to wait for the worker after a step")
     args = ap.parse_args()
+    steps = [int(c) for c in args.sweep.split(",") if c.strip()] or [args.clients]
 
     data_dir = Path(tempfile.mkdtemp(prefix="densepose-load-"))
     ensure_database(args.database)
+    redis = RedisServer(data_dir) if shutil.which("redis-server") else None
     env = {
         "APP_ENV": "test", "DATA_DIR": str(data_dir), "DATABASE_URL": args.database,
         "DJANGO_SETTINGS_MODULE": "annotator_web.settings", "PYTHONUNBUFFERED": "1",
         "ASSET_CACHE_DIR": os.environ.get("ASSET_CACHE_DIR", str(ROOT / "test-artifacts" / "cache")),
+        # after a broker restart, waiting jobs are sent again once this old (production default: 600 s)
+        "JOB_RESEND_SECONDS": "20", "JOB_SWEEP_SECONDS": "5",
     }  # fmt: skip
-    from annotator_web.launcher import LOCAL_REDIS, redis_answers
+    if redis is not None:
+        redis.start()
+        env["REDIS_URL"] = f"redis://127.0.0.1:{redis.port}/0"
+    elif args.restart_redis:
+        sys.exit("--restart-redis needs redis-server on the PATH")
+    os.environ.update(env)
+    import django
 
-    if not args.file_broker and redis_answers(*LOCAL_REDIS):  # the production broker when there is one
-        env["REDIS_URL"] = f"redis://{LOCAL_REDIS[0]}:{LOCAL_REDIS[1]}/0"
-        env["CELERY_KEY_PREFIX"] = f"bench-{uuid.uuid4().hex[:8]}:"
+    django.setup()
     from annotator_web.datadir import DataDir
     from annotator_web.launcher import die_with_parent
+    from annotator_web.work.simulate import sim_users
 
     DataDir(data_dir).ensure()
-    tokens = setup(env, args.clients, people=args.clients * args.rounds + 40)
+    t0 = time.perf_counter()
+    setup(people=int(sum(steps) * args.rounds * 1.1) + 40, stage2_share=args.stage2_share)
+    plan = plans()
+    tokens = [token for _, token in sim_users(max(steps))]
+    print(f"setup: {len(plan)} people planned in {time.perf_counter() - t0:.0f} s", flush=True)
+
     child_env = {**os.environ, **env}
     port = free_port()
     logs = open(data_dir / "servers.log", "ab")  # noqa: SIM115
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.gunicorn_workers), "--threads", "4"],
+        [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-c", str(GUNICORN_CONF), "-b", f"127.0.0.1:{port}",
+         *(["-w", str(args.web_workers)] if args.web_workers else []),
+         *(["--threads", str(args.web_threads)] if args.web_threads else [])],
         cwd=ROOT, env=child_env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=die_with_parent,
     )  # fmt: skip
@@ -111,55 +346,32 @@ def main() -> None:
         preexec_fn=die_with_parent,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    rows = []
     try:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 requests.get(url + "/login/", timeout=5)
                 break
             except requests.RequestException:
                 time.sleep(0.1)
-        from annotator_web.work.simulate import Behaviour, Oracle, SimulatedAnnotator
-
-        timings, lock, oracle = {}, threading.Lock(), Oracle(None)  # stage 1 needs no click mapping
-        oracle.preload("load")  # the clients read the truth from memory, never through the server's database
-        threads = [
-            SimulatedAnnotator(url, token, f"load-{i}", "load", oracle, Behaviour(think_seconds=args.think), seed=i,
-                               idle_seconds=3, stages=(1,), max_tasks=args.rounds, timings=timings, lock=lock)
-            for i, token in enumerate(tokens)
-        ]  # fmt: skip
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
+        for k, clients in enumerate(steps):
+            restart = redis if args.restart_redis and k == len(steps) - 1 else None
+            step = run_step(url, tokens[:clients], plan, args, restart)
+            rows.append(report(clients, step, settle(step["acknowledged"], args.settle), args))
+            if restart is not None:
+                print("Redis was killed and started again (empty) halfway through this step")
     finally:
         for proc in (web, worker):
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
-
-    from annotator_web.work.models import Submission, Task
-
-    acknowledged = [a for t in threads for a in t.tally.acknowledged]
-    errors = [e for t in threads for e in t.tally.errors]
-    stored = Submission.objects.filter(pk__in=acknowledged).count()
-    leased_twice = len(acknowledged) - len(
-        set(Submission.objects.filter(pk__in=acknowledged).values_list("task", flat=True))
-    )
-    print(f"{'endpoint':<30} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    print("-" * 64)
-    for name, values in sorted(timings.items()):
-        ms = np.array(values) * 1000
-        print(f"{name:<30} {len(ms):>6} {np.percentile(ms, 50):>8.1f} {np.percentile(ms, 95):>8.1f} {ms.max():>8.1f}")
-    print("-" * 64)
-    print(
-        f"{args.clients} clients (think {args.think:g} s), {wall:.1f} s, "
-        f"{len(acknowledged)} submissions acknowledged, {stored} stored, "
-        f"{leased_twice} tasks submitted twice, {len(errors)} errors (targets: p95 < 100 ms, 0 errors, 0 lost)"
-    )
-    print(f"tasks done by the worker meanwhile: {Task.objects.filter(state='done').count()}")
-    for e in errors[:5]:
-        print("error:", e)
+        if redis is not None:
+            redis.kill()
+    print(f"\n{'clients':>7} {'req/s':>7} {'worst p95 ms':>13} {'errors':>7} {'lost':>5} {'unprocessed':>12}")
+    for r in rows:
+        print(f"{r['clients']:>7} {r['rps']:>7.1f} {r['p95']:>13.1f} {r['errors']:>7} {r['lost']:>5} "
+              f"{r['unprocessed']:>12}")  # fmt: skip
+    within = [r["rps"] for r in rows if r["p95"] < TARGET_MS]
+    print(f"saturation: {max(within) if within else 0:.1f} requests/s served with every p95 under {TARGET_MS:g} ms")
 
 
 if __name__ == "__main__":

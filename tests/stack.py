@@ -25,6 +25,7 @@ from annotator_web.launcher import die_with_parent
 ROOT = Path(__file__).resolve().parent.parent
 # Built body-model assets are shared by every test (building them takes minutes).
 ASSET_CACHE = ROOT / "test-artifacts" / "cache"
+GUNICORN_CONF = ROOT / "annotator_web" / "deploy" / "gunicorn.conf.py"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -109,8 +110,8 @@ class Stack:
 
     def start_web(self) -> None:
         self.web = self._spawn(
-            [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-b", f"127.0.0.1:{self.port}",
-             "-w", "1", "--threads", "4", "--timeout", "60"],
+            [sys.executable, "-m", "gunicorn", "annotator_web.wsgi", "-c", str(GUNICORN_CONF),
+             "-b", f"127.0.0.1:{self.port}", "-w", "1", "--timeout", "60"],
             "web.log",
         )  # fmt: skip
         deadline = time.monotonic() + 60

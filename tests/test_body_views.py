@@ -7,8 +7,16 @@ import pytest
 import trimesh
 
 from pipeline import parts
-from pipeline.assets import ensure_assets
-from pipeline.correspond import OFF_SURFACE, OUTSIDE_IMAGE, UNKNOWN_PART, UNKNOWN_VIEW, ClickError, ClickMapper
+from pipeline.assets import ensure_assets, id_buffers
+from pipeline.correspond import (
+    OFF_SURFACE,
+    OUTSIDE_IMAGE,
+    UNKNOWN_PART,
+    UNKNOWN_VIEW,
+    ClickChecker,
+    ClickError,
+    ClickMapper,
+)
 from pipeline.geodesic import Geodesics
 from pipeline.render.raster import NO_FACE, pixel_centres
 from tests.stack import ASSET_CACHE
@@ -128,6 +136,21 @@ def test_bad_clicks_are_rejected_with_a_reason(assets, mapper):
         mapper.map_click(99, 0, 100, 100)
     with pytest.raises(parts.UnknownPart):
         mapper.project_to_views(0, np.zeros(3))
+
+
+def test_a_request_checks_clicks_on_the_memory_mapped_id_buffers_as_the_worker_maps_them(assets, mapper):
+    """The web request refuses a click with the worker's reason, reading only the id buffers (memory-mapped)."""
+    ids = id_buffers(assets.folder)
+    assert isinstance(ids, np.memmap) and np.array_equal(ids, assets.face_ids)
+    rng = np.random.default_rng(3)
+    n = 5000
+    part, view = rng.integers(-1, 16, n), rng.integers(-1, 7, n)
+    x, y = rng.uniform(-20, assets.size + 20, n), rng.uniform(-20, assets.size + 20, n)
+    x[:50], y[50:100] = np.nan, np.inf
+    reason, _, face = ClickChecker(ids).locate(part, view, x, y)
+    mapped = mapper.map_clicks(part, view, x, y)
+    assert np.array_equal(reason, mapped.reason) and np.array_equal(face, mapped.face)
+    assert {OUTSIDE_IMAGE, OFF_SURFACE, UNKNOWN_PART, UNKNOWN_VIEW, 0} <= set(reason.tolist())
 
 
 def test_geodesics(assets):

@@ -98,3 +98,19 @@ def test_projects_with_members_are_theirs_alone(users, make_user, client_for, se
     assert [p["name"] for p in app_config(Request, "annotate")["projects"]] == ["open"]
     Request.user = users["annotator2"]
     assert [p["name"] for p in app_config(Request, "annotate")["projects"]] == ["closed", "open"]
+
+
+def test_a_role_is_read_once_a_request_and_a_change_counts_at_once(make_user, django_assert_num_queries):
+    """The role is read once per user object (one query however many checks a request makes), and giving or
+    taking a group on that object is seen by the next check."""
+    from django.contrib.auth.models import Group
+
+    from annotator_web.core import policy
+
+    user = make_user("rhea", "annotator")
+    with django_assert_num_queries(1):
+        assert [policy.role_of(user) for _ in range(5)] == ["annotator"] * 5
+    user.groups.add(Group.objects.get_or_create(name="reviewer")[0])
+    assert policy.role_of(user) == "reviewer"
+    user.groups.clear()
+    assert policy.role_of(user) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
 from django.conf import settings
 
@@ -18,8 +19,24 @@ def body_model(body: str):
     return load_body_model(body, cache_dir=settings.ASSET_CACHE_DIR, smpl_dir=settings.SMPL_MODEL_DIR)
 
 
+_folders: dict[tuple[str, str], object] = {}
+
+
 def built_asset_folder(body: str):
-    """The folder of ``body``'s built assets, or None while they are not built (loads only the cached template)."""
+    """The folder of ``body``'s built assets, or None while they are not built. Found once per process and cache
+    folder (naming it loads the body model and hashes its template, milliseconds that a request should not pay):
+    a process sees body-model files replaced under it only once restarted."""
+    key = (body, str(settings.ASSET_CACHE_DIR))
+    known = _folders.get(key)
+    if known is not None and (known / "report.json").exists():
+        return known
+    folder = _find_asset_folder(body)
+    if folder is not None:
+        _folders[key] = folder
+    return folder
+
+
+def _find_asset_folder(body: str):
     try:
         model = body_model(body)
     except BodyModelError:
@@ -35,20 +52,40 @@ def assets_ready(body: str) -> bool:
 
 
 _mappers: dict[str, object] = {}
+_checkers: dict[str, tuple] = {}
+_loading = threading.Lock()  # a process's threads wait for one load instead of each reading the assets
 
 
 def click_mapper(body: str):
-    """The click mapper of a body model's built assets, loaded once per process; None when not built."""
+    """The click mapper of a body model's built assets, loaded once per process (seconds: the worker maps clicks,
+    a web request only checks them with :func:`click_checker`); None when not built."""
     from pipeline.assets import load_assets
     from pipeline.correspond import ClickMapper
 
     folder = built_asset_folder(body)
     if folder is None:
         return None
-    cached = _mappers.get(body)
-    if cached is None or cached.assets.folder != folder:
-        cached = _mappers[body] = ClickMapper(load_assets(folder))
+    with _loading:
+        cached = _mappers.get(body)
+        if cached is None or cached.assets.folder != folder:
+            cached = _mappers[body] = ClickMapper(load_assets(folder))
     return cached
+
+
+def click_checker(body: str):
+    """Where clicks land on a body model's views (the id buffers, memory-mapped, shared by every process); None
+    when the assets are not built."""
+    from pipeline.assets import id_buffers
+    from pipeline.correspond import ClickChecker
+
+    folder = built_asset_folder(body)
+    if folder is None:
+        return None
+    with _loading:
+        cached = _checkers.get(body)
+        if cached is None or cached[0] != folder:
+            cached = _checkers[body] = (folder, ClickChecker(id_buffers(folder)))
+    return cached[1]
 
 
 _lookups: dict[str, object] = {}
@@ -89,13 +126,14 @@ def part_bundle_file(body: str, part: int):
 
     from pipeline.render.bundle import part_bundle
 
-    mapper = click_mapper(body)
-    if mapper is None:
+    folder = built_asset_folder(body)
+    if folder is None:
         return None
-    path = mapper.assets.folder / "web" / f"part{part:02d}.bin.gz"
+    path = folder / "web" / f"part{part:02d}.bin.gz"
     if not path.exists():
+        mapper = click_mapper(body)
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(gzip.compress(part_bundle(mapper.assets, part), compresslevel=6))
         os.replace(tmp, path)  # two requests at once both write the same bytes; neither sees half a file
     return path

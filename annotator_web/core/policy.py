@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from rest_framework.permissions import BasePermission
 
 ADMIN = "admin"
@@ -17,7 +17,10 @@ def role_of(user) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
-    names = set(user.groups.values_list("name", flat=True))
+    # read once per user object (a request's user): adding or removing a group empties this cache
+    user = getattr(user, "_wrapped", user)  # a request's lazy user (evaluated above): cache on the real one
+    prefetch_related_objects([user], "groups")
+    names = {group.name for group in user.groups.all()}
     for role in ROLES:
         if role in names:
             return role

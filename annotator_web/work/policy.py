@@ -17,8 +17,8 @@ def works_on(user, project) -> bool:
         return True
     if policy.role_of(user) is None:
         return False
-    members = project.members.values_list("pk", flat=True)
-    return not members.exists() or user.pk in set(members)
+    members = set(project.members.values_list("pk", flat=True))
+    return not members or user.pk in members
 
 
 def visible_projects(user, projects):

@@ -89,20 +89,22 @@ def next_task(user, project: Project, stage: int) -> Task | None:
     if project.paused:
         raise WorkError(f"project {project.name} is paused", status=409)
     now = timezone.now()
+    tasks = Task.objects.select_related("person__image")  # what the answer shows; rows locked: tasks only
     with transaction.atomic():
         # one request of this annotator at a time: ten at once must not lease ten tasks
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
         held = (
-            Task.objects.select_for_update()
+            tasks.select_for_update(of=("self",))
             .filter(project=project, stage=stage, assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
             .first()
         )
         if held is not None:  # the annotator comes back (reload, new tab): same task, lease renewed
+            held.project, held.assignee = project, user
             held.lease_expires_at = _lease_until(project)
             held.save(update_fields=["lease_expires_at", "updated_at"])
             return held
         free = (
-            Task.objects.select_for_update(skip_locked=True)
+            tasks.select_for_update(skip_locked=True, of=("self",))
             .filter(project=project, stage=stage)
             .filter(Q(state=Task.State.PENDING) | Q(state=Task.State.LEASED, lease_expires_at__lte=now))
         )
@@ -112,22 +114,32 @@ def next_task(user, project: Project, stage: int) -> Task | None:
             task = free.filter(reserved_for__isnull=True).order_by("-priority", "id").first()
         if task is None:
             return None
+        task.project = project
         _hand_over(task, user)  # another annotator's expired lease: their draft is not yours
         task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(project)
-        task.save()
-        audit(user, "lease", task)
+        task.save(update_fields=["state", "assignee", "lease_expires_at", "draft", "review_comment", "reserved_for",
+                                 "updated_at"])  # fmt: skip
+        audit(user, "lease", task, project=project)
         return task
 
 
-def _locked_lease(user, task_id: int) -> Task:
-    task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
+def _locked_task(task_id: int) -> Task:
+    task = Task.objects.select_for_update(of=("self",)).select_related("project").filter(pk=task_id).first()
     if task is None:
         raise WorkError(f"task {task_id} does not exist", status=404)
-    if task.assignee_id != user.pk or task.state != Task.State.LEASED:
-        raise WorkError(f"task {task_id} is not leased to you", status=409)
-    if task.lease_expires_at <= timezone.now():
-        raise WorkError(f"your lease on task {task_id} expired; ask for the next task", status=409)
     return task
+
+
+def _check_lease(user, task: Task) -> Task:
+    if task.assignee_id != user.pk or task.state != Task.State.LEASED:
+        raise WorkError(f"task {task.pk} is not leased to you", status=409)
+    if task.lease_expires_at <= timezone.now():
+        raise WorkError(f"your lease on task {task.pk} expired; ask for the next task", status=409)
+    return task
+
+
+def _locked_lease(user, task_id: int) -> Task:
+    return _check_lease(user, _locked_task(task_id))
 
 
 def save_draft(user, task_id: int, draft: dict) -> Task:
@@ -169,14 +181,14 @@ ANSWER_STATUSES = ("ok", "not_visible", "unsure")
 
 def validate_stage2(data: dict, task: Task) -> dict:
     """Every sampled point answered once: a click (view, x, y) on the point's part, or not visible / unsure."""
-    from annotator_web.core.body_assets import click_mapper
+    from annotator_web.core.body_assets import click_checker
     from annotator_web.work.models import SampledPoint
     from pipeline.render.views import VIEWS_PER_PART
 
     answers = data.get("answers") if isinstance(data, dict) else None
     if not isinstance(answers, list):
         raise WorkError("stage 2 submits {'answers': [{point, status, view, x, y}, ...]}", field="answers")
-    points = {p.pk: p for p in SampledPoint.objects.filter(person=task.person)}
+    points = {p.pk: p for p in SampledPoint.objects.filter(person_id=task.person_id)}
     seen, clicks, clean = set(), [], []
     for k, answer in enumerate(answers):
         where = f"answers[{k}]"
@@ -202,19 +214,19 @@ def validate_stage2(data: dict, task: Task) -> dict:
     missing = sorted(set(points) - seen)
     if missing:
         raise WorkError(f"{len(missing)} sampled points have no answer (first: point {missing[0]})", field="answers")
-    if clicks:
-        mapper = click_mapper(task.project.body_model)
-        if mapper is None:
+    if clicks:  # each click on its part in its view (the worker maps them; see work.processing)
+        checker = click_checker(task.project.body_model)
+        if checker is None:
             raise WorkError(f"the {task.project.body_model} body assets are not built yet", status=503)
         k, part, view, x, y = (list(c) for c in zip(*clicks, strict=True))
-        mapped = mapper.map_clicks(part, view, x, y)
-        bad = [i for i, ok in enumerate(mapped.ok) if not ok]
-        if bad:
+        reason = checker.locate(part, view, x, y)[0]
+        bad = np.flatnonzero(reason)
+        if len(bad):
             from pipeline.correspond import REASONS
 
             i = bad[0]
             raise WorkError(
-                f"answers[{k[i]}]: {REASONS[int(mapped.reason[i])]} (part {part[i]}, view {view[i]}, "
+                f"answers[{k[i]}]: {REASONS[int(reason[i])]} (part {part[i]}, view {view[i]}, "
                 f"x={x[i]}, y={y[i]}); {len(bad)} clicks in all",
                 field=f"answers[{k[i]}]",
             )
@@ -235,18 +247,14 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
     if not math.isfinite(seconds):  # NaN, Infinity, "1e999", true, "ten"
         raise WorkError("seconds_spent must be a finite number", field="seconds_spent")
     seconds_spent = max(0.0, seconds)
-    existing = Submission.objects.filter(task_id=task_id, key=key).first()
-    if existing is not None:
-        if existing.annotator_id != user.pk:
-            raise WorkError(f"task {task_id} was submitted by someone else", status=409)
-        return existing, False
     with transaction.atomic():
-        task = Task.objects.select_for_update().filter(pk=task_id).first()
-        if task is not None:
-            again = Submission.objects.filter(task=task, key=key).first()
-            if again is not None:  # a double submit that raced the first one
-                return again, False
-        task = _locked_lease(user, task_id)
+        task = _locked_task(task_id)
+        existing = Submission.objects.filter(task=task, key=key).first()
+        if existing is not None:  # submitted twice (a double click, a retry after a lost answer): the first stands
+            if existing.annotator_id != user.pk:
+                raise WorkError(f"task {task_id} was submitted by someone else", status=409)
+            return existing, False
+        _check_lease(user, task)
         validator = VALIDATORS.get(task.stage)
         if validator is None:
             raise WorkError(f"stage {task.stage} submissions are not accepted yet", status=409)

@@ -69,6 +69,12 @@ class Oracle:
                 self._load_image(image_id)
                 self._people[pk] = (image_id, source_id)
 
+    def forget_images(self, keep: int | None = None) -> None:
+        """Drop the truth read so far (all but image ``keep``'s): for a pass over many images in turn."""
+        with self._lock:
+            for image_id in [i for i in self._cache if i != keep]:
+                del self._cache[image_id]
+
     def _load_image(self, image_id: int) -> None:
         from django.conf import settings
 
