@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import pickle
 import shutil
 import signal
 import socket
@@ -40,6 +41,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TARGET_MS = 150.0
+MAX_DRAFTS = 5
+PLAN_VERSION = 2  # bump when plans() changes: a kept setup with an older plan is made again
 GUNICORN_CONF = ROOT / "annotator_web" / "deploy" / "gunicorn.conf.py"
 
 
@@ -49,7 +52,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def ensure_database(url: str) -> None:
+def ensure_database(url: str, template: str | None = None) -> None:
+    """A new empty database at ``url`` (a copy of database ``template`` if given)."""
     if not url.startswith("postgres"):
         return
     import psycopg
@@ -57,7 +61,14 @@ def ensure_database(url: str) -> None:
     base, name = url.rsplit("/", 1)
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def database_exists(url: str, name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
 class RedisServer:
@@ -146,13 +157,15 @@ def plans(seed: int = 0) -> dict:
         oracle.forget_images(keep=person.image_id)  # one image's truth in memory at a time
         truth, arrays = oracle.person(person.pk)
         masks = noisy_masks(truth["dp_masks"], clicker.rng, behaviour)
-        # the UI's drafts while painting: the first parts, then every part
-        half = [m if k < 7 else [] for k, m in enumerate(masks)]
-        plan = {1: ([{"dp_masks": half}, {"dp_masks": masks}], {"dp_masks": masks})}
+        # the UI's drafts as the work grows: more parts painted, more points answered
+        grown = [[m if k < len(masks) * (d + 1) // MAX_DRAFTS else [] for k, m in enumerate(masks)]
+                 for d in range(MAX_DRAFTS)]  # fmt: skip
+        plan = {1: ([{"dp_masks": g} for g in grown], {"dp_masks": masks})}
         if person.pk in points:
             task = {"person": {"bbox": person.bbox}}
             answers = [clicker._answer(p, task, truth, arrays) for p in points[person.pk]]
-            drafts = [{"answers": answers[:n], "current": n} for n in (len(answers) // 3, 2 * len(answers) // 3)]
+            steps = [len(answers) * (d + 1) // (MAX_DRAFTS + 1) for d in range(MAX_DRAFTS)]
+            drafts = [{"answers": answers[:n], "current": n} for n in steps]
             plan[2] = (drafts, {"answers": answers})
         out[person.pk] = plan
     return out
@@ -169,7 +182,7 @@ def client_process(url, tokens, first_index, plan, args, out) -> None:
 
         def _work(self, task: dict) -> None:
             drafts, data = plan[task["person"]["id"]][task["stage"]]
-            for draft in drafts[len(drafts) - args.drafts :] if args.drafts else []:
+            for draft in drafts[MAX_DRAFTS - args.drafts :] if args.drafts else []:
                 self.call("PUT", f"/api/tasks/{task['id']}/draft", json={"draft": draft})
             seconds = 40.0 if task["stage"] == 1 else 4.0 * len(data["answers"])
             resp = self.call("POST", f"/api/tasks/{task['id']}/submit",
@@ -287,20 +300,35 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=200)
     ap.add_argument("--sweep", default="", help="comma-separated client counts, one step each (e.g. 50,100,200)")
     ap.add_argument("--rounds", type=int, default=3, help="tasks each client does in a step")
-    ap.add_argument("--think", type=float, default=2.0, help="mean seconds a client waits before each call")
-    ap.add_argument("--drafts", type=int, default=2, choices=(0, 1, 2), help="drafts saved during each task")
+    ap.add_argument("--think", type=float, default=4.0,
+                    help="mean seconds a client waits before each call (4: the UI's pace, see the README)")  # fmt: skip
+    ap.add_argument("--drafts", type=int, default=5, choices=range(MAX_DRAFTS + 1), help="drafts saved each task")
     ap.add_argument("--stage2-share", type=float, default=0.5, help="share of the people already through stage 1")
     ap.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/densepose_bench")
     ap.add_argument("--web-workers", type=int, default=0, help="gunicorn workers (default: its configuration's)")
     ap.add_argument("--web-threads", type=int, default=0, help="threads a gunicorn worker (default: configured)")
     ap.add_argument("--client-processes", type=int, default=2)
+    ap.add_argument("--worker-nice", type=int, default=10,
+                    help="the worker's CPU priority: requests first, the queue drains behind them")  # fmt: skip
     ap.add_argument("--restart-redis", action="store_true", help="restart Redis (empty) during the last step")
     ap.add_argument("--settle", type=float, default=120, help="seconds to wait for the worker after a step")
+    ap.add_argument(
+        "--keep-setup",
+        action="store_true",
+        help="keep the project made (test-artifacts/api-load/ and a template database) for later runs",
+    )
     args = ap.parse_args()
     steps = [int(c) for c in args.sweep.split(",") if c.strip()] or [args.clients]
 
-    data_dir = Path(tempfile.mkdtemp(prefix="densepose-load-"))
-    ensure_database(args.database)
+    people = int(sum(steps) * args.rounds * 1.1) + 40
+    kept = f"{args.database.rsplit('/', 1)[1]}_v{PLAN_VERSION}_{people}_{args.stage2_share:g}".replace(".", "_")
+    if args.keep_setup:  # one folder and one template database per size, reused by later runs
+        data_dir = ROOT / "test-artifacts" / "api-load" / kept
+        reuse = (data_dir / "plan.pkl").exists() and database_exists(args.database, kept)
+    else:
+        data_dir, reuse = Path(tempfile.mkdtemp(prefix="densepose-load-")), False
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_database(args.database, template=kept if reuse else None)
     redis = RedisServer(data_dir) if shutil.which("redis-server") else None
     env = {
         "APP_ENV": "test", "DATA_DIR": str(data_dir), "DATABASE_URL": args.database,
@@ -318,16 +346,32 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
     from annotator_web.datadir import DataDir
     from annotator_web.launcher import die_with_parent
     from annotator_web.work.simulate import sim_users
 
     DataDir(data_dir).ensure()
     t0 = time.perf_counter()
-    setup(people=int(sum(steps) * args.rounds * 1.1) + 40, stage2_share=args.stage2_share)
-    plan = plans()
+    if reuse:
+        with open(data_dir / "plan.pkl", "rb") as f:
+            plan = pickle.load(f)
+    else:
+        setup(people, stage2_share=args.stage2_share)
+        plan = plans()
     tokens = [token for _, token in sim_users(max(steps))]
-    print(f"setup: {len(plan)} people planned in {time.perf_counter() - t0:.0f} s", flush=True)
+    Token.objects.filter(key__in=tokens).update(created=timezone.now())  # a kept setup's tokens may have expired
+    if args.keep_setup and not reuse:
+        from django.db import connections
+
+        connections.close_all()
+        ensure_database(args.database.rsplit("/", 1)[0] + "/" + kept, template=args.database.rsplit("/", 1)[1])
+        with open(data_dir / "plan.pkl", "wb") as f:
+            pickle.dump(plan, f)
+    print(f"setup: {len(plan)} people {'reused' if reuse else 'planned'} in {time.perf_counter() - t0:.0f} s",
+          flush=True)  # fmt: skip
 
     child_env = {**os.environ, **env}
     port = free_port()
@@ -340,8 +384,8 @@ def main() -> None:
         preexec_fn=die_with_parent,
     )  # fmt: skip
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "annotator_web", "worker", "-Q", "default", "-c", "1",
-         "--without-mingle", "--without-gossip", "-l", "WARNING"],
+        ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "celery", "-A", "annotator_web", "worker",
+         "-Q", "default", "-c", "1", "--without-mingle", "--without-gossip", "-l", "WARNING"],
         cwd=ROOT, env=child_env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=die_with_parent,
     )  # fmt: skip

@@ -112,10 +112,10 @@ class DraftView(AnnotatorView):
     )
     def put(self, request, pk: int):
         try:
-            task = services.save_draft(request.user, pk, request.data.get("draft"))
+            saved_at, lease_expires_at = services.save_draft(request.user, pk, request.data.get("draft"))
         except services.WorkError as error:
             return refuse(error)
-        return Response({"saved_at": task.draft_saved_at, "lease_expires_at": task.lease_expires_at})
+        return Response({"saved_at": saved_at, "lease_expires_at": lease_expires_at})
 
 
 class SubmitView(AnnotatorView):

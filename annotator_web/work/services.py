@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from annotator_web.core import jobs
@@ -93,25 +93,29 @@ def next_task(user, project: Project, stage: int) -> Task | None:
     with transaction.atomic():
         # one request of this annotator at a time: ten at once must not lease ten tasks
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
-        held = (
+        # theirs first (one query, on the assignee and reservation indexes): the task they hold, when they come
+        # back (reload, new tab), with its lease renewed; else their own rejected work, waiting for them
+        held = Q(assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
+        task = (
             tasks.select_for_update(of=("self",))
-            .filter(project=project, stage=stage, assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
+            .filter(project=project, stage=stage)
+            .filter(held | Q(reserved_for=user, state=Task.State.PENDING))
+            .order_by(Case(When(held, then=0), default=1), "-priority", "id")
             .first()
         )
-        if held is not None:  # the annotator comes back (reload, new tab): same task, lease renewed
-            held.project, held.assignee = project, user
-            held.lease_expires_at = _lease_until(project)
-            held.save(update_fields=["lease_expires_at", "updated_at"])
-            return held
-        free = (
-            tasks.select_for_update(skip_locked=True, of=("self",))
-            .filter(project=project, stage=stage)
-            .filter(Q(state=Task.State.PENDING) | Q(state=Task.State.LEASED, lease_expires_at__lte=now))
-        )
-        # their own rejected work first; nobody else's reserved work ever
-        task = free.filter(state=Task.State.PENDING, reserved_for=user).order_by("-priority", "id").first()
-        if task is None:
-            task = free.filter(reserved_for__isnull=True).order_by("-priority", "id").first()
+        if task is not None and task.state == Task.State.LEASED:
+            task.project, task.assignee = project, user
+            task.lease_expires_at = _lease_until(project)
+            task.save(update_fields=["lease_expires_at", "updated_at"])
+            return task
+        if task is None:  # the queue's next; nobody else's reserved work ever
+            task = (
+                tasks.select_for_update(skip_locked=True, of=("self",))
+                .filter(project=project, stage=stage, reserved_for__isnull=True)
+                .filter(Q(state=Task.State.PENDING) | Q(state=Task.State.LEASED, lease_expires_at__lte=now))
+                .order_by("-priority", "id")
+                .first()
+            )
         if task is None:
             return None
         task.project = project
@@ -138,19 +142,24 @@ def _check_lease(user, task: Task) -> Task:
     return task
 
 
-def _locked_lease(user, task_id: int) -> Task:
-    return _check_lease(user, _locked_task(task_id))
-
-
-def save_draft(user, task_id: int, draft: dict) -> Task:
+def save_draft(user, task_id: int, draft: dict):
+    """Keep ``draft`` on the task and renew the lease; (saved at, lease expires at). The draft's update is one
+    statement that holds the rule itself (only on the annotator's live lease), so no lock is taken."""
     if not isinstance(draft, dict):
         raise WorkError("a draft is a JSON object", field="draft")
-    with transaction.atomic():
-        task = _locked_lease(user, task_id)
-        task.draft, task.draft_saved_at = draft, timezone.now()
-        task.lease_expires_at = _lease_until(task.project)
-        task.save(update_fields=["draft", "draft_saved_at", "lease_expires_at", "updated_at"])
-        return task
+    lease = Task.objects.filter(pk=task_id).values_list("project__lease_minutes", flat=True).first()
+    if lease is None:
+        raise WorkError(f"task {task_id} does not exist", status=404)
+    now = timezone.now()
+    until = now + timedelta(minutes=lease)
+    live = Task.objects.filter(pk=task_id, assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
+    if not live.update(draft=draft, draft_saved_at=now, lease_expires_at=until, updated_at=now):
+        task = Task.objects.filter(pk=task_id).first()
+        if task is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        _check_lease(user, task)  # why not: someone else's, submitted, or expired
+        raise WorkError(f"task {task_id} changed while the draft was saved; try again", status=409)
+    return now, until
 
 
 def validate_stage1(data: dict) -> dict:
