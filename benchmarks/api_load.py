@@ -40,8 +40,11 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from annotator_web.launcher import die_with_parent  # noqa: E402  (needs ROOT on the path)
+
 TARGET_MS = 150.0
 MAX_DRAFTS = 5
+WARMUP_ROUNDS = 2
 PLAN_VERSION = 2  # bump when plans() changes: a kept setup with an older plan is made again
 GUNICORN_CONF = ROOT / "annotator_web" / "deploy" / "gunicorn.conf.py"
 
@@ -81,7 +84,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
         for _ in range(100):
             try:
@@ -308,6 +311,7 @@ def main() -> None:
     ap.add_argument("--web-workers", type=int, default=0, help="gunicorn workers (default: its configuration's)")
     ap.add_argument("--web-threads", type=int, default=0, help="threads a gunicorn worker (default: configured)")
     ap.add_argument("--client-processes", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=8, help="clients of a first step that is not reported")
     ap.add_argument("--worker-nice", type=int, default=10,
                     help="the worker's CPU priority: requests first, the queue drains behind them")  # fmt: skip
     ap.add_argument("--restart-redis", action="store_true", help="restart Redis (empty) during the last step")
@@ -320,7 +324,7 @@ def main() -> None:
     args = ap.parse_args()
     steps = [int(c) for c in args.sweep.split(",") if c.strip()] or [args.clients]
 
-    people = int(sum(steps) * args.rounds * 1.1) + 40
+    people = int((sum(steps) * args.rounds + args.warmup * WARMUP_ROUNDS) * 1.1) + 40
     kept = f"{args.database.rsplit('/', 1)[1]}_v{PLAN_VERSION}_{people}_{args.stage2_share:g}".replace(".", "_")
     if args.keep_setup:  # one folder and one template database per size, reused by later runs
         data_dir = ROOT / "test-artifacts" / "api-load" / kept
@@ -350,7 +354,6 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from annotator_web.datadir import DataDir
-    from annotator_web.launcher import die_with_parent
     from annotator_web.work.simulate import sim_users
 
     DataDir(data_dir).ensure()
@@ -361,7 +364,7 @@ def main() -> None:
     else:
         setup(people, stage2_share=args.stage2_share)
         plan = plans()
-    tokens = [token for _, token in sim_users(max(steps))]
+    tokens = [token for _, token in sim_users(max(*steps, args.warmup))]
     Token.objects.filter(key__in=tokens).update(created=timezone.now())  # a kept setup's tokens may have expired
     if args.keep_setup and not reuse:
         from django.db import connections
@@ -398,6 +401,9 @@ def main() -> None:
                 break
             except requests.RequestException:
                 time.sleep(0.1)
+        if args.warmup:  # not reported: every server process has served each kind of call once or more
+            warm = argparse.Namespace(**{**vars(args), "rounds": WARMUP_ROUNDS, "think": 0.0})
+            settle(run_step(url, tokens[: args.warmup], plan, warm, None)["acknowledged"], args.settle)
         for k, clients in enumerate(steps):
             restart = redis if args.restart_redis and k == len(steps) - 1 else None
             step = run_step(url, tokens[:clients], plan, args, restart)

@@ -82,8 +82,8 @@ def fill(database: str, people: int, per_person: int) -> float:
                     "false, now()) RETURNING id")  # fmt: skip
         (project,) = cur.fetchone()
         copy(cur, "data_image", ["id", "project_id", "file", "width", "height", "sha256", "source", "source_id",
-                                 "created_at"],
-             (f"{i}\t{project}\tprojects/{project}/images/{i:08d}.jpg\t640\t480\t{i:064x}\tupload\t\t{now}\n"
+                                 "split", "created_at"],
+             (f"{i}\t{project}\tprojects/{project}/images/{i:08d}.jpg\t640\t480\t{i:064x}\tupload\t\t\t{now}\n"
               for i in range(1, images + 1)))  # fmt: skip
         copy(cur, "data_person", ["id", "image_id", "x", "y", "w", "h", "source_id", "created_at"],
              (f"{p}\t{(p - 1) // PER_IMAGE + 1}\t{40 + 290 * ((p - 1) % PER_IMAGE)}\t40\t200\t400\t\t{now}\n"

@@ -127,6 +127,11 @@ def test_an_expired_lease_returns_the_task_to_the_queue(project, users):
     task = services.next_task(anna, project, 1)
     services.save_draft(anna, task.pk, {"mine": True})
     Task.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(services.WorkError, match="expired") as refused:
+        services.save_draft(anna, task.pk, {"late": True})
+    assert refused.value.status == 409 and Task.objects.get(pk=task.pk).draft == {"mine": True}, "nothing stored"
+    with pytest.raises(services.WorkError, match="does not exist"):
+        services.save_draft(anna, 10**9, {"mine": True})
     taken = services.next_task(otto, project, 1)
     assert taken.pk == task.pk and taken.assignee == otto and taken.draft is None
     with pytest.raises(services.WorkError, match="not leased to you"):

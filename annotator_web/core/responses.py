@@ -10,6 +10,11 @@ ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 429)
 class ErrorResponse(serializers.Serializer):
     detail = serializers.CharField(help_text="what is wrong, and where")
     field = serializers.CharField(required=False, help_text="the request field it is about, when there is one")
+    code = serializers.CharField(
+        required=False,
+        help_text="for the client to act on: 'lease_lost' when the task is no longer leased to you (given to "
+        "someone else, submitted, or the lease ran out)",
+    )
 
 
 class ErrorsByField(serializers.Serializer):

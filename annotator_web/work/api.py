@@ -58,6 +58,8 @@ def refuse(error: services.WorkError) -> Response:
     body = {"detail": str(error)}
     if error.field:
         body["field"] = error.field
+    if error.code:
+        body["code"] = error.code
     return Response(body, status=error.status)
 
 

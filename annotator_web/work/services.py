@@ -29,6 +29,7 @@ from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle, fi
 
 PROCESS_KIND = "process_submission"
 PRIORITY_LIMIT = 2**31 - 1  # Task.priority is a database integer
+LEASE_LOST = "lease_lost"  # the error code of a draft or submission on a task that is no longer the caller's
 
 
 def _priority(value) -> int:
@@ -40,10 +41,11 @@ def _priority(value) -> int:
 class WorkError(Exception):
     """A request the queue refuses; ``status`` is the HTTP status that fits."""
 
-    def __init__(self, message: str, status: int = 400, field: str | None = None):
+    def __init__(self, message: str, status: int = 400, field: str | None = None, code: str | None = None):
         super().__init__(message)
         self.status = status
         self.field = field
+        self.code = code  # for the client to act on (see core.responses.ErrorResponse)
 
 
 def audit(actor, action: str, task: Task | None = None, project: Project | None = None, **detail) -> None:
@@ -136,9 +138,9 @@ def _locked_task(task_id: int) -> Task:
 
 def _check_lease(user, task: Task) -> Task:
     if task.assignee_id != user.pk or task.state != Task.State.LEASED:
-        raise WorkError(f"task {task.pk} is not leased to you", status=409)
+        raise WorkError(f"task {task.pk} is not leased to you", status=409, code=LEASE_LOST)
     if task.lease_expires_at <= timezone.now():
-        raise WorkError(f"your lease on task {task.pk} expired; ask for the next task", status=409)
+        raise WorkError(f"your lease on task {task.pk} expired; ask for the next task", status=409, code=LEASE_LOST)
     return task
 
 
@@ -158,7 +160,7 @@ def save_draft(user, task_id: int, draft: dict):
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
         _check_lease(user, task)  # why not: someone else's, submitted, or expired
-        raise WorkError(f"task {task_id} changed while the draft was saved; try again", status=409)
+        raise WorkError(f"task {task_id} changed while the draft was saved; try again", status=409, code=LEASE_LOST)
     return now, until
 
 

@@ -8,8 +8,14 @@ export class ApiError extends Error {
     message: string,
     public readonly status: number,
     public readonly field?: string,
+    /** The server's code for what the client should do, e.g. "lease_lost": the task is no longer yours. */
+    public readonly code?: string,
   ) {
     super(message);
+  }
+
+  get leaseLost(): boolean {
+    return this.code === "lease_lost";
   }
 }
 
@@ -45,11 +51,11 @@ export class Api {
       data = { detail: text.slice(0, 200) };
     }
     if (!response.ok) {
-      const detail = (data as { detail?: string; field?: string }) ?? {};
+      const detail = (data as { detail?: string; field?: string; code?: string }) ?? {};
       let message = detail.detail ?? `the server answered ${response.status}`;
       if (response.status === 401 || (response.status === 403 && /credentials|authenticat/i.test(message)))
         message = "You are signed out (the session ended). Sign in again in another tab, then retry.";
-      throw new ApiError(message, response.status, detail.field);
+      throw new ApiError(message, response.status, detail.field, detail.code);
     }
     return { status: response.status, data: data as T };
   }

@@ -95,7 +95,10 @@ async function openTask(t: Task): Promise<void> {
   const ed = t.stage === 1
     ? new MaskEditor(workspace, t, config, api, readOnly, data?.dp_masks)
     : new CorrespondenceEditor(workspace, t, config, api, readOnly, data?.answers, t.draft?.current ?? 0);
-  ed.setErrorHandler((message) => showNotice(`The draft was not saved: ${message}`, "error"));
+  ed.setErrorHandler((error) => {
+    if (error instanceof ApiError && error.leaseLost) void taskTaken();
+    else showNotice(`The draft was not saved: ${error instanceof ApiError ? error.message : String(error)}`, "error");
+  });
   editor = ed;
   startedAt = performance.now();
   const what = t.stage === 1 ? "part masks" : `${t.points?.length ?? 0} points`;
@@ -131,6 +134,16 @@ async function next(): Promise<void> {
   }
 }
 
+/** The open task is no longer this annotator's (an admin gave it to someone else, or the lease ran out): stop
+ * at once, so that no more work goes into it, and move on to the next task. */
+async function taskTaken(): Promise<void> {
+  if (!task) return;
+  const id = task.id;
+  closeEditor();
+  await nextAfter(`Task ${id} is no longer yours (an admin gave it to someone else, or your lease ran out), so it ` +
+    "was closed; changes made to it since the last saved draft are not kept.");
+}
+
 /** Load the next task and say what just happened, with whatever the queue has to say. */
 async function nextAfter(done: string): Promise<void> {
   await next();
@@ -145,8 +158,10 @@ async function submit(): Promise<void> {
   submitting = true; // a double click or a second Ctrl+Enter does nothing while the first is on its way
   submitButton.disabled = true;
   try {
-    if (!(await editor.check())) return;
-    await editor.flush();
+    const open = editor;
+    if (!(await open.check())) return;
+    await open.flush();
+    if (editor !== open) return; // the draft found the task no longer ours: it was closed (taskTaken)
     const storageKey = `densepose-submit-${task.id}`;
     const key = localStorage.getItem(storageKey) ?? `${task.id}-${crypto.randomUUID()}`;
     localStorage.setItem(storageKey, key); // a retry after a lost answer sends the same key: stored once
@@ -158,6 +173,7 @@ async function submit(): Promise<void> {
     localStorage.removeItem(storageKey);
     await nextAfter(`Task ${task.id} submitted.`);
   } catch (error) {
+    if (error instanceof ApiError && error.leaseLost) return void (await taskTaken());
     showNotice(error instanceof ApiError ? `Not submitted: ${error.message}` : `Not submitted: ${error}`, "error");
   } finally {
     submitting = false;

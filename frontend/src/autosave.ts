@@ -2,14 +2,13 @@
 // every 4 delays while changes keep coming), so a closed tab or a lost connection loses a few seconds at most.
 
 import type { Api } from "./api";
-import { ApiError } from "./api";
 
 export class Autosaver {
   private timer: number | undefined;
   private firstDirtyAt = 0;
   private dirty = false;
   private saving: Promise<void> | null = null;
-  onError: (message: string) => void = () => {};
+  onError: (error: unknown) => void = () => {};
 
   constructor(
     private readonly api: Api,
@@ -50,7 +49,7 @@ export class Autosaver {
       } catch (error) {
         this.dirty = true;
         this.show("not saved");
-        this.onError(error instanceof ApiError ? error.message : String(error));
+        this.onError(error);
       } finally {
         this.saving = null;
       }

@@ -12,6 +12,8 @@ export class ImageCanvas {
   private panning: { x: number; y: number } | null = null;
   private observer: ResizeObserver;
   private fitted = false;
+  /** Zoomed or panned by the user since the last fit: a resize then keeps what is at the centre. */
+  private moved = false;
 
   constructor(
     parent: HTMLElement,
@@ -31,6 +33,7 @@ export class ImageCanvas {
       (e) => {
         e.preventDefault();
         this.transform.zoomAt(this.local(e), Math.exp(-e.deltaY * 0.0015));
+        this.moved = true;
         this.draw();
       },
       { passive: false, signal },
@@ -53,6 +56,7 @@ export class ImageCanvas {
         if (!this.panning) return;
         this.transform.pan(e.clientX - this.panning.x, e.clientY - this.panning.y);
         this.panning = { x: e.clientX, y: e.clientY };
+        this.moved = true;
         this.draw();
         e.stopImmediatePropagation();
       },
@@ -85,23 +89,29 @@ export class ImageCanvas {
 
   fit(): void {
     this.transform.fit(this.fitRect(), { width: this.canvas.clientWidth, height: this.canvas.clientHeight });
+    this.moved = false;
     this.draw();
   }
 
+  /** The panel changed size: fit again, or, after the user's own zoom or pan, keep the centre where it is. */
   resize(): void {
     const parent = this.canvas.parentElement!;
     const dpr = window.devicePixelRatio || 1;
     const w = parent.clientWidth;
     const h = parent.clientHeight;
     if (w === 0 || h === 0) return;
+    const before = { w: parseFloat(this.canvas.style.width) || w, h: parseFloat(this.canvas.style.height) || h };
     this.canvas.style.width = `${w}px`;
     this.canvas.style.height = `${h}px`;
     this.canvas.width = Math.round(w * dpr);
     this.canvas.height = Math.round(h * dpr);
-    if (!this.fitted) {
+    if (!this.fitted || !this.moved) {
       this.fitted = true;
       this.fit();
-    } else this.draw();
+    } else {
+      this.transform.pan((w - before.w) / 2, (h - before.h) / 2);
+      this.draw();
+    }
   }
 
   draw(): void {

@@ -393,7 +393,7 @@ export class MaskEditor implements Editor {
     return this.saver?.hasUnsaved ?? false;
   }
 
-  setErrorHandler(handler: (message: string) => void): void {
+  setErrorHandler(handler: (error: unknown) => void): void {
     if (this.saver) this.saver.onError = handler;
   }
 

@@ -16,6 +16,8 @@ declare global {
     __clickLatencies?: number[];
     /** Clicks on views handled so far, on the part or not. */
     __viewClicks?: number;
+    /** Clicks on views that did not count because the current part's pictures were not shown yet. */
+    __ignoredClicks?: number;
   }
 }
 
@@ -44,6 +46,9 @@ export class CorrespondenceEditor implements Editor {
   private progress = el("div", { class: "point-progress" });
   private status = el("span", { class: "draft-status" });
   private shownPart = 0;
+  /** The part whose picture each view cell shows now (0 while the current part's picture loads). */
+  private loadedPart = [0, 0, 0, 0, 0, 0];
+  private preloaded = new Map<number, HTMLImageElement[]>();
 
   constructor(
     private readonly root: HTMLElement,
@@ -117,6 +122,12 @@ export class CorrespondenceEditor implements Editor {
       const overlay = el("canvas", { class: "view-overlay", width: 512, height: 512, "data-view": v }) as HTMLCanvasElement;
       const cell = el("div", { class: "view-cell", "data-view": v }, picture, overlay, el("span", { class: "view-label", text: `view ${v + 1}` }));
       overlay.addEventListener("pointerdown", (e) => this.onViewClick(v, e), { signal });
+      picture.addEventListener("load", () => {
+        if (picture.src !== this.pictureUrl(this.shownPart, v)) return; // an earlier part's picture, too late
+        this.loadedPart[v] = this.shownPart;
+        cell.dataset.part = String(this.shownPart);
+        cell.classList.remove("loading");
+      }, { signal });
       grid.append(cell);
       this.cells.push({ cell, picture, overlay });
     }
@@ -142,17 +153,39 @@ export class CorrespondenceEditor implements Editor {
     );
     if (this.shownPart !== p.part) {
       this.shownPart = p.part;
-      this.cells.forEach(({ picture, overlay }, v) => {
-        picture.src = this.task.body!.picture_url.replace("{part}", String(p.part)).replace("{view}", String(v));
+      this.cells.forEach(({ cell, picture, overlay }, v) => {
+        // until the new picture is on screen, clicks on this cell do not count (they would be read as the new
+        // part's while the annotator sees the old one)
+        this.loadedPart[v] = 0;
+        cell.classList.add("loading");
+        delete cell.dataset.part;
+        picture.src = this.pictureUrl(p.part, v);
         overlay.getContext("2d")!.clearRect(0, 0, overlay.width, overlay.height);
       });
-      // fetch the next part's views while this one is worked on
+      // fetch the next part's views and pictures while this one is worked on
       const next = this.points.find((q, k) => k > index && q.part !== p.part);
-      if (next) void this.surface(next.part).catch(() => {});
+      if (next) {
+        void this.surface(next.part).catch(() => {});
+        this.preloadPictures(next.part);
+      }
     }
     void this.surface(p.part).then(() => this.drawMarkers(), (error) => this.info.textContent = String(error));
     this.renderProgress();
     this.view.draw();
+  }
+
+  private pictureUrl(part: number, view: number): string {
+    const path = this.task.body!.picture_url.replace("{part}", String(part)).replace("{view}", String(view));
+    return new URL(path, location.href).href;
+  }
+
+  private preloadPictures(part: number): void {
+    if (this.preloaded.has(part)) return;
+    this.preloaded.set(part, [0, 1, 2, 3, 4, 5].map((v) => {
+      const image = new Image();
+      image.src = this.pictureUrl(part, v); // the browser keeps it (the URL carries the asset key)
+      return image;
+    }));
   }
 
   private renderProgress(): void {
@@ -175,6 +208,12 @@ export class CorrespondenceEditor implements Editor {
     if (this.readOnly || e.button !== 0) return;
     const t0 = performance.now();
     const p = this.points[this.current];
+    if (this.loadedPart[view] !== p.part) {
+      window.__ignoredClicks = (window.__ignoredClicks ?? 0) + 1;
+      const name = this.config.parts[p.part - 1].name;
+      this.info.textContent = `The ${name} views are still loading: that click did not count. Click once they show.`;
+      return;
+    }
     const pending = this.surfaces.get(p.part);
     if (!pending) return;
     void pending.then((surface) => {
@@ -340,7 +379,7 @@ export class CorrespondenceEditor implements Editor {
     await this.saver?.flush();
   }
 
-  setErrorHandler(handler: (message: string) => void): void {
+  setErrorHandler(handler: (error: unknown) => void): void {
     if (this.saver) this.saver.onError = handler;
   }
 

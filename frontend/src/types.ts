@@ -54,7 +54,7 @@ export interface Editor {
   check(): Promise<boolean>;
   /** The data to submit. */
   result(): unknown;
-  setErrorHandler(handler: (message: string) => void): void;
+  setErrorHandler(handler: (error: unknown) => void): void;
   /** Save the draft now (before submitting or leaving). */
   flush(): Promise<void>;
   destroy(): void;
