@@ -78,8 +78,8 @@ def fill(database: str, people: int, per_person: int) -> float:
     now = "2026-01-01 00:00:00+00"
     with psycopg.connect(database, autocommit=False) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO data_project (name, title, body_model, points_per_part, review_fraction, "
-                    "lease_minutes, paused, synthetic, created_at) VALUES ('scale', '', 'anny', 14, 1.0, 30, false, "
-                    "false, now()) RETURNING id")  # fmt: skip
+                    "lease_minutes, paused, synthetic, allow_self_review, created_at) VALUES ('scale', '', 'anny', 14, "
+                    "1.0, 30, false, false, false, now()) RETURNING id")  # fmt: skip
         (project,) = cur.fetchone()
         copy(cur, "data_image", ["id", "project_id", "file", "width", "height", "sha256", "source", "source_id",
                                  "split", "created_at"],
