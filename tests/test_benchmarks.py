@@ -1,0 +1,46 @@
+"""Every benchmark that needs the server stack runs once at a tiny size, so that none breaks unseen (their figures
+are measured by hand, at full size, and reported in the README)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from tests.stack import ASSET_CACHE, ROOT, services_required
+
+pytestmark = pytest.mark.stack
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server of the tests' database (the benchmarks make databases of their own on it)."""
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        if services_required():
+            pytest.fail("the benchmarks need PostgreSQL (DATABASE_URL)")
+        pytest.skip("the benchmarks need PostgreSQL (DATABASE_URL)")
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+
+
+def run(script: str, *args: str) -> str:
+    env = {**os.environ, "ASSET_CACHE_DIR": str(ASSET_CACHE)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run([sys.executable, f"benchmarks/{script}", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def test_api_load_runs_the_real_mix_at_a_tiny_size(assets):
+    out = run("api_load.py", "--clients", "2", "--rounds", "2", "--think", "0", "--warmup", "0",
+              "--database", f"{postgres_server()}/densepose_bench_smoke")  # fmt: skip
+    assert "POST /api/tasks/{id}/submit" in out and "PUT /api/tasks/{id}/draft" in out, out
+    assert "0 errors; 4 submissions acknowledged, 4 stored, 4 processed by the worker, 0 lost" in out, out
+
+
+def test_export_scale_exports_at_a_tiny_size():
+    out = run("export_scale.py", "--people", "40", "--points-per-person", "10",
+              "--database", f"{postgres_server()}/densepose_bench_export_smoke")  # fmt: skip
+    assert "40 people, 400 points" in out and "export_densepose" in out, out
