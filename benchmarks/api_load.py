@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -187,13 +186,7 @@ def client_process(url, tokens, first_index, plan, args, out) -> None:
             drafts, data = plan[task["person"]["id"]][task["stage"]]
             for draft in drafts[MAX_DRAFTS - args.drafts :] if args.drafts else []:
                 self.call("PUT", f"/api/tasks/{task['id']}/draft", json={"draft": draft})
-            seconds = 40.0 if task["stage"] == 1 else 4.0 * len(data["answers"])
-            resp = self.call("POST", f"/api/tasks/{task['id']}/submit",
-                             json={"key": uuid.uuid4().hex, "data": data, "seconds_spent": seconds})  # fmt: skip
-            if resp.status_code not in (200, 201):
-                self.tally.errors.append(f"submit task {task['id']}: {resp.status_code} {resp.text[:200]}")
-            else:
-                self.tally.acknowledged.append(resp.json()["submission"])
+            self.submit(task, data, 40.0 if task["stage"] == 1 else 4.0 * len(data["answers"]))
             if task["stage"] == 1:
                 self.tally.masks += 1
             else:

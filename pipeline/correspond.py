@@ -90,14 +90,12 @@ class ClickMapper:
     def __init__(self, assets: Assets):
         self.assets = assets
         self.checker = ClickChecker(assets.face_ids)
-        self.n_views = assets.face_ids.shape[1]
+        self.n_views, self.size, self.flat_ids = self.checker.n_views, self.checker.size, self.checker.flat_ids
         cams = [cam for views in assets.cameras for cam in views]
         self.rotation = np.stack([c.rotation for c in cams])  # (P*6, 3, 3)
         self.translation = np.stack([c.translation for c in cams])
         self.position = np.stack([c.position for c in cams])
         self.intrinsics = np.array([[c.fx, c.fy, c.cx, c.cy] for c in cams])
-        self.size = assets.size
-        self.flat_ids = assets.face_ids.reshape(-1)
         self.triangles = assets.vertices[assets.faces]  # (F, 3, 3)
         normal = np.cross(self.triangles[:, 1] - self.triangles[:, 0], self.triangles[:, 2] - self.triangles[:, 0])
         self.face_normal = normal  # the plane of face f: face_normal[f] . p = face_offset[f]
@@ -112,6 +110,8 @@ class ClickMapper:
         view = np.asarray(view, dtype=np.int64).ravel()
         x = np.asarray(x, dtype=np.float64).ravel()
         y = np.asarray(y, dtype=np.float64).ravel()
+        if not len(part) == len(view) == len(x) == len(y):  # before cutting into blocks, which would hide it
+            raise ValueError(f"part, view, x, y differ in length: {len(part)}, {len(view)}, {len(x)}, {len(y)}")
         if len(part) <= CHUNK:
             return self._map_chunk(part, view, x, y)
         # in blocks that stay in the processor's cache: several times faster than one pass over millions

@@ -9,6 +9,7 @@ import trimesh
 from pipeline import parts
 from pipeline.assets import ensure_assets, id_buffers
 from pipeline.correspond import (
+    CHUNK,
     OFF_SURFACE,
     OUTSIDE_IMAGE,
     UNKNOWN_PART,
@@ -136,6 +137,9 @@ def test_bad_clicks_are_rejected_with_a_reason(assets, mapper):
         mapper.map_click(99, 0, 100, 100)
     with pytest.raises(parts.UnknownPart):
         mapper.project_to_views(0, np.zeros(3))
+    n = CHUNK + 10  # a batch mapped in blocks: arrays of different lengths are refused, not cut to the shortest
+    with pytest.raises(ValueError, match="differ in length"):
+        mapper.map_clicks(np.ones(n), np.zeros(n), np.full(n + 5, 1.5), np.full(n, 1.5))
 
 
 def test_a_request_checks_clicks_on_the_memory_mapped_id_buffers_as_the_worker_maps_them(assets, mapper):

@@ -53,7 +53,9 @@ def assets_ready(body: str) -> bool:
 
 _mappers: dict[str, object] = {}
 _checkers: dict[str, tuple] = {}
-_loading = threading.Lock()  # a process's threads wait for one load instead of each reading the assets
+# a process's threads wait for one load instead of each reading the assets; a click check (milliseconds) never
+# waits behind a mapper's load (seconds)
+_loading_mapper, _loading_checker = threading.Lock(), threading.Lock()
 
 
 def click_mapper(body: str):
@@ -65,7 +67,7 @@ def click_mapper(body: str):
     folder = built_asset_folder(body)
     if folder is None:
         return None
-    with _loading:
+    with _loading_mapper:
         cached = _mappers.get(body)
         if cached is None or cached.assets.folder != folder:
             cached = _mappers[body] = ClickMapper(load_assets(folder))
@@ -81,7 +83,7 @@ def click_checker(body: str):
     folder = built_asset_folder(body)
     if folder is None:
         return None
-    with _loading:
+    with _loading_checker:
         cached = _checkers.get(body)
         if cached is None or cached[0] != folder:
             cached = _checkers[body] = (folder, ClickChecker(id_buffers(folder)))
