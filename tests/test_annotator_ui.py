@@ -196,6 +196,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
             click_view(0)
             wait_until(page, "window.__ignoredClicks === 1")
             assert "still loading" in page.locator(".point-info").inner_text()
+            page.screenshot(path=str(SHOTS / "annotate-stage2-loading.png"))
             assert page.locator(".point-progress .answered").inner_text() == answered, "the click was not counted"
             for route in held:
                 try:
