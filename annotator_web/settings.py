@@ -123,6 +123,18 @@ LOGIN_FAILURE_WINDOW_SECONDS = _env_float("LOGIN_FAILURE_WINDOW_SECONDS", 900)
 TOKEN_TTL_HOURS = _env_float("TOKEN_TTL_HOURS", 24 * 30)
 
 # --- applications --------------------------------------------------------------------------------------
+# Every kind of job, in the order the Jobs page lists them: a function declared with @job_kind
+# (annotator_web.core.jobs); registered when the core app starts.
+JOB_KINDS = [
+    "annotator_web.core.body_assets.build_assets",
+    "annotator_web.core.integrity.integrity_check",
+    "annotator_web.data.synthetic.make_synthetic_job",
+    "annotator_web.work.export.export_job",
+    "annotator_web.work.processing.process_submission",
+    "annotator_web.work.study.study_job",
+    "annotator_web.work.training_job.train_job",
+]
+
 INSTALLED_APPS = [
     "annotator_web.core.admin_site.FactoryAdminConfig",
     "django.contrib.auth",
@@ -259,6 +271,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "annotator_web.core.errors.api_exception_handler",  # domain errors -> 4xx, one place
     "PAGE_SIZE": 50,
 }
 

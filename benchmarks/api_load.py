@@ -111,9 +111,9 @@ def setup(people: int, stage2_share: float) -> None:
 
     from annotator_web.data.models import Person, Project
     from annotator_web.data.synthetic import make_synthetic
+    from annotator_web.data.truth import TruthCache
     from annotator_web.work.models import Submission, Task
     from annotator_web.work.processing import process_stage1
-    from annotator_web.work.simulate import Oracle
 
     call_command("migrate", verbosity=0)
     images = 0
@@ -125,13 +125,13 @@ def setup(people: int, stage2_share: float) -> None:
     # task appears whose answers were not planned
     Project.objects.filter(name="load").update(review_fraction=0.0)
     author = get_user_model().objects.get_or_create(username="load-setup")[0]
-    oracle = Oracle(None)
+    truths = TruthCache()
     first = Task.objects.filter(project__name="load", stage=Task.Stage.MASKS, state=Task.State.PENDING)
     for task in first.select_related("person").order_by("person__image_id", "id")[: int(people * stage2_share)]:
-        oracle.forget_images(keep=task.person.image_id)
-        truth, _ = oracle.person(task.person_id)
+        truths.forget_images(keep=task.person.image_id)
+        truth, index = truths.person(task.person)
         submission = Submission.objects.create(
-            task=task, annotator=author, key=f"setup-{task.pk}", data={"dp_masks": truth["dp_masks"]}
+            task=task, annotator=author, key=f"setup-{task.pk}", data={"dp_masks": truth.person(index)["dp_masks"]}
         )
         Task.objects.filter(pk=task.pk).update(state=Task.State.SUBMITTED)
         process_stage1(submission)
@@ -143,12 +143,15 @@ def plans(seed: int = 0) -> dict:
     (drafts in the order the UI would save them, the submitted data)."""
     from annotator_web.core.body_assets import click_mapper
     from annotator_web.data.models import Person
+    from annotator_web.data.truth import TruthCache
     from annotator_web.work.models import SampledPoint
-    from annotator_web.work.simulate import Behaviour, Oracle, SimulatedAnnotator, noisy_masks
+    from annotator_web.work.simulate import SimulatedAnnotator
+    from pipeline.synthetic.annotator import Behaviour
 
-    oracle = Oracle(click_mapper("anny"))
+    truths = TruthCache()
     behaviour = Behaviour(boundary_noise_px=1.0, click_noise_px=2.0)
-    clicker = SimulatedAnnotator("http://unused", "unused", "planner", "load", oracle, behaviour, seed=seed)
+    clicker = SimulatedAnnotator("http://unused", "unused", "planner", "load", truths, behaviour, seed=seed,
+                                 mapper=click_mapper("anny"))  # fmt: skip
     points: dict[int, list] = {}
     for p in SampledPoint.objects.filter(person__image__project__name="load").order_by("part", "order"):
         points.setdefault(p.person_id, []).append(
@@ -156,16 +159,15 @@ def plans(seed: int = 0) -> dict:
         )
     out = {}
     for person in Person.objects.filter(image__project__name="load").order_by("image_id", "id"):
-        oracle.forget_images(keep=person.image_id)  # one image's truth in memory at a time
-        truth, arrays = oracle.person(person.pk)
-        masks = noisy_masks(truth["dp_masks"], clicker.rng, behaviour)
+        truths.forget_images(keep=person.image_id)  # one image's truth in memory at a time
+        task = {"person": {"id": person.pk, "bbox": person.bbox}}
+        masks = clicker.answers({**task, "stage": 1})["dp_masks"]
         # the UI's drafts as the work grows: more parts painted, more points answered
         grown = [[m if k < len(masks) * (d + 1) // MAX_DRAFTS else [] for k, m in enumerate(masks)]
                  for d in range(MAX_DRAFTS)]  # fmt: skip
         plan = {1: ([{"dp_masks": g} for g in grown], {"dp_masks": masks})}
         if person.pk in points:
-            task = {"person": {"bbox": person.bbox}}
-            answers = [clicker._answer(p, task, truth, arrays) for p in points[person.pk]]
+            answers = clicker.answers({**task, "stage": 2, "points": points[person.pk]})["answers"]
             steps = [len(answers) * (d + 1) // (MAX_DRAFTS + 1) for d in range(MAX_DRAFTS)]
             drafts = [{"answers": answers[:n], "current": n} for n in steps]
             plan[2] = (drafts, {"answers": answers})
@@ -177,7 +179,8 @@ def plans(seed: int = 0) -> dict:
 
 
 def client_process(url, tokens, first_index, plan, args, out) -> None:
-    from annotator_web.work.simulate import Behaviour, SimulatedAnnotator
+    from annotator_web.work.simulate import SimulatedAnnotator
+    from pipeline.synthetic.annotator import Behaviour
 
     class Planned(SimulatedAnnotator):
         """Sends the drafts and data planned for the person (the UI's autosave: up to ``--drafts`` drafts)."""

@@ -31,9 +31,12 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write gt.json and dt.json into this folder")
     args = parser.parse_args()
 
+    from dataclasses import replace
+
     from pipeline.assets import ensure_assets, load_assets
     from pipeline.body import load_body_model
     from pipeline.coco.densepose import decode_uv_png, encode_uv_png
+    from pipeline.coco.record import CATEGORY
     from pipeline.evaluation import gps as _G
     from pipeline.evaluation.gps import MAX_DETECTIONS, perfect_results
 
@@ -52,7 +55,7 @@ def main() -> None:
     base = []
     for index in range(args.base_images):
         img = generator.generate(seed=5, index=index)
-        anns = [synthetic_coco.annotation(person, 0, 0) for person in img.people]
+        anns = [synthetic_coco.person_record(person, 0, 0) for person in img.people]
         h, w = img.instance.shape
         base.append((w, h, anns))
     rng = np.random.default_rng(0)
@@ -65,7 +68,7 @@ def main() -> None:
         images.append({"id": image_id, "file_name": f"{image_id}.jpg", "width": w, "height": h})
         dets = []
         for ann in anns:
-            a = {**ann, "id": len(annotations) + 1, "image_id": image_id}
+            a = replace(ann, id=len(annotations) + 1, image_id=image_id).to_json()
             annotations.append(a)
             if "dp_x" not in a:
                 continue
@@ -88,7 +91,7 @@ def main() -> None:
         for d in dets:
             d["image_id"] = image_id
         results += dets
-    gt = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+    gt = {"images": images, "annotations": annotations, "categories": [CATEGORY]}
     if args.save:
         import json
 

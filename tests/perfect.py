@@ -1,42 +1,35 @@
 """A perfect annotator for tests: answers stage 1 and 2 from the synthetic ground truth."""
 
-from pathlib import Path
-
-import numpy as np
-
-from annotator_web.data.models import ImageTruth
+from annotator_web.data.models import ImageTruth, Person
+from annotator_web.data.truth import TruthCache, person_index
 from pipeline.coco.densepose import decode_rle
+from pipeline.synthetic.annotator import perfect_answer
 
 
-def _truth(task: dict) -> tuple[ImageTruth, dict]:
-    truth = ImageTruth.objects.get(image_id=task["person"]["image"]["id"])
-    return truth, next(p for p in truth.people if task["person"]["bbox"] == p["bbox"])
+def _truth(task: dict, media_root=None):
+    """The task's person's image truth and index."""
+    found = TruthCache(media_root).person(task["person"]["id"])
+    assert found is not None, f"task {task['id']}'s person is not synthetic"
+    return found
 
 
 def true_masks(task: dict) -> list:
-    """The 14 dp_masks of a stage-1 task's person, [] for the parts it does not show."""
-    _, person = _truth(task)
-    return [m if decode_rle(m).any() else [] for m in person["dp_masks"]]
+    """The 14 dp_masks of a stage-1 task's person, [] for the parts it does not show (from the truth's
+    records: no truth file is read)."""
+    truth = ImageTruth.objects.get(image_id=task["person"]["image"]["id"])
+    index = person_index(Person.objects.get(pk=task["person"]["id"]).source_id)
+    record = next(p for p in truth.people if p["index"] == index)
+    return [m if decode_rle(m).any() else [] for m in record["dp_masks"]]
 
 
-def true_answers(task: dict, mapper, media_root) -> tuple[list, np.ndarray]:
+def true_answers(task: dict, mapper, media_root=None) -> tuple[list, object]:
     """Stage-2 answers clicking every sampled point where it truly is (on a view that shows it; "unsure" when
-    none does), and the image's true surface points (H, W, 3) to check against."""
-    truth, person = _truth(task)
-    with np.load(Path(media_root) / truth.file.name) as data:
-        surface, instance = data["surface"], data["instance"]
-    x0, y0, w, h = task["person"]["bbox"]
-    answers = []
-    for p in task["points"]:
-        row, col = int(y0 + p["box_y"] * h / 256), int(x0 + p["box_x"] * w / 256)
-        xy, visible = mapper.project_to_views(p["part"], surface[row, col].astype(np.float64))
-        views = np.flatnonzero(visible[:, 0])
-        if instance[row, col] != person["index"] or not len(views):
-            answers.append({"point": p["id"], "status": "unsure"})
-            continue
-        v = int(views[0])
-        answers.append({"point": p["id"], "status": "ok", "view": v, "x": float(xy[v, 0, 0]), "y": float(xy[v, 0, 1])})
-    return answers, surface
+    none does), and the truth under any point of the person's box to check against: (box_x, box_y) ->
+    :class:`pipeline.synthetic.truth.TruePoints`."""
+    truth, index = _truth(task, media_root)
+    bbox = task["person"]["bbox"]
+    answers = [perfect_answer(mapper, truth, index, bbox, p) for p in task["points"]]
+    return answers, lambda box_x, box_y: truth.under(index, bbox, box_x, box_y)
 
 
 def perfect_masks(api, project: str) -> dict:

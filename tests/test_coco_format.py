@@ -30,9 +30,9 @@ def annotated(anny, assets):
 def test_box_coordinates_round_trip():
     """DensePose-COCO's rule: x = x0 + dp_x * w / 255 (dp_x 255 is the box's far edge)."""
     bbox = [12.5, 40.0, 97.0, 233.0]
-    x, y = dp.box_to_image(bbox, [0, 127.5, 255], [0, 51, 255])
+    x, y = dp.dp_to_image(bbox, [0, 127.5, 255], [0, 51, 255])
     assert np.allclose(x, [12.5, 12.5 + 48.5, 109.5]) and np.allclose(y, [40.0, 86.6, 273.0])
-    bx, by = dp.image_to_box(bbox, x, y)
+    bx, by = dp.image_to_dp(bbox, x, y)
     assert np.allclose(bx, [0, 127.5, 255]) and np.allclose(by, [0, 51, 255])
     # the box frame of the masks (256 a side) names the same image points
     assert np.allclose(dp.dp_to_box([0, 127.5, 255]), [0, 128, 256])
@@ -196,3 +196,87 @@ def test_many_run_lengths_at_once_equal_one_at_a_time():
         assert np.array_equal(counts, dp.rle_counts(rle))
     with pytest.raises(ValueError):
         dp.rle_counts_many([rles[0], {"counts": "0`", "size": [256, 256]}])
+
+
+def test_box_frame_has_one_rule_for_numbers_arrays_and_tensors():
+    """x = x0 + u * w / scale (256 the box frame, 255 DensePose-COCO's dp frame), and the pixel under a point is
+    its floor, kept inside the image."""
+    import torch
+
+    from pipeline import boxframe
+
+    bbox = (10.0, 20.0, 128.0, 64.0)
+    x, y = boxframe.to_image(bbox, [0, 128, 256], [0, 128, 256])
+    assert np.allclose(x, [10, 74, 138]) and np.allclose(y, [20, 52, 84])
+    u, v = boxframe.from_image(bbox, x, y)
+    assert np.allclose(u, [0, 128, 256]) and np.allclose(v, [0, 128, 256])
+    assert np.allclose(boxframe.to_image(bbox, [255], [255], scale=parts.POINT_SCALE), ([138], [84]))
+    row, col = boxframe.pixel(bbox, [0, 1.9, 255.9, 256], [0, 1.9, 255.9, 256], shape=(80, 130))
+    # col: 10, 10 + 1.9 / 2 = 10.95 -> 10, 137.95 -> 129 (the image is 130 wide), 138 -> 129
+    assert col.tolist() == [10, 10, 129, 129] and row.tolist() == [20, 20, 79, 79]
+    tx, ty = boxframe.to_image(bbox, torch.tensor([128.0]), torch.tensor([64.0]))
+    assert isinstance(tx, torch.Tensor) and float(tx) == 74 and float(ty) == 36
+    # the cells under image pixels' centres (how a box-sized raster reads the masks): pixel 10 has its centre
+    # at 10.5, half a pixel into the box = cell 1 (a pixel is two cells wide here)
+    assert boxframe.pixel_centres_in_frame(bbox, 9, 13, axis=0).tolist() == [0, 1, 3, 5]
+
+
+def test_rle_in_either_form_reads_the_same():
+    """Compressed (string) and uncompressed (list) RLE: the same runs, the same mask, the same union."""
+    mask = np.zeros((256, 256), dtype=np.uint8)
+    mask[10:50, 20:30] = 1
+    packed = dp.encode_rle(mask)
+    listed = {"size": [256, 256], "counts": dp.rle_counts(packed).tolist()}
+    assert listed["counts"][0] == 20 * 256 + 10 and listed["counts"][1] == 40
+    assert np.array_equal(dp.decode_rle(listed), mask.astype(bool))
+    many = dp.rle_counts_many([packed, listed, packed])
+    assert all(np.array_equal(m, listed["counts"]) for m in many)
+    masks = [packed, *([[]] * 12), listed]
+    assert np.array_equal(dp.union_mask(masks) > 0, mask > 0)
+    labels = dp.labels_from_dp_masks(masks)
+    assert set(np.unique(labels)) == {0, 14}, "where two parts overlap the later one wins"
+
+
+def test_a_person_record_round_trips_through_its_json_form(tmp_path):
+    """The typed record writes the file's dp frame (dp_x = box_x * 255 / 256) and reads it back; a file written
+    by the streaming writer is the same dataset, and a writer that fails leaves no file."""
+    import json
+
+    from pipeline.coco.record import CATEGORY, DatasetWriter, DensePosePerson, dataset, image_record
+
+    mask = np.zeros((256, 256), dtype=np.uint8)
+    mask[0:128, :] = 1
+    person = DensePosePerson.with_points(id=5, image_id=2, bbox=(10, 20, 30, 40), area=600.0,
+                                         dp_masks=[dp.encode_rle(mask)] + [[]] * 13, keypoints=[1, 2, 2] * 17,
+                                         box_x=[0, 128, 256], box_y=[64, 64, 64], chart=[1, 2, 2], u=[0.1, 0.2, 0.3],
+                                         v=[0.4, 0.5, 0.6])  # fmt: skip
+    ann = person.to_json()
+    assert ann["dp_x"] == [0.0, 127.5, 255.0] and ann["dp_y"] == [63.75] * 3 and ann["dp_I"] == [1.0, 2.0, 2.0]
+    assert ann["category_id"] == 1 and ann["num_keypoints"] == 17 and ann["bbox"] == [10.0, 20.0, 30.0, 40.0]
+    back = DensePosePerson.from_json({**ann, "note": "kept"})
+    assert (
+        np.allclose(back.box_x, [0, 128, 256]) and back.chart.tolist() == [1, 2, 2] and back.extra == {"note": "kept"}
+    )
+    assert back.to_json()["note"] == "kept" and check_ok(ann)
+    bare = DensePosePerson(id=6, image_id=2, bbox=(0, 0, 5, 5))
+    assert "dp_x" not in bare.to_json() and not DensePosePerson.from_json(bare.to_json()).has_points
+
+    images = [image_record(2, "a.jpg", 100, 100)]
+    path = tmp_path / "out.json"
+    with DatasetWriter(path, {"description": "t"}) as out:
+        out.add_image(images[0])
+        out.add_person(person)
+        out.add_person(bare)
+        with pytest.raises(ValueError, match="images first"):
+            out.add_image(images[0])
+    written = json.loads(path.read_text())
+    assert written == {"info": {"description": "t"}, **dataset(images, [person, bare])}
+    assert written["categories"] == [CATEGORY]
+    with pytest.raises(RuntimeError), DatasetWriter(tmp_path / "broken.json") as out:
+        out.add_image(images[0])
+        raise RuntimeError("the export failed halfway")
+    assert list(tmp_path.iterdir()) == [path], "nothing half-written is left"
+
+
+def check_ok(ann: dict) -> bool:
+    return dp.check_annotation(ann, (100, 100)) == []

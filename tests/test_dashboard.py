@@ -3,6 +3,8 @@
 import pytest
 from django.core.management import call_command
 
+from annotator_web.core import jobs
+from annotator_web.core.models import Job
 from annotator_web.data.models import Project
 from annotator_web.work import stats
 from annotator_web.work.models import Task
@@ -34,10 +36,17 @@ def test_a_perfect_annotator_shows_up_on_the_dashboard(settings, tmp_path, asset
     (anna_stats,) = stats.annotator_stats(project)
     assert anna_stats["annotator"] == "anna" and anna_stats["submissions"] == 2
     assert anna_stats["seconds_per_point"] == 3.0
-    assert anna_stats["points_checked"] > 10 and anna_stats["median_error_cm"] < 1.0, anna_stats
-
+    assert anna_stats["study"] is None, "no error against the truth before an accuracy study measured it"
     client.login(username="alice", password=PASSWORD)
+    assert b"No accuracy study yet" in client.get("/queues/").content
+
+    # the error shown is the accuracy study's (geodesic, the one measure); a perfect annotator is near 0 cm
+    study = Job.objects.create(kind="accuracy_study", params={"project": "dash"}, queue="default")
+    assert jobs.execute(study.pk, worker="test").state == "succeeded"
+    (anna_stats,) = stats.annotator_stats(project)
+    assert anna_stats["study"]["points"] > 10 and anna_stats["study"]["median_cm"] < 1.0, anna_stats
     page = client.get("/queues/")
     assert page.status_code == 200 and b"dash" in page.content and b"error vs truth" in page.content
+    assert f"median {anna_stats['study']['median_cm']} cm".encode() in page.content
     client.login(username="anna", password=PASSWORD)
     assert client.get("/queues/").status_code == 403

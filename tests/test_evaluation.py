@@ -19,14 +19,9 @@ from pipeline.synthetic.scene import SceneGenerator
 def ground_truth(anny, assets):
     """DensePose-COCO ground truth of three synthetic images (people too small or hidden have no points)."""
     generator = SceneGenerator(anny, assets)
-    images, annotations = [], []
-    for index in range(3):
-        img = generator.generate(seed=21, index=index)
-        h, w = img.instance.shape
-        images.append({"id": index + 1, "file_name": f"{index}.jpg", "width": w, "height": h})
-        for person in img.people:
-            annotations.append(synthetic_coco.annotation(person, index + 1, len(annotations) + 1))
-    data = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+    images = [generator.generate(seed=21, index=index) for index in range(3)]
+    data = synthetic_coco.dataset(images, [f"{index}.jpg" for index in range(3)])
+    annotations = data["annotations"]
     assert sum("dp_x" in a for a in annotations) >= 4
     return data
 

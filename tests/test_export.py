@@ -50,7 +50,7 @@ def test_export_writes_valid_densepose_coco_of_accepted_people(annotated, tmp_pa
         surface = t["surface"]
     lookup = ChartLookup(assets.vertices, assets.faces, assets.face_chart, assets.corner_uv)
     _, _, points = lookup.to_surface(ann["dp_I"], ann["dp_U"], ann["dp_V"])
-    xs, ys = dp.box_to_image(ann["bbox"], ann["dp_x"], ann["dp_y"])
+    xs, ys = dp.dp_to_image(ann["bbox"], ann["dp_x"], ann["dp_y"])
     true = surface[ys.astype(int), xs.astype(int)]
     assert np.median(np.linalg.norm(points - true, axis=1)) < 0.005
 

@@ -48,8 +48,7 @@ def test_synthetic_person_from_masks_to_accepted_correspondences(stack, assets, 
 
     task2 = anna.post("/api/tasks/next", {"project": "e2e", "stage": 2}).json()
     assert task2["person"]["id"] == task["person"]["id"] and task2["points"]
-    answers, surface = true_answers(task2, ClickMapper(assets), stack.media)
-    x0, y0, w, h = task2["person"]["bbox"]
+    answers, truth_under = true_answers(task2, ClickMapper(assets), stack.media)
     resp = anna.post(f"/api/tasks/{task2['id']}/submit", {"key": "c1", "data": {"answers": answers}})
     assert resp.status_code == 201, resp.text
     wait_task_state(task2["id"], ("review",))
@@ -61,7 +60,6 @@ def test_synthetic_person_from_masks_to_accepted_correspondences(stack, assets, 
     assert ok.count() >= 0.8 * len(answers)
     errors = []
     for row in ok.select_related("point"):
-        r = int(y0 + row.point.box_y * h / 256)
-        c = int(x0 + row.point.box_x * w / 256)
-        errors.append(np.linalg.norm(np.asarray(row.surface) - surface[r, c]))
+        true = truth_under(row.point.box_x, row.point.box_y)
+        errors.append(np.linalg.norm(np.asarray(row.surface) - true.surface[0]))
     assert np.median(errors) < 0.005, "the worker maps the clicks back onto the true surface points"

@@ -4,7 +4,6 @@ the error map and the summary."""
 import numpy as np
 import pytest
 
-from annotator_web.work.simulate import Behaviour, simulated_click
 from pipeline.correspond import ClickMapper
 from pipeline.evaluation.study import (
     error_map,
@@ -13,6 +12,7 @@ from pipeline.evaluation.study import (
     summarise,
     surface_distance,
 )
+from pipeline.synthetic.annotator import Behaviour, simulated_click
 from pipeline.synthetic.scene import SceneGenerator, perfect_annotations
 
 

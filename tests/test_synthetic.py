@@ -125,3 +125,24 @@ def test_segmentation_and_part_masks_are_coco_rle(images):
             for part, rle in enumerate(person.dp_masks, start=1):
                 assert rle["size"] == [256, 256]
                 assert np.array_equal(mask_utils.decode({**rle, "counts": rle["counts"].encode()}), labels == part)
+
+
+def test_the_truth_under_a_point_is_the_perfect_annotators_answer_and_only_its_persons(images, tmp_path):
+    """One lookup (pipeline.synthetic.truth) finds what the generator's perfect annotator recorded, and has no
+    truth where the pixel shows someone else or nothing."""
+    from pipeline.synthetic.truth import SyntheticTruth
+
+    img = next(i for i in images if sum(not p.ignore for p in i.people) >= 1 and len(i.people) >= 2)
+    np.savez(tmp_path / "truth.npz", instance=img.instance, face=img.face, bary=img.bary, surface=img.surface)
+    truth = SyntheticTruth.load(tmp_path / "truth.npz", [{"index": p.index} for p in img.people])
+    person = next(p for p in img.people if not p.ignore)
+    pts = person.points
+    found = truth.under(person.index, person.bbox, [p["box_xy"][0] for p in pts], [p["box_xy"][1] for p in pts])
+    assert found.shown.all()
+    assert found.face.tolist() == [p["face"] for p in pts]
+    assert np.allclose(found.surface, [p["surface"] for p in pts]) and np.allclose(found.bary, [p["bary"] for p in pts])
+    # the same points asked as another person's: no truth there
+    other = next(p.index for p in img.people if p.index != person.index)
+    assert not truth.under(other, person.bbox, pts[0]["box_xy"][0], pts[0]["box_xy"][1]).shown.any()
+    with pytest.raises(KeyError):
+        truth.person(999)

@@ -19,7 +19,8 @@ import numpy as np
 
 from pipeline import parts
 from pipeline.charts.interchange import load_symmetry, mirror_iuv
-from pipeline.coco.densepose import DP_FIELDS, dp_to_box, labels_from_dp_masks
+from pipeline.coco.densepose import DP_FIELDS, labels_from_dp_masks
+from pipeline.coco.record import DensePosePerson
 
 
 @dataclass(frozen=True)
@@ -167,20 +168,22 @@ def _has_points(ann: dict) -> bool:
 
 
 def _person(ann: dict) -> PersonAnnotation:
-    keypoints = np.asarray(ann["keypoints"], dtype=np.float64).reshape(17, 3) if ann.get("keypoints") else None
-    points = _has_points(ann)
-    field = lambda name, dtype: np.asarray(ann[name] if points else [], dtype=dtype)  # noqa: E731
+    """A file's person (:class:`pipeline.coco.record.DensePosePerson`) as the model's targets take it."""
+    record = DensePosePerson.from_json(ann)
+    keypoints = np.asarray(record.keypoints, dtype=np.float64).reshape(17, 3) if record.keypoints else None
+    points = record.has_points
+    empty = np.zeros(0)
     return PersonAnnotation(
-        box=np.asarray(ann["bbox"], dtype=np.float64),
-        labels=labels_from_dp_masks(ann["dp_masks"]) if ann.get("dp_masks") else np.zeros((256, 256), np.uint8),
-        x=dp_to_box(field("dp_x", np.float64)),  # the box frame of the masks, 0..256
-        y=dp_to_box(field("dp_y", np.float64)),
-        chart=field("dp_I", np.int64),
-        u=field("dp_U", np.float64),
-        v=field("dp_V", np.float64),
+        box=np.asarray(record.bbox, dtype=np.float64),
+        labels=labels_from_dp_masks(record.dp_masks) if record.dp_masks else np.zeros((256, 256), np.uint8),
+        x=record.box_x if points else empty,  # the box frame of the masks, 0..256
+        y=record.box_y if points else empty,
+        chart=record.chart if points else empty.astype(np.int64),
+        u=record.u if points else empty,
+        v=record.v if points else empty,
         keypoints=keypoints,
-        ann_id=int(ann.get("id", 0)),
-        has_masks=bool(ann.get("dp_masks")),
+        ann_id=int(record.id),
+        has_masks=bool(record.dp_masks),
     )
 
 

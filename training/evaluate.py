@@ -17,12 +17,11 @@ from pipeline.evaluation.gps import DEFAULT_KAPPA, raster_size
 from .config import Config
 from .data import image_tensor
 from .model import DensePoseRCNN, build_model
+from .runs import FINAL, checkpoints
 
 
 def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
     """The model of a checkpoint file, or of a run folder (its final checkpoint, else its newest)."""
-    from .train import FINAL, checkpoints
-
     path = Path(checkpoint)
     if path.is_dir():
         found = checkpoints(path)

@@ -24,7 +24,7 @@ from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign, box_iou
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from pipeline import parts
+from pipeline import boxframe, parts
 
 from .config import Config
 
@@ -193,8 +193,7 @@ def _roi_targets(rois, gt_index, targets, size: int):
         gh = (gt_boxes[:, 3:4] - gy0).clamp(min=1e-3)
         xs = boxes[:, 0:1] + steps[None] * (boxes[:, 2:3] - boxes[:, 0:1])  # (R, S) image x of the cell centres
         ys = boxes[:, 1:2] + steps[None] * (boxes[:, 3:4] - boxes[:, 1:2])
-        bx = torch.floor((xs - gx0) / gw * parts.BOX_SCALE).long()
-        by = torch.floor((ys - gy0) / gh * parts.BOX_SCALE).long()
+        bx, by = (torch.floor(c).long() for c in boxframe.from_image((gx0, gy0, gw, gh), xs, ys))
         inside = (bx >= 0) & (bx < parts.MASK_SIZE), (by >= 0) & (by < parts.MASK_SIZE)
         lab = labels[gts[:, None, None], by.clamp(0, 255)[:, :, None], bx.clamp(0, 255)[:, None, :]].long()
         segm.append(lab * (inside[1][:, :, None] & inside[0][:, None, :]))
@@ -204,8 +203,7 @@ def _roi_targets(rois, gt_index, targets, size: int):
             if not len(mine):
                 continue
             g = gt_boxes[r]
-            ix = g[0] + mine[:, 1] / parts.BOX_SCALE * (g[2] - g[0])
-            iy = g[1] + mine[:, 2] / parts.BOX_SCALE * (g[3] - g[1])
+            ix, iy = boxframe.to_image((g[0], g[1], g[2] - g[0], g[3] - g[1]), mine[:, 1], mine[:, 2])
             b = boxes[r]
             tx, ty = (ix - b[0]) / (b[2] - b[0]).clamp(min=1e-3), (iy - b[1]) / (b[3] - b[1]).clamp(min=1e-3)
             keep = (tx >= 0) & (tx <= 1) & (ty >= 0) & (ty <= 1)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline import parts
+from pipeline import boxframe, parts
 
 from .data import DensePoseCoco, PersonAnnotation, image_tensor
 
@@ -302,11 +302,10 @@ def fill_errors(teacher: Teacher, dataset: DensePoseCoco, truth: dict, mesh, per
             if not person.has_points:
                 continue
             img, true = truth[person.ann_id]
-            x0, y0, w, h = person.box
             rows, cols = np.nonzero(img.instance == true.index)
             pick = rng.choice(len(rows), min(per_person, len(rows)), replace=False)
             rows, cols = rows[pick], cols[pick]
-            bx, by = (cols + 0.5 - x0) * parts.BOX_SCALE / w, (rows + 0.5 - y0) * parts.BOX_SCALE / h
+            bx, by = boxframe.from_image(person.box, cols + 0.5, rows + 0.5)
             gt = (img.chart[rows, cols], img.uv[rows, cols, 0], img.uv[rows, cols, 1])
             errors["nearest"].append(mesh.distance_iuv(gt, nearest_fill(person, bx, by)))
             filled = teacher_fill_at(teacher, crop(sample.image, person.box, teacher.config.size), person, bx, by)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,9 +22,8 @@ import torch
 from .config import Config, scaled_iterations
 from .data import DensePoseCoco, to_tensors
 from .model import build_model, resolve_norm
+from .runs import FINAL, checkpoint_name, checkpoints
 
-CHECKPOINT = re.compile(r"model_(\d{7})\.pth$")
-FINAL = "model_final.pth"
 EVAL_MAX_IMAGES = 200  # evaluation during training looks at this many images at most
 
 
@@ -77,11 +75,6 @@ def _epoch_order(n: int, per_iteration: int, seed: int, epoch: int) -> list[int]
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(n, generator=g).tolist()
     return (order * math.ceil(per_iteration / n)) if n < per_iteration else order
-
-
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    found = [(int(m.group(1)), p) for p in Path(run).glob("model_*.pth") if (m := CHECKPOINT.search(p.name))]
-    return sorted(found)
 
 
 def _save(path: Path, state: dict) -> None:
@@ -245,7 +238,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             if done % config.checkpoint_period == 0 or done == total:
                 rng = dist.gather(_get_rng())
                 if dist.main:
-                    _save(out / f"model_{done:07d}.pth", {"model": model.state_dict(),
+                    _save(out / checkpoint_name(done), {"model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "iteration": done, "config": config.to_dict(),
                           "rng": rng})  # fmt: skip
             if evaluator is not None and (done % evaluate_every == 0 or done == total):

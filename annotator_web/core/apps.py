@@ -7,10 +7,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: users, roles and jobs"
 
     def ready(self) -> None:
-        # Job kinds register themselves on import; the web process needs them to start jobs.
+        from django.conf import settings
         from django.db.models.signals import post_migrate
 
-        from annotator_web.core import tasks, worker_signals  # noqa: F401
+        from annotator_web.core import jobs, tasks, worker_signals  # noqa: F401  (the Celery task, worker hooks)
+
+        jobs.register_kinds(settings.JOB_KINDS)  # every app's models are loaded by now
         from annotator_web.core.admin_site import grant_admin_role
 
         post_migrate.connect(grant_admin_role, dispatch_uid="grant-admin-role")  # after every app, new perms too

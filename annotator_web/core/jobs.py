@@ -1,6 +1,8 @@
 """Long-running work as a resource: job kinds, starting, running with progress and heartbeat, recovery.
 
-A job kind is a function ``run(job, ctx) -> dict`` registered with :func:`job_kind`. Starting a job stores a
+A job kind is a function ``run(job, ctx) -> dict`` declared with :func:`job_kind` and registered at start-up from
+the list ``settings.JOB_KINDS`` (:func:`register_kinds`, called by the core app: importing a module registers
+nothing, so the list is the one place that says which kinds exist). Starting a job stores a
 ``Job`` row and, once that row is committed, sends one Celery message (task ``jobs.run``) to the kind's queue.
 
 Exactly-once results under worker death:
@@ -73,19 +75,31 @@ _KINDS: dict[str, JobKind] = {}
 
 
 def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",), params=()):
-    """Register ``run(job, ctx) -> result dict`` as a kind of job; ``params`` are asked for on the Jobs page."""
+    """Declare ``run(job, ctx) -> result dict`` as a kind of job (``params`` are asked for on the Jobs page);
+    it runs once it is listed in ``settings.JOB_KINDS``."""
     if queue not in settings.JOB_QUEUES:
         raise ValueError(f"job kind {name!r}: unknown queue {queue!r}, expected one of {settings.JOB_QUEUES}")
 
-    def register(run):
-        if name in _KINDS:
-            raise ValueError(f"job kind {name!r} is registered twice")
-        _KINDS[name] = JobKind(
-            name=name, title=title, run=run, queue=queue, roles=frozenset(roles), params=tuple(params)
-        )
+    def declare(run):
+        run.job_kind = JobKind(name=name, title=title, run=run, queue=queue, roles=frozenset(roles),
+                               params=tuple(params))  # fmt: skip
         return run
 
-    return register
+    return declare
+
+
+def register_kinds(paths) -> None:
+    """Register the job kinds named by dotted paths to their ``@job_kind`` functions (``settings.JOB_KINDS``)."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    for path in paths:
+        kind = getattr(import_string(path), "job_kind", None)
+        if not isinstance(kind, JobKind):
+            raise ImproperlyConfigured(f"JOB_KINDS: {path} is not a function declared with @job_kind")
+        if _KINDS.get(kind.name, kind) is not kind:
+            raise ImproperlyConfigured(f"JOB_KINDS: job kind {kind.name!r} is declared twice")
+        _KINDS[kind.name] = kind
 
 
 def kinds() -> dict[str, JobKind]:

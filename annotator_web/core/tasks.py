@@ -2,11 +2,7 @@
 
 from celery import shared_task
 
-from annotator_web.core import (  # noqa: F401  (importing a module registers its job kinds)
-    body_assets,
-    integrity,
-    jobs,
-)
+from annotator_web.core import jobs
 
 
 @shared_task(name="jobs.run", bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -8,7 +8,8 @@ import io
 from django.conf import settings
 from django.core.files.base import ContentFile
 
-from annotator_web.data.models import Image, Project
+from annotator_web.core.errors import DomainError
+from annotator_web.data.models import Image, Person, Project
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
@@ -60,3 +61,38 @@ def ingest(
     image.file.save(f"{digest[:16]}.{FORMATS[fmt]}", ContentFile(data), save=False)
     image.save()
     return image, True
+
+
+def parse_boxes(raw) -> list[tuple[float, float, float, float]]:
+    """Person boxes as sent with an upload: a JSON list (or its text) of [x, y, w, h] finite numbers."""
+    from annotator_web.core.parsers import loads_finite
+    from pipeline.coco.densepose import finite_number
+
+    try:
+        boxes = loads_finite(raw or "[]") if isinstance(raw, str | bytes) or raw is None else raw
+    except ValueError as exc:
+        raise DomainError(f"boxes: {exc}", field="boxes") from None
+    if not isinstance(boxes, list) or not all(
+        isinstance(b, list) and len(b) == 4 and all(finite_number(v) for v in b) for b in boxes
+    ):  # checked in code, not with assert, which python -O drops
+        raise DomainError("boxes must be a JSON list of [x, y, w, h] finite numbers", field="boxes")
+    return [tuple(float(v) for v in b) for b in boxes]
+
+
+def add_upload(project: Project, data: bytes, name: str, boxes: list) -> tuple[Image, bool, int]:
+    """An uploaded image and its people: (the image, whether it is new, how many people were added). Everything
+    is checked before a file is written; the same bytes again are the same image, and a box it already has is
+    not a second person. Call inside a transaction."""
+    try:
+        _, width, height = check_image(data, name)
+    except ImageRejected as exc:
+        raise DomainError(str(exc), field="file") from None
+    bad = [b for b in boxes if b[2] < 1 or b[3] < 1 or b[0] < 0 or b[1] < 0
+           or b[0] + b[2] > width + 1 or b[1] + b[3] > height + 1]  # fmt: skip
+    if bad:
+        raise DomainError(f"box {list(bad[0])} is not inside the {width}x{height} image", field="boxes")
+    image, created = ingest(project, data, name)
+    have = {tuple(b) for b in image.people.values_list("x", "y", "w", "h")}
+    new = list(dict.fromkeys(b for b in boxes if b not in have))
+    Person.objects.bulk_create(Person(image=image, x=b[0], y=b[1], w=b[2], h=b[3]) for b in new)
+    return image, created, len(new)

@@ -54,15 +54,6 @@ def task_json(task: Task) -> dict:
     }
 
 
-def refuse(error: services.WorkError) -> Response:
-    body = {"detail": str(error)}
-    if error.field:
-        body["field"] = error.field
-    if error.code:
-        body["code"] = error.code
-    return Response(body, status=error.status)
-
-
 def _requires(check, refusal: str):
     """A base view that lets through only the users ``check`` accepts (after authentication)."""
 
@@ -94,13 +85,10 @@ class NextTaskView(AnnotatorView):
         if project is None:
             return Response({"detail": f"no project named {name!r}", "field": "project"}, status=400)
         if not policy.works_on(request.user, project):
-            return refuse(not_a_member(project))
+            raise not_a_member(project)
         if stage not in (1, 2):
             return Response({"detail": "stage is 1 (part masks) or 2 (correspondences)", "field": "stage"}, 400)
-        try:
-            task = services.next_task(request.user, project, stage)
-        except services.WorkError as error:
-            return refuse(error)
+        task = services.next_task(request.user, project, stage)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(task_json(task))
@@ -113,10 +101,7 @@ class DraftView(AnnotatorView):
         description="Save your work on a leased task; renews the lease.",
     )
     def put(self, request, pk: int):
-        try:
-            saved_at, lease_expires_at = services.save_draft(request.user, pk, request.data.get("draft"))
-        except services.WorkError as error:
-            return refuse(error)
+        saved_at, lease_expires_at = services.save_draft(request.user, pk, request.data.get("draft"))
         return Response({"saved_at": saved_at, "lease_expires_at": lease_expires_at})
 
 
@@ -134,16 +119,13 @@ class SubmitView(AnnotatorView):
         description="Submit a leased task once per key: stage 1 {dp_masks: [14 RLE]}, stage 2 {answers: [...]}.",
     )
     def post(self, request, pk: int):
-        try:
-            submission, created = services.submit(
-                request.user,
-                pk,
-                str(request.data.get("key", "")),
-                request.data.get("data"),
-                request.data.get("seconds_spent", 0.0) or 0.0,
-            )
-        except services.WorkError as error:
-            return refuse(error)
+        submission, created = services.submit(
+            request.user,
+            pk,
+            str(request.data.get("key", "")),
+            request.data.get("data"),
+            request.data.get("seconds_spent", 0.0) or 0.0,
+        )
         return Response(
             {"submission": submission.pk, "created": created},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -179,13 +161,6 @@ def member_project_or_error(user, name):
     return project
 
 
-def handle(call):
-    try:
-        return call()
-    except services.WorkError as error:
-        return refuse(error)
-
-
 class NextReviewView(ReviewerView):
     @extend_schema(
         parameters=[OpenApiParameter("project", str, required=True), OpenApiParameter("stage", int)],
@@ -193,18 +168,15 @@ class NextReviewView(ReviewerView):
         description="The oldest processed task waiting for review, with its submission (204 when none).",
     )
     def get(self, request):
-        def run():
-            project = member_project_or_error(request.user, request.query_params.get("project"))
-            stage = request.query_params.get("stage", "1")
-            if stage not in ("1", "2"):
-                raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
-            task = services.next_review(project, int(stage), request.user)
-            if task is None:
-                return Response(status=status.HTTP_204_NO_CONTENT)
-            submission = task.submissions.order_by("-created_at").first()
-            return Response({**task_json(task), "submission": submission.data if submission else None})
-
-        return handle(run)
+        project = member_project_or_error(request.user, request.query_params.get("project"))
+        stage = request.query_params.get("stage", "1")
+        if stage not in ("1", "2"):
+            raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
+        task = services.next_review(project, int(stage), request.user)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        submission = task.submissions.order_by("-created_at").first()
+        return Response({**task_json(task), "submission": submission.data if submission else None})
 
 
 class ReviewView(ReviewerView):
@@ -220,14 +192,11 @@ class ReviewView(ReviewerView):
         description="Accept, or reject with a comment (the task goes back to the queue).",
     )
     def post(self, request, pk: int):
-        def run():
-            task = Task.objects.select_related("project").filter(pk=pk).first()
-            if task is not None and not policy.works_on(request.user, task.project):
-                raise not_a_member(task.project)
-            decision, comment = str(request.data.get("decision", "")), str(request.data.get("comment", ""))
-            return Response(task_json(services.review(request.user, pk, decision, comment)))
-
-        return handle(run)
+        task = Task.objects.select_related("project").filter(pk=pk).first()
+        if task is not None and not policy.works_on(request.user, task.project):
+            raise not_a_member(task.project)
+        decision, comment = str(request.data.get("decision", "")), str(request.data.get("comment", ""))
+        return Response(task_json(services.review(request.user, pk, decision, comment)))
 
 
 class CreateTasksView(AdminView):
@@ -240,15 +209,12 @@ class CreateTasksView(AdminView):
         description="Queue a stage-1 task for every person of the project that has none.",
     )
     def post(self, request, name: str):
-        def run():
-            project = project_or_400(name)
-            stage = request.data.get("stage", 1)
-            if stage not in (1, 2) or isinstance(stage, bool):
-                raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
-            count = services.create_tasks(project, stage, request.data.get("priority", 0), request.user)
-            return Response({"created": count}, status=status.HTTP_201_CREATED)
-
-        return handle(run)
+        project = project_or_400(name)
+        stage = request.data.get("stage", 1)
+        if stage not in (1, 2) or isinstance(stage, bool):
+            raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
+        count = services.create_tasks(project, stage, request.data.get("priority", 0), request.user)
+        return Response({"created": count}, status=status.HTTP_201_CREATED)
 
 
 class PauseView(AdminView):
@@ -256,11 +222,8 @@ class PauseView(AdminView):
         request=None, responses=answers({200: R.PausedResponse}), description="Pause or resume a project's queues."
     )
     def post(self, request, name: str, action: str):
-        return handle(
-            lambda: Response(
-                {"paused": services.set_paused(request.user, project_or_400(name), action == "pause").paused}
-            )
-        )
+        project = project_or_400(name)
+        return Response({"paused": services.set_paused(request.user, project, action == "pause").paused})
 
 
 class TaskActionView(AdminView):
@@ -278,24 +241,21 @@ class TaskActionView(AdminView):
         "only with with_draft) or requeue (redo finished work).",
     )
     def post(self, request, pk: int, action: str):
-        def run():
-            if action == "release":
-                task = services.release(request.user, pk)
-            elif action == "requeue":
-                task = services.requeue(request.user, pk, str(request.data.get("comment", "")))
-            else:  # assign
-                from django.contrib.auth import get_user_model
+        if action == "release":
+            task = services.release(request.user, pk)
+        elif action == "requeue":
+            task = services.requeue(request.user, pk, str(request.data.get("comment", "")))
+        else:  # assign
+            from django.contrib.auth import get_user_model
 
-                user = get_user_model().objects.filter(username=request.data.get("username")).first()
-                if user is None or not policy.can_annotate(user):
-                    raise services.WorkError("username must name an annotator", field="username")
-                with_draft = request.data.get("with_draft", False)
-                if not isinstance(with_draft, bool):
-                    raise services.WorkError("with_draft is true or false", field="with_draft")
-                task = services.assign(request.user, pk, user, with_draft)
-            return Response(task_json(task))
-
-        return handle(run)
+            user = get_user_model().objects.filter(username=request.data.get("username")).first()
+            if user is None or not policy.can_annotate(user):
+                raise services.WorkError("username must name an annotator", field="username")
+            with_draft = request.data.get("with_draft", False)
+            if not isinstance(with_draft, bool):
+                raise services.WorkError("with_draft is true or false", field="with_draft")
+            task = services.assign(request.user, pk, user, with_draft)
+        return Response(task_json(task))
 
 
 class PriorityView(AdminView):
@@ -308,13 +268,10 @@ class PriorityView(AdminView):
         description="Set the priority of tasks (higher first).",
     )
     def post(self, request):
-        def run():
-            ids, priority = request.data.get("tasks"), request.data.get("priority")
-            if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not isinstance(priority, int):
-                raise services.WorkError("send {'tasks': [task ids], 'priority': whole number}", field="tasks")
-            return Response({"updated": services.set_priority(request.user, ids, priority)})
-
-        return handle(run)
+        ids, priority = request.data.get("tasks"), request.data.get("priority")
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not isinstance(priority, int):
+            raise services.WorkError("send {'tasks': [task ids], 'priority': whole number}", field="tasks")
+        return Response({"updated": services.set_priority(request.user, ids, priority)})
 
 
 class UploadImageView(AdminView):
@@ -325,42 +282,15 @@ class UploadImageView(AdminView):
         description="Add an image (JPEG, PNG or WebP) to a project, with person boxes [[x, y, w, h], ...].",
     )  # fmt: skip
     def post(self, request, name: str):
-        from annotator_web.core.parsers import loads_finite
-        from annotator_web.data.images import ImageRejected, check_image, ingest
-        from annotator_web.data.models import Person
-        from pipeline.coco.densepose import finite_number
+        from annotator_web.data.images import add_upload, parse_boxes
 
-        def run():
-            project = project_or_400(name)
-            upload = request.FILES.get("file")
-            if upload is None:
-                raise services.WorkError("send the image as the multipart field 'file'", field="file")
-            boxes = request.data.get("boxes") or "[]"
-            try:
-                boxes = loads_finite(boxes) if isinstance(boxes, str) else boxes
-            except ValueError as exc:
-                raise services.WorkError(f"boxes: {exc}", field="boxes") from None
-            if not isinstance(boxes, list) or not all(
-                isinstance(b, list) and len(b) == 4 and all(finite_number(v) for v in b) for b in boxes
-            ):  # checked in code, not with assert, which python -O drops
-                raise services.WorkError("boxes must be a JSON list of [x, y, w, h] finite numbers", field="boxes")
-            data = upload.read()
-            try:
-                _, width, height = check_image(data, upload.name)
-            except ImageRejected as exc:
-                raise services.WorkError(str(exc), field="file") from None
-            bad = [b for b in boxes if b[2] < 1 or b[3] < 1 or b[0] < 0 or b[1] < 0
-                   or b[0] + b[2] > width + 1 or b[1] + b[3] > height + 1]  # fmt: skip
-            if bad:
-                raise services.WorkError(f"box {bad[0]} is not inside the {width}x{height} image", field="boxes")
-            image, created = ingest(project, data, upload.name)  # checked above: only now is a file written
-            # the same bytes again: the same image; a box it already has is not a second person
-            have = {tuple(b) for b in image.people.values_list("x", "y", "w", "h")}
-            new = list(dict.fromkeys(tuple(float(v) for v in b) for b in boxes if tuple(map(float, b)) not in have))
-            Person.objects.bulk_create(Person(image=image, x=b[0], y=b[1], w=b[2], h=b[3]) for b in new)
-            services.audit(request.user, "upload", project=project, image=image.pk, people=len(new))
-            body = {"id": image.pk, "width": image.width, "height": image.height, "people": len(new)}
-            return Response(body, 201 if created else 200)
-
+        project = project_or_400(name)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise services.WorkError("send the image as the multipart field 'file'", field="file")
+        boxes = parse_boxes(request.data.get("boxes"))
         with transaction.atomic():
-            return handle(run)
+            image, created, people = add_upload(project, upload.read(), upload.name, boxes)
+            services.audit(request.user, "upload", project=project, image=image.pk, people=people)
+        body = {"id": image.pk, "width": image.width, "height": image.height, "people": people}
+        return Response(body, 201 if created else 200)

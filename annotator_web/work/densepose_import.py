@@ -21,7 +21,8 @@ from annotator_web.data.models import Image, Person, Project
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
 from pipeline.body import BODY_MODELS
-from pipeline.coco.densepose import decode_rle, dp_to_box, encode_rle, validate_dataset
+from pipeline.coco.densepose import decode_rle, encode_rle, validate_dataset
+from pipeline.coco.record import DensePosePerson
 
 IMPORT_KEY = "import"
 
@@ -97,11 +98,12 @@ def import_densepose(
 
 
 def _import_person(project, image, ann, state, mapper, lookup, report: ImportReport) -> None:
-    x, y, w, h = ann["bbox"]
+    record = DensePosePerson.from_json(ann)
+    x, y, w, h = record.bbox
     person = Person.objects.create(image=image, x=x, y=y, w=w, h=h, keypoints=ann.get("keypoints"),
                                    source_id=str(ann.get("id", "")))  # fmt: skip
     report.people += 1
-    masks = ann.get("dp_masks")
+    masks = record.dp_masks
     if masks is None:  # a person without DensePose annotation: queued for stage 1
         Task.objects.create(project=project, person=person, stage=Task.Stage.MASKS)
         report.tasks += 1
@@ -110,16 +112,14 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     task = Task.objects.create(project=project, person=person, stage=Task.Stage.MASKS, state=state)
     submission = Submission.objects.create(task=task, annotator=None, key=IMPORT_KEY, data={"dp_masks": masks})
     PartMasks.objects.create(person=person, dp_masks=masks, submission=submission)
-    if not ann.get("dp_x"):
+    if not record.has_points:
         return
-    chart = np.asarray(ann["dp_I"], dtype=np.int64)
-    u, v = np.asarray(ann["dp_U"], dtype=np.float64), np.asarray(ann["dp_V"], dtype=np.float64)
+    chart, u, v, box_x, box_y = record.chart, record.u, record.v, record.box_x, record.box_y
     face, bary, surface = lookup.to_surface(chart, u, v)
     task2 = Task.objects.create(project=project, person=person, stage=Task.Stage.POINTS, state=state)
     submission2 = Submission.objects.create(task=task2, annotator=None, key=IMPORT_KEY, data={"answers": []})
     order: dict[int, int] = {}
     answers = []
-    box_x, box_y = dp_to_box(ann["dp_x"]), dp_to_box(ann["dp_y"])
     for k in range(len(chart)):
         part = parts.CHART_TO_MASK_PART[int(chart[k])]
         order[part] = order.get(part, -1) + 1

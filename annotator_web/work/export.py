@@ -12,8 +12,8 @@ from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
 from annotator_web.data.models import Person, Project
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
-from pipeline import parts
 from pipeline.coco import densepose as dp
+from pipeline.coco.record import DatasetWriter, DensePosePerson, annotation_json, image_record
 
 KIND = "export_densepose"
 
@@ -87,25 +87,13 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
         width, height = sizes[image_id]
         segmentation, area = dp.person_segmentation(dp.union_mask(masks[person_id]), (x, y, w, h), width, height)
         rows = points.get(person_id, [])
-        ann = {
-            "id": person_id,
-            "image_id": image_id,
-            "category_id": 1,
-            "iscrowd": 0,
-            "bbox": [float(x), float(y), float(w), float(h)],
-            "area": float(area) or float(w * h),
-            "segmentation": segmentation,
-            "dp_masks": masks[person_id],
-            "dp_x": dp.box_to_dp([r[0] for r in rows]).tolist(),
-            "dp_y": dp.box_to_dp([r[1] for r in rows]).tolist(),
-            "dp_I": [float(r[2]) for r in rows],
-            "dp_U": [r[3] for r in rows],
-            "dp_V": [r[4] for r in rows],
-        }
-        if keypoints:
-            ann["keypoints"] = keypoints
-            ann["num_keypoints"] = int(sum(1 for v in keypoints[2::3] if v > 0))
-        yield ann, (width, height)
+        person = DensePosePerson.with_points(
+            id=person_id, image_id=image_id, bbox=(x, y, w, h), area=float(area) or float(w * h),
+            segmentation=segmentation, dp_masks=masks[person_id], keypoints=keypoints or None,
+            box_x=[r[0] for r in rows], box_y=[r[1] for r in rows], chart=[r[2] for r in rows],
+            u=[r[3] for r in rows], v=[r[4] for r in rows],
+        )  # fmt: skip
+        yield person.to_json(), (width, height)
 
 
 def _images(project: Project, split: str | None):
@@ -137,7 +125,7 @@ def _write_chunk(chunk: list, only_accepted: bool, path: Path) -> dict:
             if reasons:
                 stats["problem_count"] += len(reasons)
                 stats["problems"] += [f"annotation {ann['id']}: {r}" for r in reasons][:5]
-            f.write(("" if first else ", ") + json.dumps(ann))
+            f.write(("" if first else ", ") + annotation_json(ann))
             first = False
             images.add(ann["image_id"])
             stats["people"] += 1
@@ -227,7 +215,6 @@ def export_project(
     folder = built_asset_folder(project.body_model)  # names the chart set; its arrays are not needed
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
     info = {
         "description": f"DensePose annotations of project {project.name}",
         "body_model": project.body_model,
@@ -235,13 +222,6 @@ def export_project(
         "dp_xy": "box-relative, as DensePose-COCO defines it: x = x0 + dp_x * w / 255",
         "only_accepted": only_accepted,
         "split": split,
-    }
-    category = {
-        "id": 1,
-        "name": "person",
-        "supercategory": "person",
-        "keypoints": list(parts.COCO_KEYPOINT_NAMES),
-        "skeleton": [list(pair) for pair in parts.COCO_SKELETON],
     }
     workers = settings.EXPORT_WORKERS if workers is None else workers
     chunks = -(-_images(project, split).count() // CHUNK_IMAGES)
@@ -260,28 +240,16 @@ def export_project(
         if total["problem_count"]:  # ids are database keys, unique; everything else was checked per annotation
             raise ExportError(f"the export would not be valid, so it was not written: {total['problems'][0]} "
                               f"({total['problem_count']} problems)")  # fmt: skip
-        with open(tmp, "w") as f:
-            f.write('{"info": ' + json.dumps(info) + ', "categories": [' + json.dumps(category) + '], "images": [')
-            first = True
+        with DatasetWriter(out, info) as writer:
             for chunk in _image_chunks(project, split):
                 for image_id, name, width, height in chunk:
-                    f.write(("" if first else ", ") + json.dumps({"id": image_id, "file_name": Path(name).name,
-                                                                  "width": width, "height": height}))  # fmt: skip
-                    first = False
-            f.write('], "annotations": [')
-            first = True
+                    writer.add_image(image_record(image_id, Path(name).name, width, height))
             for path in sorted(work.glob("chunk-*.json")):
-                if path.stat().st_size:
-                    f.write("" if first else ", ")
-                    with open(path) as part:
-                        shutil.copyfileobj(part, f)
-                    first = False
+                with open(path) as part:
+                    writer.add_annotations_json(part)
                 path.unlink()
-            f.write("]}")
-        os.replace(tmp, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        tmp.unlink(missing_ok=True)
     report(100, "written")
     return {"images_with_people": total["images"], "people": total["people"], "points": total["points"],
             "file": str(out)}  # fmt: skip

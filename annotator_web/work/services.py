@@ -22,6 +22,7 @@ from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from annotator_web.core import jobs
+from annotator_web.core.errors import DomainError
 from annotator_web.data.models import Person, Project
 from annotator_web.work.models import AuditEvent, Review, Submission, Task
 from pipeline import parts
@@ -38,14 +39,8 @@ def _priority(value) -> int:
     return value
 
 
-class WorkError(Exception):
-    """A request the queue refuses; ``status`` is the HTTP status that fits."""
-
-    def __init__(self, message: str, status: int = 400, field: str | None = None, code: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.field = field
-        self.code = code  # for the client to act on (see core.responses.ErrorResponse)
+class WorkError(DomainError):
+    """A request the queue refuses (answered by :func:`annotator_web.core.errors.api_exception_handler`)."""
 
 
 def audit(actor, action: str, task: Task | None = None, project: Project | None = None, **detail) -> None:

@@ -1,13 +1,16 @@
-"""Numbers for the queue dashboard: task counts per project and stage, and each annotator's pace and quality."""
+"""Numbers for the queue dashboard: task counts per project and stage, and each annotator's pace and quality.
+
+An annotator's error against the truth of a synthetic project is measured in one place, the accuracy study
+(:mod:`annotator_web.work.study`: geodesic on the template, as the paper): the dashboard shows its latest
+figures, never a second measure of its own."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
 from django.db.models import Count
 
-from annotator_web.data.models import ImageTruth, Project
+from annotator_web.data.models import Project
 from annotator_web.work.models import Correspondence, Review, Submission, Task
 
 STATES = [s.value for s in Task.State]
@@ -38,32 +41,6 @@ def tasks_in_hand(project: Project) -> list[Task]:
     )
 
 
-def _truth_error_cm(correspondences) -> list[float]:
-    """Distance (cm, on the T-pose template) between annotated and true surface points of synthetic people."""
-    errors = []
-    cache = {}
-    for c in correspondences:
-        person = c.point.person
-        image = person.image
-        truth = cache.get(image.pk)
-        if truth is None:
-            record = ImageTruth.objects.filter(image=image).first()
-            if record is None:
-                cache[image.pk] = False
-                continue
-            with np.load(record.file.path) as data:
-                truth = cache[image.pk] = (data["surface"], data["instance"])
-        if truth is False:
-            continue
-        surface, instance = truth
-        col = int(person.x + c.point.box_x * person.w / 256)
-        row = int(person.y + c.point.box_y * person.h / 256)
-        if not (0 <= row < surface.shape[0] and 0 <= col < surface.shape[1]) or instance[row, col] == 0:
-            continue
-        errors.append(100 * float(np.linalg.norm(np.asarray(c.surface) - surface[row, col])))
-    return errors
-
-
 def annotator_stats(project: Project) -> list[dict]:
     from annotator_web.work.study import latest_study
 
@@ -78,11 +55,9 @@ def annotator_stats(project: Project) -> list[dict]:
     for user, subs in sorted(by_user.items(), key=lambda kv: kv[0].username):
         times = sorted(s.created_at for s in subs)
         hours = max((times[-1] - times[0]).total_seconds() / 3600, 1 / 60) if len(times) > 1 else None
-        points = Correspondence.objects.filter(submission__in=[s for s in subs if s.task.stage == 2])
-        n_points = points.count()
+        n_points = Correspondence.objects.filter(submission__in=[s for s in subs if s.task.stage == 2]).count()
         stage2_seconds = sum(s.seconds_spent for s in subs if s.task.stage == 2)
         reviews = Review.objects.filter(submission__in=subs)
-        errors = _truth_error_cm(points.filter(status="ok").select_related("point__person__image"))
         rows.append(
             {
                 "annotator": user.username,
@@ -92,9 +67,7 @@ def annotator_stats(project: Project) -> list[dict]:
                 "rejection_rate": round(reviews.filter(decision="reject").count() / reviews.count(), 3)
                 if reviews.exists()
                 else None,
-                "points_checked": len(errors),
-                "median_error_cm": round(float(np.median(errors)), 1) if errors else None,
-                "study": study.get(user.username),  # the latest accuracy study's geodesic figures
+                "study": study.get(user.username),  # the latest accuracy study's figures (geodesic error)
             }
         )
     return rows

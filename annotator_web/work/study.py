@@ -11,9 +11,9 @@ from django.conf import settings
 
 from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
-from annotator_web.data.models import ImageTruth, Project
+from annotator_web.data.models import Project
+from annotator_web.data.truth import TruthCache
 from annotator_web.work.models import Correspondence
-from pipeline import parts
 
 KIND = "accuracy_study"
 
@@ -23,8 +23,10 @@ class StudyError(Exception):
 
 
 def _true_points(project: Project):
-    """(correspondence, true face, true barycentric) for every clicked point whose pixel shows its person."""
-    cache: dict = {}
+    """(correspondence, true face, true barycentric) for every clicked point whose pixel shows its person
+    (:meth:`pipeline.synthetic.truth.SyntheticTruth.under`: the pixel of someone else, or of nothing, has no
+    true point to compare with)."""
+    truths = TruthCache()
     rows = (
         Correspondence.objects.filter(point__person__image__project=project, status="ok", face__isnull=False)
         .select_related("point__person", "submission__annotator")
@@ -32,22 +34,13 @@ def _true_points(project: Project):
     )
     for c in rows.iterator(chunk_size=2000):
         person = c.point.person
-        if person.image_id not in cache:
-            record = ImageTruth.objects.filter(image_id=person.image_id).first()
-            if record is None:
-                cache[person.image_id] = None
-            else:
-                with np.load(settings.MEDIA_ROOT / record.file.name) as data:
-                    cache[person.image_id] = {k: data[k] for k in ("face", "bary", "instance")}
-        truth = cache[person.image_id]
-        if truth is None or ":" not in person.source_id:
+        found = truths.person(person)
+        if found is None:
             continue
-        index = int(person.source_id.rsplit(":", 1)[1])
-        col = min(int(person.x + c.point.box_x * person.w / parts.BOX_SCALE), truth["face"].shape[1] - 1)
-        row = min(int(person.y + c.point.box_y * person.h / parts.BOX_SCALE), truth["face"].shape[0] - 1)
-        if truth["instance"][row, col] != index or truth["face"][row, col] < 0:
-            continue  # the pixel shows someone else or nothing: there is no true point to compare with
-        yield c, int(truth["face"][row, col]), truth["bary"][row, col].astype(np.float64)
+        truth, index = found
+        true = truth.under(index, person.bbox, c.point.box_x, c.point.box_y)
+        if true.shown[0]:
+            yield c, int(true.face[0]), true.bary[0]
 
 
 def run_study(project: Project, out: Path, progress=None) -> dict:

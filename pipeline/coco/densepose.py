@@ -5,7 +5,8 @@ Two frames for a point inside a person's box:
 - the **dp frame** of DensePose-COCO files (``dp_x``, ``dp_y``): ``x = x0 + dp_x * w / 255``, as the dataset
   defines it (its reference evaluator and its authors' own notebook read it so; detectron2's training code
   divides by 256 instead, a sub-pixel difference). Written by the exporter, read by import, training and
-  evaluation, converted only by :func:`dp_to_box` / :func:`box_to_dp` and :func:`box_to_image`.
+  evaluation, converted only by :func:`dp_to_box` / :func:`box_to_dp` and :func:`dp_to_image` / :func:`image_to_dp`
+  (:mod:`pipeline.boxframe` holds the rule).
 - the **box frame** inside this project (sampled points, synthetic truth, training targets): the frame of the
   part masks, 256 units a side, ``x = x0 + box_x * w / 256``.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline import parts
+from pipeline import boxframe, parts
 
 DP_FIELDS = ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")
 
@@ -37,18 +38,14 @@ def dp_to_box(v) -> np.ndarray:
     return np.asarray(v, dtype=np.float64) * parts.MASK_SIZE / parts.POINT_SCALE
 
 
-def box_to_image(bbox, dp_x, dp_y) -> tuple[np.ndarray, np.ndarray]:
+def dp_to_image(bbox, dp_x, dp_y) -> tuple[np.ndarray, np.ndarray]:
     """DensePose-COCO's dp_x, dp_y -> image coordinates: x = x0 + dp_x * w / 255."""
-    x0, y0, w, h = bbox
-    return (x0 + np.asarray(dp_x, dtype=np.float64) * w / parts.POINT_SCALE,
-            y0 + np.asarray(dp_y, dtype=np.float64) * h / parts.POINT_SCALE)  # fmt: skip
+    return boxframe.to_image(bbox, dp_x, dp_y, parts.POINT_SCALE)
 
 
-def image_to_box(bbox, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """Image coordinates -> DensePose-COCO's dp_x, dp_y (the inverse of :func:`box_to_image`)."""
-    x0, y0, w, h = bbox
-    return ((np.asarray(x, dtype=np.float64) - x0) * parts.POINT_SCALE / w,
-            (np.asarray(y, dtype=np.float64) - y0) * parts.POINT_SCALE / h)  # fmt: skip
+def image_to_dp(bbox, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates -> DensePose-COCO's dp_x, dp_y (the inverse of :func:`dp_to_image`)."""
+    return boxframe.from_image(bbox, x, y, parts.POINT_SCALE)
 
 
 def encode_rle(mask: np.ndarray) -> dict:
@@ -59,14 +56,21 @@ def encode_rle(mask: np.ndarray) -> dict:
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
+def pycoco_rle(rle: dict) -> dict:
+    """Any COCO RLE of a JSON file (``counts`` a string, bytes or an uncompressed list) in the form pycocotools
+    takes: the one place the forms are told apart."""
+    from pycocotools import mask as mask_utils
+
+    counts, size = rle["counts"], [int(v) for v in rle["size"]]
+    if isinstance(counts, list):  # uncompressed RLE
+        return mask_utils.frPyObjects({"size": size, "counts": counts}, *size)
+    return {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
 def decode_rle(rle: dict) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
-    counts = rle["counts"]
-    if isinstance(counts, list):  # uncompressed RLE
-        compressed = mask_utils.frPyObjects(rle, *rle["size"])
-        return mask_utils.decode(compressed).astype(bool)
-    return mask_utils.decode({"size": list(rle["size"]), "counts": counts.encode("ascii")}).astype(bool)
+    return mask_utils.decode(pycoco_rle(rle)).astype(bool)
 
 
 # chart id -> its mask part (index 0: none)
@@ -76,33 +80,17 @@ CHART_PART_TABLE = np.array([0] + [parts.CHART_TO_MASK_PART[c] for c in parts.CH
 def rle_counts(rle: dict) -> np.ndarray:
     """The run lengths of an RLE (column-major, zeros first), from pycocotools' string form or a list; the
     string is parsed with numpy (no decoding of the mask). Raises ValueError on a malformed string."""
-    counts = rle["counts"]
-    if isinstance(counts, list):
-        return np.asarray(counts, dtype=np.int64)
-    c = np.frombuffer(counts.encode("ascii") if isinstance(counts, str) else counts, dtype=np.uint8)
-    c = c.astype(np.int64) - 48
-    if len(c) == 0:
-        return np.zeros(0, dtype=np.int64)
-    if c.min() < 0 or c.max() > 63:
-        raise ValueError("not a COCO RLE string")
-    more = (c & 0x20) != 0
-    if more[-1]:
-        raise ValueError("the RLE string ends inside a number")
-    ends = np.flatnonzero(~more)  # the last character of each number
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    k = np.arange(len(c)) - np.repeat(starts, ends - starts + 1)
-    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    width = 5 * (ends - starts + 1)
-    x = np.where(c[ends] & 0x10, x - (np.int64(1) << width), x)  # sign extension of the last chunk
-    out = x.copy()  # counts[m] = x[m] + counts[m - 2] for m > 2: two running sums, odd and even places
-    out[1::2] = np.cumsum(x[1::2])
-    out[2::2] = np.cumsum(x[2::2])
-    return out
+    return rle_counts_many([rle])[0]
 
 
 def rle_counts_many(rles: list[dict]) -> list[np.ndarray]:
-    """:func:`rle_counts` of several RLEs with string counts, parsed in one numpy pass (a person's 14 masks
-    cost about what one does)."""
+    """:func:`rle_counts` of several RLEs, the string ones parsed in one numpy pass (a person's 14 masks cost
+    about what one does); uncompressed ones (``counts`` a list) are their own run lengths."""
+    listed = {k: np.asarray(r["counts"], dtype=np.int64) for k, r in enumerate(rles) if isinstance(r["counts"], list)}
+    if listed:
+        strings = [r for r in rles if not isinstance(r["counts"], list)]
+        parsed = iter(rle_counts_many(strings))
+        return [listed[k] if k in listed else next(parsed) for k in range(len(rles))]
     raw = [r["counts"].encode("ascii") if isinstance(r["counts"], str) else r["counts"] for r in rles]
     if not raw:
         return []
@@ -149,15 +137,7 @@ def union_mask(dp_masks: list) -> np.ndarray:
     """The union of the part masks (256 x 256 uint8, Fortran order), merged as RLE and decoded once."""
     from pycocotools import mask as mask_utils
 
-    rles = []
-    for rle in dp_masks:
-        if not rle:
-            continue
-        counts = rle["counts"]
-        if isinstance(counts, list):
-            rles.append(mask_utils.frPyObjects({"size": list(rle["size"]), "counts": counts}, *rle["size"]))
-        else:
-            rles.append({"size": list(rle["size"]), "counts": counts.encode("ascii")})
+    rles = [pycoco_rle(rle) for rle in dp_masks if rle]
     if not rles:
         return np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8, order="F")
     return mask_utils.decode(mask_utils.merge(rles, intersect=0))
@@ -178,15 +158,8 @@ def labels_from_dp_masks(dp_masks: list) -> np.ndarray:
     present = [(part, rle) for part, rle in zip(parts.MASK_PARTS, dp_masks, strict=True) if rle]
     if not present:
         return np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8)
-    if any(isinstance(rle["counts"], list) for _, rle in present):  # uncompressed RLE: one at a time
-        labels = np.zeros((parts.MASK_SIZE, parts.MASK_SIZE), dtype=np.uint8)
-        for part, rle in present:
-            labels[decode_rle(rle)] = part
-        return labels
     # all at once (one call), then the highest part label where masks overlap
-    stack = mask_utils.decode(
-        [{"size": list(rle["size"]), "counts": rle["counts"].encode("ascii")} for _, rle in present]
-    )
+    stack = mask_utils.decode([pycoco_rle(rle) for _, rle in present])
     return (stack * np.array([part for part, _ in present], dtype=np.uint8)).max(axis=2)
 
 
@@ -320,8 +293,8 @@ def person_segmentation(mask_box: np.ndarray, bbox, width: int, height: int) -> 
         counts, area = [width * height], 0
     else:
         strip = np.zeros((height, x1 - x0), dtype=np.uint8, order="F")
-        cols = np.clip(((np.arange(x0, x1) + 0.5 - x) * parts.BOX_SCALE / w).astype(int), 0, parts.MASK_SIZE - 1)
-        rows = np.clip(((np.arange(y0, y1) + 0.5 - y) * parts.BOX_SCALE / h).astype(int), 0, parts.MASK_SIZE - 1)
+        cols = boxframe.pixel_centres_in_frame(bbox, x0, x1, axis=0)
+        rows = boxframe.pixel_centres_in_frame(bbox, y0, y1, axis=1)
         strip[y0:y1] = mask_box[rows[:, None], cols[None, :]] > 0
         flat = strip.ravel(order="F")
         area = int(flat.sum())

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline import parts
-from pipeline.coco.densepose import DP_FIELDS, decode_uv_bytes, encode_uv_png, finite_number, union_mask
+from pipeline import boxframe, parts
+from pipeline.coco.densepose import DP_FIELDS, decode_rle, decode_uv_bytes, encode_uv_png, finite_number, union_mask
 
 PAPER_KAPPA = 0.255  # metres: a point 30 cm off scores 0.5
 # the reference's per-part kappa (metres, "mean geodesic distance between points on the part"), by mask part
@@ -188,13 +188,11 @@ def _truth_mask(t: Truth, image_size: tuple[int, int]) -> tuple[int, int, np.nda
     if segmentation:
         from pycocotools import mask as mask_utils
 
-        if isinstance(segmentation, list):
-            rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        elif isinstance(segmentation.get("counts"), list):
-            rle = mask_utils.frPyObjects(segmentation, height, width)
+        if isinstance(segmentation, list):  # polygons
+            mask = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width)))
         else:
-            rle = {"size": segmentation["size"], "counts": segmentation["counts"].encode("ascii")}
-        return 0, 0, mask_utils.decode(rle).astype(bool)[:height, :width]
+            mask = decode_rle(segmentation)
+        return 0, 0, mask.astype(bool)[:height, :width]
     return 0, 0, np.zeros((0, 0), dtype=bool)
 
 
@@ -244,10 +242,10 @@ def _truths(gt: dict, mesh, kappa: str, point_scale: float) -> dict:
                 raise ValueError(f"annotation {ann.get('id')} has dp_x but no {', '.join(missing)}")
             charts = np.asarray(ann["dp_I"], dtype=np.float64)
             valid = np.isin(charts, parts.CHARTS)  # the reference drops points with another dp_I
-            x0, y0, w, h = (float(v) for v in ann["bbox"])
-            # the reference's arithmetic, in its order: dp_x * w / 255 + x0 (then - the detection's x0)
-            t.x = np.asarray(ann["dp_x"], dtype=np.float64)[valid] * w / point_scale + x0
-            t.y = np.asarray(ann["dp_y"], dtype=np.float64)[valid] * h / point_scale + y0
+            # the reference's arithmetic: dp_x * w / 255 + x0 (then - the detection's x0)
+            box = [float(v) for v in ann["bbox"]]
+            t.x, t.y = boxframe.to_image(box, np.asarray(ann["dp_x"], dtype=np.float64)[valid],
+                                         np.asarray(ann["dp_y"], dtype=np.float64)[valid], point_scale)  # fmt: skip
             charts = charts[valid].astype(np.int64)
             t.kappa = kappa_of_charts(charts, kappa)
             u = np.asarray(ann["dp_U"], dtype=np.float64)[valid]
@@ -577,8 +575,7 @@ def perfect_results(gt: dict, score: float = 1.0, point_scale: float = parts.POI
             fg[:] = True
         # the image point at each pixel's centre (pixel (0, 0) is image pixel (int(y0), int(x0)))
         gx, gy = np.meshgrid(int(x0) + np.arange(width) + 0.5, int(y0) + np.arange(height) + 0.5)
-        px = np.asarray(ann["dp_x"], dtype=np.float64) * w / point_scale + x0
-        py = np.asarray(ann["dp_y"], dtype=np.float64) * h / point_scale + y0
+        px, py = boxframe.to_image((x0, y0, w, h), ann["dp_x"], ann["dp_y"], point_scale)
         _, nearest = cKDTree(np.stack([px, py], axis=1)).query(np.stack([gx.ravel(), gy.ravel()], axis=1))
         nearest = nearest.reshape(height, width)
         i_map = np.where(fg, np.asarray(ann["dp_I"])[nearest], 0)

@@ -3,38 +3,43 @@ and the perfect annotator's points (``PersonTruth.points``), in the exporter's c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pipeline.coco.densepose import box_to_dp
+from pipeline.coco.record import DatasetWriter, DensePosePerson, image_record
+from pipeline.coco.record import dataset as coco_dataset
 from pipeline.synthetic.scene import PersonTruth, SyntheticImage
 
-CATEGORIES = [{"id": 1, "name": "person", "supercategory": "person"}]
+
+def person_record(person: PersonTruth, image_id: int, ann_id: int) -> DensePosePerson:
+    fields = dict(id=ann_id, image_id=image_id, bbox=tuple(person.bbox), area=float(person.area),
+                  keypoints=list(person.keypoints), segmentation=person.segmentation)  # fmt: skip
+    if person.ignore or not person.points:
+        return DensePosePerson(**fields)
+    pts = person.points
+    return DensePosePerson.with_points(**fields, dp_masks=person.dp_masks, box_x=[p["box_xy"][0] for p in pts],
+                                       box_y=[p["box_xy"][1] for p in pts], chart=[p["I"] for p in pts],
+                                       u=[p["U"] for p in pts], v=[p["V"] for p in pts])  # fmt: skip
 
 
 def annotation(person: PersonTruth, image_id: int, ann_id: int) -> dict:
-    ann = {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0, "bbox": list(person.bbox),
-           "area": float(person.area), "keypoints": list(person.keypoints),
-           "segmentation": person.segmentation}  # fmt: skip
-    if not person.ignore and person.points:
-        pts = person.points
-        ann.update(dp_masks=person.dp_masks, dp_x=box_to_dp([p["box_xy"][0] for p in pts]).tolist(),
-                   dp_y=box_to_dp([p["box_xy"][1] for p in pts]).tolist(), dp_I=[float(p["I"]) for p in pts],
-                   dp_U=[p["U"] for p in pts], dp_V=[p["V"] for p in pts])  # fmt: skip
-    return ann
+    """The person's DensePose-COCO record as JSON."""
+    return person_record(person, image_id, ann_id).to_json()
+
+
+def _images_and_people(images: list[SyntheticImage], file_names: list[str] | None = None):
+    records, image_id = [], {}
+    for k, img in enumerate(images):
+        h, w = img.instance.shape
+        records.append(image_record(k + 1, file_names[k] if file_names else f"{img.index}.png", w, h))
+        image_id[id(img)] = k + 1
+    people = [person_record(person, image_id[id(img)], ann_id)
+              for ann_id, (img, person) in people_by_annotation(images).items()]  # fmt: skip
+    return records, people
 
 
 def dataset(images: list[SyntheticImage], file_names: list[str] | None = None) -> dict:
     """The DensePose-COCO dict of these images (ids 1.., file names ``{index}.png`` unless given)."""
-    out_images, image_id = [], {}
-    for k, img in enumerate(images):
-        h, w = img.instance.shape
-        name = file_names[k] if file_names else f"{img.index}.png"
-        out_images.append({"id": k + 1, "file_name": name, "width": w, "height": h})
-        image_id[id(img)] = k + 1
-    annotations = [annotation(person, image_id[id(img)], ann_id)
-                   for ann_id, (img, person) in people_by_annotation(images).items()]  # fmt: skip
-    return {"images": out_images, "annotations": annotations, "categories": CATEGORIES}
+    return coco_dataset(*_images_and_people(images, file_names))
 
 
 def people_by_annotation(images: list[SyntheticImage]) -> dict[int, tuple[SyntheticImage, PersonTruth]]:
@@ -53,9 +58,13 @@ def write(images: list[SyntheticImage], folder: Path, name: str = "densepose.jso
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    data = dataset(images)
-    for img, entry in zip(images, data["images"], strict=True):
+    records, people = _images_and_people(images)
+    for img, entry in zip(images, records, strict=True):
         Image.fromarray(img.image).save(folder / entry["file_name"])
     path = folder / name
-    path.write_text(json.dumps(data))
+    with DatasetWriter(path) as out:
+        for entry in records:
+            out.add_image(entry)
+        for person in people:
+            out.add_person(person)
     return path

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline import parts
+from pipeline import boxframe, parts
 from pipeline.body.anny_backend import AnnyBody
 from pipeline.body.base import vertex_normals
+from pipeline.coco.densepose import encode_rle
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE, pixel_centres, rasterize_ids, ray_triangle
 from pipeline.sampling import sample_points
@@ -55,10 +56,8 @@ class SyntheticImage:
 
     def part_masks_in_box(self, person: PersonTruth, size: int = parts.MASK_SIZE) -> np.ndarray:
         """The person's part label map resampled into the box frame (size × size), DensePose's dp_masks frame."""
-        x, y, w, h = person.bbox
-        grid = (np.arange(size) + 0.5) / size
-        cols = np.clip(np.floor(x + grid * w).astype(int), 0, self.part.shape[1] - 1)
-        rows = np.clip(np.floor(y + grid * h).astype(int), 0, self.part.shape[0] - 1)
+        centres = np.arange(size) + 0.5
+        rows, cols = boxframe.pixel(person.bbox, centres, centres, self.part.shape, scale=size)
         labels = self.part[rows[:, None], cols[None, :]]
         mine = self.instance[rows[:, None], cols[None, :]] == person.index
         return np.where(mine, labels, 0).astype(np.uint8)
@@ -208,10 +207,10 @@ class SceneGenerator:
             posed=[v.astype(np.float32) for v in posed],
         )
         for truth in truths:
-            truth.segmentation = rle_encode(inst2d == truth.index)
+            truth.segmentation = encode_rle(inst2d == truth.index)
             if not truth.ignore:
                 labels = result.part_masks_in_box(truth)
-                truth.dp_masks = [rle_encode(labels == part) for part in parts.MASK_PARTS]
+                truth.dp_masks = [encode_rle(labels == part) for part in parts.MASK_PARTS]
                 truth.points = perfect_annotations(result, truth, seed=seed * 1000 + index)
         return result
 
@@ -266,14 +265,6 @@ class SceneGenerator:
         return img.reshape(h, w, 3).repeat(2, axis=0).repeat(2, axis=1)[:full_h, :full_w]
 
 
-def rle_encode(mask: np.ndarray) -> dict:
-    """COCO run-length encoding (column-major, pycocotools) with the counts as a string."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
-
-
 def _camera_look(rng, image: np.ndarray) -> np.ndarray:
     """A little softness and sensor noise, so that edges are not perfectly aliased."""
     from scipy.ndimage import gaussian_filter
@@ -289,12 +280,10 @@ def perfect_annotations(img: SyntheticImage, person: PersonTruth, seed: int = 0)
     """Stage 2 as a perfect annotator would answer it: points sampled by k-means in the person's part masks
     (box frame), each with the true chart I, U, V, face, barycentric and template point."""
     labels = img.part_masks_in_box(person)
-    x, y, w, h = person.bbox
     answers = []
     for part, points in sample_points(labels, seed=seed).items():
         for px, py in points:
-            col = min(int(np.floor(x + px * w / parts.BOX_SCALE)), img.part.shape[1] - 1)
-            row = min(int(np.floor(y + py * h / parts.BOX_SCALE)), img.part.shape[0] - 1)
+            row, col = (int(k) for k in boxframe.pixel(person.bbox, px, py, img.part.shape))
             if img.instance[row, col] != person.index:
                 continue
             answers.append(

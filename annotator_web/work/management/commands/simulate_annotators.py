@@ -5,7 +5,9 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.data.models import Project
-from annotator_web.work.simulate import AutoReviewer, Behaviour, Oracle, SimulatedAnnotator, sim_users
+from annotator_web.data.truth import TruthCache
+from annotator_web.work.simulate import AutoReviewer, SimulatedAnnotator, sim_users
+from pipeline.synthetic.annotator import Behaviour
 
 
 class Command(BaseCommand):
@@ -48,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError("--click-noise-px takes numbers: 3 or 0,2,5") from None
         if len(noise) not in (1, o["annotators"]):
             raise CommandError(f"--click-noise-px gives {len(noise)} values for {o['annotators']} annotators")
-        oracle = Oracle(mapper)
+        truths = TruthCache()
         workers = []
         for k, (name, token) in enumerate(sim_users(o["annotators"])):
             behaviour = Behaviour(
@@ -56,9 +58,9 @@ class Command(BaseCommand):
                 confusion=o["confusion"], wrong_side=o["wrong_side"], not_visible=o["not_visible"],
                 think_seconds=o["think_seconds"],
             )  # fmt: skip
-            workers.append(SimulatedAnnotator(o["url"], token, name, project.name, oracle, behaviour,
+            workers.append(SimulatedAnnotator(o["url"], token, name, project.name, truths, behaviour,
                                               seed=o["seed"] * 1000 + k, idle_seconds=o["idle_seconds"],
-                                              max_points_tasks=o["max_points_tasks"]))  # fmt: skip
+                                              max_points_tasks=o["max_points_tasks"], mapper=mapper))  # fmt: skip
         reviewer = None
         if o["review"]:
             reviewer = AutoReviewer(o["url"], sim_users(1, "reviewer")[0][1], project.name)
