@@ -15,18 +15,25 @@ APT_TEST := chromium docker-compose
 # The annotator UI (TypeScript, Vite) is built into frontend/dist/ whenever its sources change.
 FRONTEND_SRC := $(wildcard frontend/src/*) frontend/package-lock.json frontend/vite.config.ts frontend/tsconfig.json
 FRONTEND_BUILT := frontend/dist/annotate/app.js
+# the same app with the counters the browser tests read (window.__viewClicks, ...), into frontend/dist-test/
+FRONTEND_TEST_BUILT := frontend/dist-test/annotate/app.js
 NPM_STAMP := frontend/node_modules/.installed
 
-.PHONY: run test lint format venv frontend system-run system-test
+.PHONY: run test lint format venv frontend system-run system-test api-types
 
 run: venv system-run frontend
 	$(PY) -m annotator_web.launcher
 
-test: venv system-run system-test frontend
+test: venv system-run system-test frontend $(FRONTEND_TEST_BUILT)
 	cd frontend && npm test --silent
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 frontend: $(FRONTEND_BUILT)
+
+# The browser's API types, generated from the server's OpenAPI schema (tests/test_api_types.py checks them).
+api-types: venv $(NPM_STAMP)
+	APP_ENV=test DATA_DIR=test-artifacts/schema-data $(PY) manage.py spectacular --validate --file test-artifacts/schema.yaml
+	cd frontend && npx openapi-typescript ../test-artifacts/schema.yaml --array-length -o src/api-schema.d.ts
 
 $(NPM_STAMP): frontend/package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20.19 or newer with npm is needed to build the annotator UI"; exit 1; }
@@ -35,6 +42,9 @@ $(NPM_STAMP): frontend/package-lock.json
 
 $(FRONTEND_BUILT): $(NPM_STAMP) $(FRONTEND_SRC)
 	cd frontend && npm run build --silent
+
+$(FRONTEND_TEST_BUILT): $(NPM_STAMP) $(FRONTEND_SRC)
+	cd frontend && npm run build-test --silent
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -41,6 +41,11 @@ class DataDir:
         return self.root / "broker"
 
     @property
+    def pause_jobs_file(self) -> Path:
+        """While this file exists, running jobs wait at their next progress report (for maintenance)."""
+        return self.root / "pause-jobs"
+
+    @property
     def admin_password_file(self) -> Path:
         return self.root / "admin_password"
 

@@ -128,11 +128,11 @@ TOKEN_TTL_HOURS = _env_float("TOKEN_TTL_HOURS", 24 * 30)
 JOB_KINDS = [
     "annotator_web.core.body_assets.build_assets",
     "annotator_web.core.integrity.integrity_check",
-    "annotator_web.data.synthetic.make_synthetic_job",
-    "annotator_web.work.export.export_job",
+    "annotator_web.studies.synthetic.make_synthetic_job",
+    "annotator_web.densepose_io.export.export_job",
     "annotator_web.work.processing.process_submission",
-    "annotator_web.work.study.study_job",
-    "annotator_web.work.training_job.train_job",
+    "annotator_web.studies.study.study_job",
+    "annotator_web.densepose_io.training_job.train_job",
 ]
 
 INSTALLED_APPS = [
@@ -149,6 +149,8 @@ INSTALLED_APPS = [
     "annotator_web.core",
     "annotator_web.data",
     "annotator_web.work",
+    "annotator_web.densepose_io",
+    "annotator_web.studies",
 ]
 
 MIDDLEWARE = [
@@ -232,7 +234,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # The annotator app, built by Vite from frontend/ (make run / make test build it) into frontend/dist/annotate/.
-FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+# The built annotator UI; the test suite serves the test build (FRONTEND_DIST=frontend/dist-test, with the
+# counters the browser tests read).
+FRONTEND_DIST = BASE_DIR / os.environ.get("FRONTEND_DIST", "frontend/dist")
 STATICFILES_DIRS = [FRONTEND_DIST]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -6,7 +6,7 @@
 It makes its own database (default: densepose_bench on the local PostgreSQL), data folder and Redis server (on a
 port of its own, never the machine's), renders a synthetic project, brings part of its people through stage 1
 (so both queues have work), starts gunicorn and one Celery worker, and lets the clients work. Each client is a
-simulated annotator (``annotator_web.work.simulate``): it asks for the next task of stage 2 or stage 1, saves
+simulated annotator (``annotator_web.studies.simulate``): it asks for the next task of stage 2 or stage 1, saves
 ``--drafts`` growing drafts as the UI's autosave does, and submits, waiting about ``--think`` seconds before each
 call. What it answers (masks with boundary noise, clicks on the views) is worked out before the clock starts,
 and the clients run in processes of their own, so they neither read the server's database nor hold the
@@ -110,8 +110,8 @@ def setup(people: int, stage2_share: float) -> None:
     from django.core.management import call_command
 
     from annotator_web.data.models import Person, Project
-    from annotator_web.data.synthetic import make_synthetic
     from annotator_web.data.truth import TruthCache
+    from annotator_web.studies.synthetic import make_synthetic
     from annotator_web.work.models import Submission, Task
     from annotator_web.work.processing import process_stage1
 
@@ -144,8 +144,8 @@ def plans(seed: int = 0) -> dict:
     from annotator_web.core.body_assets import click_mapper
     from annotator_web.data.models import Person
     from annotator_web.data.truth import TruthCache
+    from annotator_web.studies.simulate import SimulatedAnnotator
     from annotator_web.work.models import SampledPoint
-    from annotator_web.work.simulate import SimulatedAnnotator
     from pipeline.synthetic.annotator import Behaviour
 
     truths = TruthCache()
@@ -179,7 +179,7 @@ def plans(seed: int = 0) -> dict:
 
 
 def client_process(url, tokens, first_index, plan, args, out) -> None:
-    from annotator_web.work.simulate import SimulatedAnnotator
+    from annotator_web.studies.simulate import SimulatedAnnotator
     from pipeline.synthetic.annotator import Behaviour
 
     class Planned(SimulatedAnnotator):
@@ -350,7 +350,7 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from annotator_web.datadir import DataDir
-    from annotator_web.work.simulate import sim_users
+    from annotator_web.studies.simulate import sim_users
 
     DataDir(data_dir).ensure()
     t0 = time.perf_counter()

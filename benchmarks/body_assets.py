@@ -36,31 +36,36 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", default=str(ROOT / "data" / "cache"), help="the usual asset cache (warm runs)")
     ap.add_argument("--cold-anny", action="store_true", help="also time anny's own first build (about a minute)")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold asset build (a quick run of the rest)")
+    ap.add_argument("--clicks", type=int, default=1_000_000, help="clicks in the batch mapping")
     args = ap.parse_args()
     rows: list[tuple[str, str, str]] = []
 
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        if not args.cold_anny:  # reuse anny's build, time only ours
-            warm_body = load_body_model("anny", cache_dir=args.cache)
-            warm_body.template()
-            for path in Path(args.cache).glob("anny*"):
-                target = tmp / path.name
-                shutil.copytree(path, target) if path.is_dir() else shutil.copy(path, target)
-        t0 = time.perf_counter()
-        body = load_body_model("anny", cache_dir=tmp)
-        template = body.template()
-        t_template = time.perf_counter() - t0
-        rows.append(
-            (
-                "anny template " + ("(cold build)" if args.cold_anny else "(from anny's cache)"),
-                f"{t_template:.1f} s",
-                "",
+        if args.no_cold:
+            template = load_body_model("anny", cache_dir=args.cache).template()
+        else:
+            tmp = Path(tmp)
+            if not args.cold_anny:  # reuse anny's build, time only ours
+                warm_body = load_body_model("anny", cache_dir=args.cache)
+                warm_body.template()
+                for path in Path(args.cache).glob("anny*"):
+                    target = tmp / path.name
+                    shutil.copytree(path, target) if path.is_dir() else shutil.copy(path, target)
+            t0 = time.perf_counter()
+            body = load_body_model("anny", cache_dir=tmp)
+            template = body.template()
+            t_template = time.perf_counter() - t0
+            rows.append(
+                (
+                    "anny template " + ("(cold build)" if args.cold_anny else "(from anny's cache)"),
+                    f"{t_template:.1f} s",
+                    "",
+                )
             )
-        )
-        t0 = time.perf_counter()
-        folder = ensure_assets(body, tmp)
-        rows.append(("asset build, cold (charts, 84 views, buffers)", f"{time.perf_counter() - t0:.1f} s", ""))
+            t0 = time.perf_counter()
+            folder = ensure_assets(body, tmp)
+            rows.append(("asset build, cold (charts, 84 views, buffers)", f"{time.perf_counter() - t0:.1f} s", ""))
     t0 = time.perf_counter()
     folder = ensure_assets("anny", args.cache)
     rows.append(("asset build, warm (nothing changed)", f"{time.perf_counter() - t0:.2f} s", "no work"))
@@ -117,7 +122,7 @@ def main() -> None:
     mapper = ClickMapper(assets)
     rng = np.random.default_rng(0)
     fg = np.argwhere(assets.face_ids != NO_FACE)
-    pick = fg[rng.integers(0, len(fg), 1_000_000)]
+    pick = fg[rng.integers(0, len(fg), args.clicks)]
     xs, ys = pick[:, 3] + rng.random(len(pick)), pick[:, 2] + rng.random(len(pick))
     mapper.map_clicks(pick[:1000, 0] + 1, pick[:1000, 1], xs[:1000], ys[:1000])
     t0 = time.perf_counter()
@@ -125,7 +130,7 @@ def main() -> None:
     dt = time.perf_counter() - t0
     rows.append(
         (
-            "batch click mapping (1M clicks on the parts)",
+            f"batch click mapping ({args.clicks:,} clicks on the parts)",
             f"{len(pick) / dt / 1e6:.2f} M clicks/s ({got.ok.mean():.3f} ok)",
             ">= 1 M/s",
         )

@@ -5,7 +5,8 @@
 It makes a synthetic project in a temporary data folder (SQLite, file broker), answers stage 1 with the true
 masks, starts gunicorn, and drives Debian's Chromium through Playwright: an annotator opens the stage-2 task
 and clicks random spots of the views, point after point. The page records each click's latency
-(``window.__clickLatencies``: from the pointer event to the next animation frame after the markers are drawn);
+(``window.__clickLatencies``, in the app's test build, frontend/dist-test: from the pointer event to the next
+animation frame after the markers are drawn);
 misses (off the part) are not timed. Prints one table.
 """
 
@@ -50,7 +51,7 @@ def prepare(env: dict) -> None:
     from django.core.management import call_command
     from rest_framework.test import APIClient
 
-    from annotator_web.data.synthetic import make_synthetic
+    from annotator_web.studies.synthetic import make_synthetic
     from annotator_web.work import services
     from annotator_web.work.models import Task
     from tests.perfect import perfect_masks, run_processing_jobs
@@ -76,8 +77,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    if not (ROOT / "frontend" / "dist-test" / "annotate" / "app.js").exists():
+        sys.exit("the app's test build reports the latencies: build it first (cd frontend && npm run build-test)")
     tmp = Path(tempfile.mkdtemp(prefix="ui-latency-"))
     env = {
+        "FRONTEND_DIST": "frontend/dist-test",  # the build with the latency counters
         "APP_ENV": "test",
         "DATA_DIR": str(tmp / "data"),
         "EMBEDDED_BROKER": "1",
@@ -119,8 +123,8 @@ def main() -> None:
 def drive(url: str, clicks: int, rng) -> tuple[list[float], int, float]:
     from playwright.sync_api import sync_playwright
 
+    from tests.conftest import CHROMIUM_ARGS
     from tests.stack import wait_until
-    from tests.test_browser import CHROMIUM_ARGS
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)

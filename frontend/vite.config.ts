@@ -2,7 +2,9 @@
 // template needs no manifest).
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
+  // the counters the browser tests read exist only in the test build (`vite build --mode test`, and Vitest)
+  define: { __TEST_HOOKS__: JSON.stringify(mode === "test") },
   build: {
     outDir: "dist",
     emptyOutDir: true,
@@ -17,4 +19,4 @@ export default defineConfig({
     },
   },
   test: { include: ["tests/**/*.test.ts"], environment: "node" },
-});
+}));

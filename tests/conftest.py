@@ -1,14 +1,50 @@
+import io
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from PIL import Image as PILImage
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotator_web.data.models import Image, Person, Project
 from annotator_web.launcher import redis_answers
+from annotator_web.work import services
 from pipeline.assets import ensure_assets, load_assets
 from pipeline.body import load_body_model
 from tests.stack import ASSET_CACHE, Stack, redis_url, services_required
 
 PASSWORD = "a-long-test-password-1"
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def budget(seconds: float, what: str):
+    """A time limit of its own for a slow fixture's setup (test timeouts count the test function only)."""
+    import signal
+
+    def expired(signum, frame):
+        pytest.fail(f"{what} took more than {seconds:.0f} s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def pytest_configure(config):
@@ -104,3 +140,33 @@ def eval_mesh(assets):
     from pipeline.evaluation.mesh import EvalMesh
 
     return EvalMesh.from_assets(assets)
+
+
+@pytest.fixture
+def chromium():
+    exe = shutil.which("chromium")
+    if exe is None:
+        if services_required():
+            pytest.fail("Debian's chromium is not installed (make test installs it)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def project(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    project = Project.objects.create(name="queue-test")
+    for i in range(3):
+        buffer = io.BytesIO()
+        PILImage.new("RGB", (200, 150), (i * 40, 90, 120)).save(buffer, format="JPEG")
+        image = Image(project=project, width=200, height=150, sha256=f"{i:064d}")
+        image.file.save(f"img{i}.jpg", ContentFile(buffer.getvalue()), save=True)
+        for k in range(10):
+            Person.objects.create(image=image, x=10 + k, y=5, w=60, h=120)
+    services.create_tasks(project)
+    return project

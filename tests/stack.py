@@ -180,6 +180,17 @@ class Stack:
         resp.raise_for_status()
         self.session.headers["Authorization"] = f"Token {resp.json()['token']}"
 
+    def signed_in_browser(self, username: str, password: str) -> requests.Session:
+        """A session signed in through the login form, as a browser is (pages need the session, not a token)."""
+        browser = requests.Session()
+        browser.get(self.url + "/login/", timeout=10).raise_for_status()
+        resp = browser.post(self.url + "/login/", timeout=10, allow_redirects=False,
+                            data={"username": username, "password": password,
+                                  "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+                            headers={"Referer": self.url + "/login/"})  # fmt: skip
+        assert resp.status_code == 302, f"login as {username} failed: {resp.status_code} {resp.text[:300]}"
+        return browser
+
     def get(self, path: str, **kw) -> requests.Response:
         return self.session.get(self.url + path, timeout=10, **kw)
 

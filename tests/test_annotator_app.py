@@ -2,14 +2,11 @@
 pages by role, and the task fields the editors use."""
 
 import gzip
-import io
 
 import numpy as np
 import pytest
-from django.core.files.base import ContentFile
-from PIL import Image as PILImage
 
-from annotator_web.data.models import Image, Person, Project
+from annotator_web.data.models import Project
 from annotator_web.work import services
 from annotator_web.work.api import task_json
 from annotator_web.work.models import SampledPoint, Submission, Task
@@ -18,6 +15,7 @@ from pipeline.coco.densepose import encode_rle
 from pipeline.render import views as V
 from pipeline.render.bundle import NO_LOCAL_FACE, part_bundle, read_part_bundle
 from pipeline.render.raster import NO_FACE
+from tests.helpers import make_person
 from tests.stack import ASSET_CACHE
 
 
@@ -96,14 +94,6 @@ def test_the_app_page_carries_its_configuration(users, client, settings, tmp_pat
     assert [p["name"] for p in config["parts"]] == list(parts.MASK_PART_NAMES)
     assert config["urls"]["draft"] == "/api/tasks/{id}/draft"
     assert 'id="app-config"' in resp.content.decode() and "annotate/app.js?v=" in resp.content.decode()
-
-
-def make_person(project, keypoints=None):
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (64, 64)).save(buffer, format="JPEG")
-    image = Image(project=project, width=64, height=64, sha256="0" * 64)
-    image.file.save("i.jpg", ContentFile(buffer.getvalue()), save=True)
-    return Person.objects.create(image=image, x=1, y=2, w=30, h=60, keypoints=keypoints)
 
 
 @pytest.mark.django_db

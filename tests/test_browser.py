@@ -1,39 +1,10 @@
 """The admin's pages in a real browser (Debian's Chromium through Playwright)."""
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.stack import services_required
+from tests.conftest import PASSWORD, SHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
-SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def chromium():
-    exe = shutil.which("chromium")
-    if exe is None:
-        if services_required():
-            pytest.fail("Debian's chromium is not installed (make test installs it)")
-        pytest.skip("chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("broker", ["filesystem"])
@@ -87,7 +58,7 @@ def test_admin_releases_reassigns_and_prioritises_single_tasks_on_the_dashboard(
     from annotator_web.data.models import Project
     from annotator_web.work import services
     from annotator_web.work.models import Task
-    from tests.test_annotator_app import make_person
+    from tests.helpers import make_person
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # the test's ORM calls beside Playwright's loop
     settings.MEDIA_ROOT = stack.media

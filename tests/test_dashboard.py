@@ -6,7 +6,7 @@ from django.core.management import call_command
 from annotator_web.core import jobs
 from annotator_web.core.models import Job
 from annotator_web.data.models import Project
-from annotator_web.work import stats
+from annotator_web.studies import stats
 from annotator_web.work.models import Task
 from pipeline.correspond import ClickMapper
 from tests.conftest import PASSWORD

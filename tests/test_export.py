@@ -143,7 +143,7 @@ def test_import_skips_invalid_annotations_with_reasons_and_refuses_other_charts(
     path = tmp_path / "mixed.json"
     path.write_text(json.dumps(data))
     images = settings.MEDIA_ROOT / "projects" / str(project.pk) / "images"
-    from annotator_web.work.densepose_import import import_densepose
+    from annotator_web.densepose_io.densepose_import import import_densepose
 
     report = import_densepose("mixed", path, images, accepted=True)
     assert report.people == 1 and report.points == len(good["dp_I"])
@@ -157,9 +157,9 @@ def test_import_skips_invalid_annotations_with_reasons_and_refuses_other_charts(
 
 @pytest.mark.django_db(transaction=True)
 def test_export_in_worker_processes_writes_the_same_file(settings, tmp_path, monkeypatch):
-    from annotator_web.work import export
+    from annotator_web.densepose_io import export
     from annotator_web.work.models import PartMasks
-    from tests.test_annotator_app import make_person
+    from tests.helpers import make_person
 
     settings.MEDIA_ROOT = tmp_path / "media"
     project = Project.objects.create(name="many")

@@ -3,28 +3,16 @@
 import numpy as np
 import pytest
 
-from annotator_web.work.models import Correspondence, PartMasks, Task
+from annotator_web.work.models import Correspondence, PartMasks
 from pipeline.correspond import ClickMapper
 from tests.conftest import PASSWORD
+from tests.helpers import wait_task_state
 from tests.perfect import true_answers, true_masks
 
 pytestmark = [pytest.mark.stack]
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
-def wait_task_state(task_id: int, states, timeout=60):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = Task.objects.get(pk=task_id)
-        if task.state in states:
-            return task
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} stayed {Task.objects.get(pk=task_id).state}")
-
-
-@pytest.mark.parametrize("broker", ["redis"])
 def test_synthetic_person_from_masks_to_accepted_correspondences(stack, assets, make_user):
     make_user("anna", "annotator")
     make_user("rita", "reviewer")

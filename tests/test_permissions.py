@@ -66,7 +66,7 @@ def test_projects_with_members_are_theirs_alone(users, make_user, client_for, se
     from annotator_web.work import services
     from annotator_web.work.models import Task
     from annotator_web.work.views import app_config
-    from tests.test_annotator_app import make_person
+    from tests.helpers import make_person
 
     settings.MEDIA_ROOT = tmp_path / "media"
     closed = Project.objects.create(name="closed")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotator_web.data import synthetic
 from annotator_web.data.models import Image, ImageTruth, Person, Project
+from annotator_web.studies import synthetic
 from tests.stack import ASSET_CACHE
 
 # transaction=True: jobs run inline keep a heartbeat from a thread with its own connection

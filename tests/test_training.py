@@ -18,6 +18,7 @@ import torch
 from pipeline.charts import interchange
 from pipeline.synthetic import coco
 from pipeline.synthetic.scene import SceneGenerator
+from tests.conftest import budget
 from training import config as configs
 from training.data import DensePoseCoco
 from training.evaluate import Evaluator
@@ -35,9 +36,10 @@ def synthetic_set(anny, assets, tmp_path_factory):
     """Eight synthetic renders (320 x 240) exported as DensePose-COCO, their exact truth, the chart assets."""
     folder = tmp_path_factory.mktemp("train-set")
     generator = SceneGenerator(anny, assets)
-    images = [generator.generate(seed=7, index=i, size=SIZE) for i in range(IMAGES)]
-    path = coco.write(images, folder)
-    return path, folder, images, interchange.ensure(assets, "anny")
+    with budget(900, "rendering the training set"):  # ~10 s here; the chart assets once, ~1 min
+        images = [generator.generate(seed=7, index=i, size=SIZE) for i in range(IMAGES)]
+        path = coco.write(images, folder)
+        return path, folder, images, interchange.ensure(assets, "anny")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,8 @@ def trained(synthetic_set, tmp_path_factory):
     data, folder, _, chart_assets = synthetic_set
     out = tmp_path_factory.mktemp("run") / "tiny"
     config = configs.get("tiny")
-    train(config, data, folder, out, chart_assets=chart_assets, progress=False, evaluate_every=config.iterations)
+    with budget(1800, f"training the tiny config for {config.iterations} iterations"):  # ~30 s here
+        train(config, data, folder, out, chart_assets=chart_assets, progress=False, evaluate_every=config.iterations)
     return out, read_metrics(out)
 
 

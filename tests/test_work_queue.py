@@ -1,46 +1,20 @@
 """The task queue: leases, drafts, idempotent submissions, stage 1 -> k-means points -> stage 2."""
 
-import io
 import threading
 from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
-from PIL import Image as PILImage
 
 from annotator_web.core import jobs
 from annotator_web.core.models import Job
-from annotator_web.data.models import Image, Person, Project
+from annotator_web.data.models import Person
 from annotator_web.work import services
 from annotator_web.work.models import AuditEvent, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
-from pipeline.coco.densepose import dp_masks_from_labels
-
-
-@pytest.fixture
-def project(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    project = Project.objects.create(name="queue-test")
-    for i in range(3):
-        buffer = io.BytesIO()
-        PILImage.new("RGB", (200, 150), (i * 40, 90, 120)).save(buffer, format="JPEG")
-        image = Image(project=project, width=200, height=150, sha256=f"{i:064d}")
-        image.file.save(f"img{i}.jpg", ContentFile(buffer.getvalue()), save=True)
-        for k in range(10):
-            Person.objects.create(image=image, x=10 + k, y=5, w=60, h=120)
-    services.create_tasks(project)
-    return project
-
-
-def masks_payload():
-    labels = np.zeros((256, 256), dtype=np.uint8)
-    labels[20:80, 90:170] = parts.MASK_PART_NAMES.index("Head") + 1
-    labels[80:200, 60:200] = parts.MASK_PART_NAMES.index("Torso") + 1
-    labels[200:250, 70:120] = parts.MASK_PART_NAMES.index("Upper Leg Right") + 1
-    return {"dp_masks": dp_masks_from_labels(labels)}
+from tests.helpers import masks_payload
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,7 +18,7 @@ from annotator_web.work import services
 from annotator_web.work.models import AuditEvent, Submission, Task
 from pipeline import parts
 from pipeline.coco.densepose import dp_masks_from_labels, encode_rle
-from tests.test_work_queue import masks_payload, project  # noqa: F401  (the fixture)
+from tests.helpers import masks_payload
 
 NEXT = "/api/tasks/next"
 
@@ -31,7 +31,7 @@ def submit_and_process(client, task_id, key="s1", data=None):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rejected_work_goes_back_to_its_author_not_to_a_stranger(project, users, client_for):  # noqa: F811
+def test_rejected_work_goes_back_to_its_author_not_to_a_stranger(project, users, client_for):
     anna, otto, rita = (client_for(users[k]) for k in ("annotator", "annotator2", "reviewer"))
     task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
     submit_and_process(anna, task["id"])
@@ -49,7 +49,7 @@ def test_rejected_work_goes_back_to_its_author_not_to_a_stranger(project, users,
 @pytest.mark.django_db
 @pytest.mark.parametrize("with_draft", [False, True])
 def test_only_an_admin_hands_rejected_work_to_someone_else_and_chooses_about_the_draft(
-    project,  # noqa: F811
+    project,
     users,
     client_for,
     with_draft,
@@ -71,7 +71,7 @@ def test_only_an_admin_hands_rejected_work_to_someone_else_and_chooses_about_the
 
 
 @pytest.mark.django_db
-def test_nobody_reviews_their_own_work_unless_the_project_allows_it(project, users, client_for):  # noqa: F811
+def test_nobody_reviews_their_own_work_unless_the_project_allows_it(project, users, client_for):
     bea = client_for(users["admin"])  # admins annotate and review
     task = bea.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
     submit_and_process(bea, task["id"])
@@ -89,7 +89,7 @@ def test_nobody_reviews_their_own_work_unless_the_project_allows_it(project, use
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_annotator_asking_ten_times_at_once_holds_one_task(project, users):  # noqa: F811
+def test_one_annotator_asking_ten_times_at_once_holds_one_task(project, users):
     anna = users["annotator"]
     got, errors = [], []
     start = threading.Barrier(10)
@@ -122,7 +122,7 @@ def stage1_data(labels_by_part: dict) -> dict:
 
 
 @pytest.mark.django_db
-def test_stage_one_masks_that_cover_nothing_are_absent_and_overlaps_are_refused(project, users, client_for):  # noqa: F811
+def test_stage_one_masks_that_cover_nothing_are_absent_and_overlaps_are_refused(project, users, client_for):
     anna = client_for(users["annotator"])
     task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
     url = f"/api/tasks/{task['id']}/submit"
@@ -148,7 +148,7 @@ def test_stage_one_masks_that_cover_nothing_are_absent_and_overlaps_are_refused(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("view", [0.7, True, "1", 6, -1, None])
-def test_a_stage_two_view_is_an_integer_from_0_to_5(project, users, view):  # noqa: F811
+def test_a_stage_two_view_is_an_integer_from_0_to_5(project, users, view):
     from annotator_web.work.models import SampledPoint
 
     task = services.next_task(users["annotator"], project, 1)
@@ -161,7 +161,7 @@ def test_a_stage_two_view_is_an_integer_from_0_to_5(project, users, view):  # no
 
 
 @pytest.mark.django_db
-def test_non_finite_numbers_never_enter_the_database(project, users, client_for):  # noqa: F811
+def test_non_finite_numbers_never_enter_the_database(project, users, client_for):
     anna, boss = client_for(users["annotator"]), client_for(users["admin"])
     task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
     url = f"/api/tasks/{task['id']}/submit"
@@ -187,7 +187,7 @@ def test_non_finite_numbers_never_enter_the_database(project, users, client_for)
 
 
 @pytest.mark.django_db
-def test_the_same_upload_twice_makes_one_set_of_people(project, users, client_for):  # noqa: F811
+def test_the_same_upload_twice_makes_one_set_of_people(project, users, client_for):
     boss = client_for(users["admin"])
     buffer = io.BytesIO()
     PILImage.new("RGB", (120, 90), (10, 200, 30)).save(buffer, format="PNG")
@@ -225,8 +225,8 @@ def write(path, data):
 
 @pytest.mark.django_db
 def test_coco_import_refuses_non_finite_boxes_odd_entries_and_files_outside_the_folder(coco_files, tmp_path):
-    from annotator_web.data.coco_import import import_coco
     from annotator_web.data.models import Image
+    from annotator_web.densepose_io.coco_import import import_coco
 
     folder, secret = coco_files
     data = {
@@ -262,7 +262,7 @@ def test_coco_import_refuses_non_finite_boxes_odd_entries_and_files_outside_the_
 @pytest.mark.django_db
 def test_a_failed_densepose_import_leaves_no_project(coco_files, tmp_path):
     from annotator_web.data.models import Project
-    from annotator_web.work.densepose_import import import_densepose
+    from annotator_web.densepose_io.densepose_import import import_densepose
 
     folder, _ = coco_files
     base = {"images": [{"id": 1, "file_name": "a.jpg", "width": 120, "height": 90}],
@@ -282,7 +282,7 @@ def test_a_failed_densepose_import_leaves_no_project(coco_files, tmp_path):
 
 
 @pytest.mark.django_db
-def test_malformed_requests_are_4xx_with_a_reason_never_5xx(project, users, client_for):  # noqa: F811
+def test_malformed_requests_are_4xx_with_a_reason_never_5xx(project, users, client_for):
     """What schemathesis and hand-made bodies found: each was a 500."""
     anna, boss, rita = client_for(users["annotator"]), client_for(users["admin"]), client_for(users["reviewer"])
     task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
@@ -331,7 +331,7 @@ def test_malformed_requests_are_4xx_with_a_reason_never_5xx(project, users, clie
 
 
 @pytest.mark.django_db
-def test_oversized_bodies_are_refused_before_they_are_read(project, users, client_for, settings):  # noqa: F811
+def test_oversized_bodies_are_refused_before_they_are_read(project, users, client_for, settings):
     anna, boss = client_for(users["annotator"]), client_for(users["admin"])
     huge = anna.post(NEXT, '{"project": "queue-test", "stage": 1}', content_type="application/json",
                      CONTENT_LENGTH=str(300_000_000))  # fmt: skip

@@ -250,8 +250,24 @@ class JobContext:
             self.lost.set()
             raise JobLost()
         self._last_write, self._last_percent = now, percent
+        self._raise_if_cancelled()
+        if settings.DATA.pause_jobs_file.exists():
+            self._wait_while_paused(percent, message)
+
+    def _raise_if_cancelled(self) -> None:
         if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
             raise JobCancelled()
+
+    def _wait_while_paused(self, percent: float, message: str | None) -> None:
+        """Wait while the data folder's ``pause-jobs`` file exists (the heartbeat goes on, so the job is not
+        taken for dead; a cancel request still ends it)."""
+        pause = settings.DATA.pause_jobs_file
+        _mine(self.job).update(message=f"paused: remove {pause.name} from the data folder to go on")
+        while pause.exists():
+            if self.lost.wait(0.2):
+                raise JobLost()
+            self._raise_if_cancelled()
+        _mine(self.job).update(message=(message or "")[:500])
 
 
 class _Heartbeat(threading.Thread):

@@ -30,8 +30,10 @@ def jobs_page(request):
 def job_page(request, pk: int):
     job = job_for_page(request.user, pk)
     files = job_output_files(job)
+    kind = jobs.kinds().get(job.kind)
     context = {
         "job": job,
+        "title": kind.title if kind else job.kind,
         "result_json": json.dumps(job.result, indent=2),
         "files": files,
         "pictures": [f for f in files if f.endswith(".png")],

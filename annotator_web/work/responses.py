@@ -1,8 +1,25 @@
 """The queue API's answers, declared for the OpenAPI schema (see ``annotator_web.core.responses``)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotator_web.work.models import Task
+from annotator_web.work.services import ANSWER_STATUSES
+from pipeline.render.views import VIEWS_PER_PART
+
+RLE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "size": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+        "counts": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "integer"}}]},
+    },
+    "required": ["size", "counts"],
+}
+
+
+@extend_schema_field({"oneOf": [RLE_SCHEMA, {"type": "array", "maxItems": 0}]})
+class DpMaskField(serializers.JSONField):
+    """One of the 14 dp_masks: a COCO RLE in the 256 x 256 box frame, or [] for a part not shown."""
 
 
 class ImageRef(serializers.Serializer):
@@ -26,24 +43,48 @@ class PointRef(serializers.Serializer):
     box_y = serializers.FloatField()
 
 
+class AnswerData(serializers.Serializer):
+    point = serializers.IntegerField(help_text="a sampled point's id")
+    status = serializers.ChoiceField(ANSWER_STATUSES)
+    view = serializers.IntegerField(min_value=0, max_value=VIEWS_PER_PART - 1, required=False)
+    x = serializers.FloatField(required=False, help_text="the click in the view's pixels")
+    y = serializers.FloatField(required=False)
+
+
+class WorkData(serializers.Serializer):
+    """A draft or a submission: stage 1 the part masks, stage 2 the answers (and, in a draft, where the
+    annotator is)."""
+
+    dp_masks = serializers.ListField(child=DpMaskField(), required=False, help_text="14 entries, in part order")
+    answers = AnswerData(many=True, required=False)
+    current = serializers.IntegerField(required=False, help_text="draft, stage 2: the point shown")
+
+
+class BodyRef(serializers.Serializer):
+    name = serializers.CharField()
+    key = serializers.CharField(help_text="the asset build the URLs name (they cache)")
+    bundle_url = serializers.CharField(help_text="with {part}: the part's view bundle")
+    picture_url = serializers.CharField(help_text="with {part} and {view}: one of the six pictures")
+
+
 class TaskResponse(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField()
-    stage = serializers.IntegerField(min_value=1, max_value=2)
+    stage = serializers.ChoiceField([1, 2], help_text="1: part masks, 2: correspondences")
     state = serializers.ChoiceField(Task.State.choices)
     lease_expires_at = serializers.DateTimeField(allow_null=True)
     assignee = serializers.CharField(allow_null=True)
     review_comment = serializers.CharField(allow_blank=True)
-    draft = serializers.JSONField(allow_null=True)
+    draft = WorkData(allow_null=True)
     person = PersonRef()
     expected_parts = serializers.ListField(child=serializers.IntegerField(), required=False,
                                            help_text="stage 1: parts the person obviously shows")  # fmt: skip
     points = PointRef(many=True, required=False, help_text="stage 2: the sampled points, in the box frame")
-    body = serializers.JSONField(required=False, allow_null=True, help_text="stage 2: where the views are")
+    body = BodyRef(required=False, allow_null=True, help_text="stage 2: where the views are")
 
 
 class ReviewTaskResponse(TaskResponse):
-    submission = serializers.JSONField(allow_null=True, help_text="what the annotator submitted")
+    submission = WorkData(allow_null=True, help_text="what the annotator submitted")
 
 
 class DraftSavedResponse(serializers.Serializer):

@@ -142,8 +142,7 @@ def _check_lease(user, task: Task) -> Task:
 def save_draft(user, task_id: int, draft: dict):
     """Keep ``draft`` on the task and renew the lease; (saved at, lease expires at). The draft's update is one
     statement that holds the rule itself (only on the annotator's live lease), so no lock is taken."""
-    if not isinstance(draft, dict):
-        raise WorkError("a draft is a JSON object", field="draft")
+    _check_draft_shape(draft)
     lease = Task.objects.filter(pk=task_id).values_list("project__lease_minutes", flat=True).first()
     if lease is None:
         raise WorkError(f"task {task_id} does not exist", status=404)
@@ -157,6 +156,33 @@ def save_draft(user, task_id: int, draft: dict):
         _check_lease(user, task)  # why not: someone else's, submitted, or expired
         raise WorkError(f"task {task_id} changed while the draft was saved; try again", status=409, code=LEASE_LOST)
     return now, until
+
+
+DRAFT_SHAPE = "a draft is {'dp_masks': [RLE or []]} or {'answers': [{point, status, ...}], 'current': n}"
+
+
+def _check_draft_shape(draft) -> None:
+    """A draft is work in progress, checked for its shape only (what the editors save and read back)."""
+    if not isinstance(draft, dict):
+        raise WorkError("a draft is a JSON object", field="draft")
+    from pipeline.render.views import VIEWS_PER_PART
+
+    masks, answers, current = draft.get("dp_masks", []), draft.get("answers", []), draft.get("current", 0)
+    ints = lambda v: isinstance(v, list) and all(type(x) is int for x in v)  # noqa: E731
+
+    def rle(m) -> bool:
+        return m == [] or (isinstance(m, dict) and ints(m.get("size")) and len(m["size"]) == 2
+                           and (isinstance(m.get("counts"), str) or ints(m.get("counts"))))  # fmt: skip
+
+    def answer(a) -> bool:
+        return (isinstance(a, dict) and type(a.get("point")) is int and a.get("status") in ANSWER_STATUSES
+                and ("view" not in a or (type(a["view"]) is int and 0 <= a["view"] < VIEWS_PER_PART))
+                and all(k not in a or type(a[k]) in (int, float) for k in ("x", "y")))  # fmt: skip
+
+    bad = not (isinstance(masks, list) and all(rle(m) for m in masks) and isinstance(answers, list)
+               and all(answer(a) for a in answers) and type(current) is int)  # fmt: skip
+    if bad:
+        raise WorkError(DRAFT_SHAPE, field="draft")
 
 
 def validate_stage1(data: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Pages: the queue dashboard for admins, and the annotator app (annotate and review modes)."""
+"""Pages: the annotator app (annotate and review modes)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -8,31 +8,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotator_web.data.models import Project
-from annotator_web.work import policy, stats
+from annotator_web.work import policy
 from pipeline import parts
-
-
-@login_required
-def dashboard(request):
-    if not policy.can_manage(request.user):
-        raise PermissionDenied("the queue dashboard is for admins")
-    from django.contrib.auth import get_user_model
-
-    from annotator_web.work.study import latest_study
-
-    projects = [
-        {
-            "project": p,
-            "queues": stats.queue_counts(p),
-            "annotators": stats.annotator_stats(p),
-            "tasks": stats.tasks_in_hand(p),
-            "study": latest_study(p),
-        }
-        for p in Project.objects.all()
-    ]
-    annotators = [u for u in get_user_model().objects.order_by("username") if policy.can_annotate(u)]
-    context = {"projects": projects, "states": stats.STATES, "annotators": annotators}
-    return render(request, "work/dashboard.html", context)
 
 
 def app_config(request, mode: str) -> dict:

@@ -22,7 +22,8 @@ export class ApiError extends Error {
 const RETRYABLE = new Set([502, 503, 504]);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function csrfToken(): string {
+/** Django's CSRF token, from its cookie: every unsafe request sends it. */
+export function csrfToken(): string {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
   return match ? decodeURIComponent(match[1]) : "";
 }

@@ -1,7 +1,7 @@
 // Drafts kept on the server while the annotator works: saved ``delayMs`` after the last change (and at least
 // every 4 delays while changes keep coming), so a closed tab or a lost connection loses a few seconds at most.
 
-import type { Api } from "./api";
+import { type Api, csrfToken } from "./api";
 
 export class Autosaver {
   private timer: number | undefined;
@@ -60,12 +60,11 @@ export class Autosaver {
   /** Best effort when the page goes away with changes not yet saved. */
   beacon(): void {
     if (!this.dirty) return;
-    const token = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/)?.[1] ?? "";
     void fetch(this.url, {
       method: "PUT",
       keepalive: true,
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(token) },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify({ draft: this.draft() }),
     }).catch(() => {});
   }

@@ -8,18 +8,8 @@ import { ask, el, isTyping, rgb } from "./dom";
 import { ImageCanvas, dimOutside, loadImage } from "./canvas";
 import { boxToImage } from "./geometry";
 import { PartSurface, type SurfaceHit } from "./surface";
+import { countClick, recordLatency } from "./testhooks";
 import type { Answer, Config, Editor, SampledPoint, Task } from "./types";
-
-declare global {
-  interface Window {
-    /** Milliseconds from each click on a view to the frame that shows the markers (read by the tests). */
-    __clickLatencies?: number[];
-    /** Clicks on views handled so far, on the part or not. */
-    __viewClicks?: number;
-    /** Clicks on views that did not count because the current part's pictures were not shown yet. */
-    __ignoredClicks?: number;
-  }
-}
 
 // The chosen point on the views: one strong colour that no part colour or view shading is close to.
 const MARKER = "#ff1f5a";
@@ -209,7 +199,7 @@ export class CorrespondenceEditor implements Editor {
     const t0 = performance.now();
     const p = this.points[this.current];
     if (this.loadedPart[view] !== p.part) {
-      window.__ignoredClicks = (window.__ignoredClicks ?? 0) + 1;
+      countClick("__ignoredClicks");
       const name = this.config.parts[p.part - 1].name;
       this.info.textContent = `The ${name} views are still loading: that click did not count. Click once they show.`;
       return;
@@ -222,7 +212,7 @@ export class CorrespondenceEditor implements Editor {
       const x = ((e.clientX - r.left) / r.width) * surface.size;
       const y = ((e.clientY - r.top) / r.height) * surface.size;
       const hit = surface.mapClick(view, x, y);
-      window.__viewClicks = (window.__viewClicks ?? 0) + 1;
+      countClick("__viewClicks");
       if (!hit) {
         this.info.textContent = "That spot is not on the part: click on the coloured body part.";
         this.cells[view].cell.classList.add("miss");
@@ -232,9 +222,7 @@ export class CorrespondenceEditor implements Editor {
       this.answers.set(p.id, { point: p.id, status: "ok", view, x: Math.round(x * 100) / 100, y: Math.round(y * 100) / 100 });
       this.hits.set(p.id, hit);
       this.drawMarkers(surface);
-      requestAnimationFrame(() => {
-        (window.__clickLatencies ??= []).push(performance.now() - t0);
-      });
+      requestAnimationFrame(() => recordLatency(performance.now() - t0));
       this.renderProgress();
       this.view.draw();
       this.saver?.changed();

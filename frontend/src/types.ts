@@ -1,4 +1,4 @@
-import type { DpMask } from "./labelmap";
+import type { components } from "./api-schema";
 
 export interface PartInfo {
   label: number;
@@ -16,36 +16,15 @@ export interface Config {
   autosave_ms: number;
 }
 
-export interface SampledPoint {
-  id: number;
-  part: number;
-  order: number;
-  box_x: number;
-  box_y: number;
-}
-
-export interface Answer {
-  point: number;
-  status: "ok" | "not_visible" | "unsure";
-  view?: number;
-  x?: number;
-  y?: number;
-}
-
-export interface Task {
-  id: number;
-  project: string;
-  stage: 1 | 2;
-  state: string;
-  lease_expires_at: string | null;
-  review_comment: string;
-  draft: { dp_masks?: DpMask[]; answers?: Answer[]; current?: number } | null;
-  person: { id: number; bbox: [number, number, number, number]; image: { id: number; width: number; height: number; url: string } };
-  expected_parts?: number[];
-  points?: SampledPoint[];
-  body?: { name: string; key: string; bundle_url: string; picture_url: string } | null;
-  submission?: { dp_masks?: DpMask[]; answers?: Answer[] } | null;
-}
+// The API's answers: generated from the server's OpenAPI schema into api-schema.d.ts (`make api-types`; a test
+// fails when the two drift apart), never copied by hand.
+type Schemas = components["schemas"];
+export type SampledPoint = Schemas["PointRef"];
+export type Answer = Schemas["AnswerData"];
+/** A draft or a submission: stage 1 the part masks, stage 2 the answers. */
+export type WorkData = Schemas["WorkData"];
+/** A task to work on (``submission`` only when it comes for review). */
+export type Task = Schemas["TaskResponse"] & Partial<Pick<Schemas["ReviewTaskResponse"], "submission">>;
 
 /** What an editor hands back to the shell. */
 export interface Editor {

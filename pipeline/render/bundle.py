@@ -23,10 +23,16 @@ BUNDLE_VERSION = 1
 NO_LOCAL_FACE = 0xFFFF
 
 
+def bundle_faces(assets, part: int) -> np.ndarray:
+    """The mesh faces a part's bundle holds, in its own order: bundle face k is mesh face ``bundle_faces[k]``."""
+    ids = assets.face_ids[part - 1]  # (6, S, S) mesh face ids
+    return np.unique(ids[ids != NO_FACE])
+
+
 def part_bundle(assets, part: int) -> bytes:
     parts.check_mask_part(part)
     ids = assets.face_ids[part - 1]  # (6, S, S) mesh face ids
-    faces = np.unique(ids[ids != NO_FACE])
+    faces = bundle_faces(assets, part)
     if len(faces) >= NO_LOCAL_FACE:
         raise ValueError(f"part {part} shows {len(faces)} faces; the bundle holds at most {NO_LOCAL_FACE - 1}")
     local = np.full(ids.shape, NO_LOCAL_FACE, dtype="<u2")

@@ -2,7 +2,7 @@
 part masks they paint in stage 1 (boundary noise, left/right confusions) and what they answer for each sampled
 point in stage 2 (a click where the true surface point shows on one of the six views, off by Gaussian noise,
 sometimes on a view of the other side, sometimes "not visible"). The web side's client
-(``annotator_web.work.simulate``) sends these answers through the API like a person would.
+(``annotator_web.studies.simulate``) sends these answers through the API like a person would.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.data.models import Project
-from annotator_web.work.export import ExportError, export_project
+from annotator_web.densepose_io.export import ExportError, export_project
 
 
 class Command(BaseCommand):

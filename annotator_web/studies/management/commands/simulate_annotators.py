@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.data.models import Project
 from annotator_web.data.truth import TruthCache
-from annotator_web.work.simulate import AutoReviewer, SimulatedAnnotator, sim_users
+from annotator_web.studies.simulate import AutoReviewer, SimulatedAnnotator, sim_users
 from pipeline.synthetic.annotator import Behaviour
 
 

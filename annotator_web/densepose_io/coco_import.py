@@ -50,8 +50,10 @@ def read_coco(annotations: Path) -> dict:
         data = json.loads(Path(annotations).read_text())
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read {annotations}: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
-        data.get("annotations"), list
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("images"), list)
+        or not isinstance(data.get("annotations"), list)
     ):
         raise ValueError(f"{annotations} is not a COCO annotation file (needs 'images' and 'annotations' lists)")
     return data
@@ -140,8 +142,15 @@ def import_coco(project_name: str, annotations: Path, images_dir: Path, actor=No
                 image, _ = ingest(project, raw, str(img.get("file_name")), Image.Source.COCO, str(img.get("id")), split)
                 saved.append(image.file)
                 Person.objects.bulk_create(
-                    Person(image=image, x=a["bbox"][0], y=a["bbox"][1], w=a["bbox"][2], h=a["bbox"][3],
-                           keypoints=a.get("keypoints"), source_id=str(a.get("id", "")))  # fmt: skip
+                    Person(
+                        image=image,
+                        x=a["bbox"][0],
+                        y=a["bbox"][1],
+                        w=a["bbox"][2],
+                        h=a["bbox"][3],
+                        keypoints=a.get("keypoints"),
+                        source_id=str(a.get("id", "")),
+                    )
                     for a in people
                 )
                 report.images += 1

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.data.models import Project
-from annotator_web.work.study import StudyError, run_study, table_markdown
+from annotator_web.studies.study import StudyError, run_study, table_markdown
 
 
 class Command(BaseCommand):

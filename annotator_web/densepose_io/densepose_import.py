@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 
-from annotator_web.data.coco_import import ImportReport, objects_only, read_coco, stage_images, valid_keypoints
 from annotator_web.data.images import ingest
 from annotator_web.data.models import Image, Person, Project
+from annotator_web.densepose_io.coco_import import ImportReport, objects_only, read_coco, stage_images, valid_keypoints
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
 from pipeline.body import BODY_MODELS

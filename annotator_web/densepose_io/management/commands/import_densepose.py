@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
-from annotator_web.work.densepose_import import import_densepose
+from annotator_web.densepose_io.densepose_import import import_densepose
 
 
 class Command(BaseCommand):

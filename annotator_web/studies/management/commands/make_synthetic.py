@@ -8,8 +8,8 @@ from django.utils.text import slugify
 
 from annotator_web.core import jobs
 from annotator_web.core.management.inline import run_job_inline
-from annotator_web.data import synthetic
 from annotator_web.data.models import Project
+from annotator_web.studies import synthetic
 
 
 class Command(BaseCommand):

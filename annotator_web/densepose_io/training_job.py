@@ -31,7 +31,7 @@ KIND = "train"
 )
 def train_job(job: Job, ctx: JobContext) -> dict:
     from annotator_web.core.body_assets import chart_assets_folder
-    from annotator_web.work.export import ExportError, export_project
+    from annotator_web.densepose_io.export import ExportError, export_project
     from training import config as configs
     from training.plot import plot_losses
     from training.train import TrainingError, read_metrics, train

@@ -1,7 +1,7 @@
 """Numbers for the queue dashboard: task counts per project and stage, and each annotator's pace and quality.
 
 An annotator's error against the truth of a synthetic project is measured in one place, the accuracy study
-(:mod:`annotator_web.work.study`: geodesic on the template, as the paper): the dashboard shows its latest
+(:mod:`annotator_web.studies.study`: geodesic on the template, as the paper): the dashboard shows its latest
 figures, never a second measure of its own."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def tasks_in_hand(project: Project) -> list[Task]:
 
 
 def annotator_stats(project: Project) -> list[dict]:
-    from annotator_web.work.study import latest_study
+    from annotator_web.studies.study import latest_study
 
     job = latest_study(project)
     study = (job.result or {}).get("annotators", {}) if job else {}

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
-from annotator_web.data.coco_import import import_coco
+from annotator_web.densepose_io.coco_import import import_coco
 
 
 class Command(BaseCommand):

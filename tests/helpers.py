@@ -1,0 +1,39 @@
+"""Helpers the test modules share (fixtures shared across modules are in conftest.py)."""
+
+import io
+import time
+
+import numpy as np
+from django.core.files.base import ContentFile
+from PIL import Image as PILImage
+
+from annotator_web.data.models import Image, Person
+from annotator_web.work.models import Task
+from pipeline import parts
+from pipeline.coco.densepose import dp_masks_from_labels
+
+
+def masks_payload():
+    labels = np.zeros((256, 256), dtype=np.uint8)
+    labels[20:80, 90:170] = parts.MASK_PART_NAMES.index("Head") + 1
+    labels[80:200, 60:200] = parts.MASK_PART_NAMES.index("Torso") + 1
+    labels[200:250, 70:120] = parts.MASK_PART_NAMES.index("Upper Leg Right") + 1
+    return {"dp_masks": dp_masks_from_labels(labels)}
+
+
+def make_person(project, keypoints=None):
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (64, 64)).save(buffer, format="JPEG")
+    image = Image(project=project, width=64, height=64, sha256="0" * 64)
+    image.file.save("i.jpg", ContentFile(buffer.getvalue()), save=True)
+    return Person.objects.create(image=image, x=1, y=2, w=30, h=60, keypoints=keypoints)
+
+
+def wait_task_state(task_id: int, states, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = Task.objects.get(pk=task_id)
+        if task.state in states:
+            return task
+        time.sleep(0.2)
+    raise AssertionError(f"task {task_id} stayed {Task.objects.get(pk=task_id).state}")
