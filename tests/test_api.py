@@ -117,3 +117,56 @@ def test_login_page_uses_csrf(client):
 
     strict = Client(enforce_csrf_checks=True)
     assert strict.post("/login/", {"username": "x", "password": "y"}).status_code == 403
+
+
+def test_job_parameters_are_checked_by_their_type_and_completed_with_one_default(users, client_for):
+    from annotator_web.data.models import Project
+    from annotator_web.densepose_io.export import ONLY_ACCEPTED
+
+    Project.objects.create(name="p")
+    api = client_for(users["admin"])
+    started = api.post("/api/jobs", {"kind": "export_densepose", "params": {"project": "p"}}, format="json")
+    assert started.status_code == 201
+    params = Job.objects.get(pk=started.json()["id"])
+    assert params.params == {"project": "p", "split": "", "only_accepted": ONLY_ACCEPTED}, "the defaults, stored"
+    for params, reason in [
+        ({}, "project: required"),
+        ({"project": "nope"}, "project: one of p, not 'nope'"),
+        ({"project": "p", "only_accepted": 1}, "only_accepted: true or false, not 1"),
+    ]:
+        resp = api.post("/api/jobs", {"kind": "export_densepose", "params": params}, format="json")
+        assert resp.status_code == 400 and reason in resp.json()["params"][0], (params, resp.json())
+    resp = api.post("/api/jobs", {"kind": "train", "params": {"project": "p", "config": "huge", "iterations": -1}},
+                    format="json")  # fmt: skip
+    assert resp.status_code == 400
+    assert "config: one of tiny, r50_fpn, not 'huge'" in resp.json()["params"][0]
+    assert "iterations: a whole number, 0 or more, not -1" in resp.json()["params"][0], "every problem at once"
+    assert Job.objects.count() == 1, "a refused job is not queued"
+
+
+def test_the_systems_own_jobs_are_listed_only_when_asked_for(users, client_for):
+    from annotator_web.work.services import PROCESS_KIND
+
+    mine = make_job(users["annotator"])
+    processing = Job.objects.create(kind=PROCESS_KIND, created_by=users["annotator"], params={"submission": 1})
+    api = client_for(users["annotator"])
+    assert [j["id"] for j in api.get("/api/jobs").json()["results"]] == [mine.pk]
+    assert [j["id"] for j in api.get(f"/api/jobs?kind={PROCESS_KIND}").json()["results"]] == [processing.pk]
+    assert api.get(f"/api/jobs/{processing.pk}").status_code == 200
+
+
+def test_the_jobs_page_asks_for_each_parameter_by_its_type(users, client):
+    from annotator_web.data.models import Project
+    from tests.conftest import PASSWORD
+
+    Project.objects.create(name="alpha")
+    client.login(username="alice", password=PASSWORD)
+    page = client.get("/jobs/").content.decode()
+    train = page[page.index('data-start-kind="train"') :]
+    train = train[: train.index("</form>")]
+    assert '<select name="project" required><option value="alpha">alpha</option></select>' in train
+    assert '<option value="tiny" selected>tiny</option><option value="r50_fpn">r50_fpn</option>' in train
+    assert '<input name="teacher" type="checkbox">' in train
+    export = page[page.index('data-start-kind="export_densepose"') :]
+    export = export[: export.index("</form>")]
+    assert '<input name="split" type="text" value="">' in export, "an empty split (every image) may be sent"

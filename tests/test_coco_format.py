@@ -5,6 +5,7 @@ import pytest
 
 from pipeline import parts
 from pipeline.coco import densepose as dp
+from pipeline.coco.record import DensePosePerson
 from pipeline.synthetic.scene import SceneGenerator
 
 
@@ -13,17 +14,11 @@ def annotated(anny, assets):
     img = SceneGenerator(anny, assets).generate(seed=21, index=3, size=(640, 480))
     person = next(p for p in img.people if not p.ignore)
     labels = img.part_masks_in_box(person)
-    ann = {
-        "id": 1,
-        "image_id": 7,
-        "bbox": person.bbox,
-        "dp_x": dp.box_to_dp([p["box_xy"][0] for p in person.points]).tolist(),
-        "dp_y": dp.box_to_dp([p["box_xy"][1] for p in person.points]).tolist(),
-        "dp_I": [float(p["I"]) for p in person.points],
-        "dp_U": [p["U"] for p in person.points],
-        "dp_V": [p["V"] for p in person.points],
-        "dp_masks": dp.dp_masks_from_labels(labels),
-    }
+    ann = DensePosePerson.with_points(
+        id=1, image_id=7, bbox=person.bbox, area=float(person.area), dp_masks=dp.dp_masks_from_labels(labels),
+        box_x=[p["box_xy"][0] for p in person.points], box_y=[p["box_xy"][1] for p in person.points],
+        chart=[p["I"] for p in person.points], u=[p["U"] for p in person.points], v=[p["V"] for p in person.points],
+    ).to_json()  # fmt: skip
     return img, person, labels, ann
 
 

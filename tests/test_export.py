@@ -176,3 +176,18 @@ def test_export_in_worker_processes_writes_the_same_file(settings, tmp_path, mon
     assert first["people"] == second["people"] == 5
     assert one.read_bytes() == two.read_bytes(), "the chunks are joined in image order"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["media", "one.json", "two.json"], "no work files left"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_export_job_says_which_splits_there_are_and_exports_with_the_one_default(annotated, users):
+    from annotator_web.core import jobs
+
+    bad = jobs.start_job("export_densepose", params={"project": "exp", "split": "all"}, user=users["admin"])
+    failed = jobs.execute(bad.pk, worker="test")
+    assert failed.state == "failed" and "no image of project exp is in split 'all'" in failed.error
+    assert "(no split: every image)" in failed.error
+    job = jobs.start_job("export_densepose", params={"project": "exp"}, user=users["admin"])
+    done = jobs.execute(job.pk, worker="test")
+    assert done.state == "succeeded", done.error
+    assert done.result["file"] == "exp-densepose.json", "no server path in what the job shows"
+    assert done.result["people"] == 1 and done.params["only_accepted"] is False

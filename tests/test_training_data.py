@@ -10,7 +10,8 @@ import torch
 from pipeline import parts
 from pipeline.charts import interchange
 from pipeline.charts.lookup import ChartLookup
-from pipeline.coco.densepose import box_to_dp, check_annotation, dp_masks_from_labels
+from pipeline.coco.densepose import check_annotation, dp_masks_from_labels
+from pipeline.coco.record import DensePosePerson
 from pipeline.synthetic import coco
 from pipeline.synthetic.scene import SceneGenerator
 from training.data import DensePoseCoco, Symmetry, flip_sample
@@ -56,9 +57,9 @@ def test_flip_keeps_the_left_hand_the_left_hand(exported, assets):
             # the masks: the mirrored person's left hand is the mirror of the original right hand
             assert np.array_equal(after.labels == left_hand, (before.labels == right_hand)[:, ::-1])
             # the points: still inside the mask part of their (new) chart, and at the mirrored body point
-            ann = {"bbox": after.box.tolist(), "dp_x": box_to_dp(after.x).tolist(), "dp_y": box_to_dp(after.y).tolist(),
-                   "dp_I": after.chart.astype(float).tolist(), "dp_U": after.u.tolist(), "dp_V": after.v.tolist(),
-                   "dp_masks": dp_masks_from_labels(after.labels)}  # fmt: skip
+            ann = DensePosePerson.with_points(id=1, image_id=1, bbox=after.box, box_x=after.x, box_y=after.y,
+                                              chart=after.chart, u=after.u, v=after.v,
+                                              dp_masks=dp_masks_from_labels(after.labels)).to_json()  # fmt: skip
             assert check_annotation(ann, (width, sample.image.shape[0])) == []
             _, _, p0 = lookup.to_surface(before.chart, before.u, before.v)
             _, _, p1 = lookup.to_surface(after.chart, after.u, after.v)

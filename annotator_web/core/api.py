@@ -35,6 +35,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             value = self.request.query_params.get(name)
             if value:
                 qs = qs.filter(**{name: value})
+        if self.action == "list" and not self.request.query_params.get("kind"):
+            # the system's own jobs (processing each submission: no role starts them) only when asked by kind
+            qs = qs.exclude(kind__in=[k.name for k in jobs.kinds().values() if not k.roles])
         return qs
 
     @extend_schema(request=JobStartSerializer, responses={**answers({201: JobSerializer}), 400: OpenApiTypes.OBJECT})
@@ -47,7 +50,10 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise ValidationError({"kind": [str(exc)]}) from None
         if not policy.can_start_job(request.user, kind):
             raise PermissionDenied(f"your role may not start {kind.title!r} jobs")
-        job = jobs.start_job(kind.name, params=data.validated_data["params"], user=request.user)
+        try:
+            job = jobs.start_job(kind.name, params=data.validated_data["params"], user=request.user)
+        except jobs.JobError as exc:
+            raise ValidationError({"params": [str(exc)]}) from None
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=answers({200: JobSerializer}))

@@ -51,14 +51,55 @@ class JobLost(Exception):
     """Another worker took this job over (this one was presumed dead): stop without writing anything."""
 
 
+PARAM_TYPES = ("text", "number", "boolean", "choice")
+
+
 @dataclass(frozen=True)
 class JobParam:
-    """A parameter the Jobs page asks for before starting a job of a kind."""
+    """A parameter of a kind of job: the Jobs page asks for it by its type, and :func:`clean_params` checks it
+    when a job starts (from the page, the API or a command), filling in the default. Types: ``text``,
+    ``number`` (a whole number, 0 or more), ``boolean`` and ``choice`` (one of ``choices``: a tuple, or a
+    function that lists them now, e.g. the projects' names)."""
 
     name: str
     label: str
-    type: str = "text"  # "text" or "number"
+    type: str = "text"
     default: object = ""
+    required: bool = True  # False: may be left empty (text) and then means what the label says
+    choices: tuple | Callable[[], list] = ()
+
+    def __post_init__(self):
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"job parameter {self.name!r}: type {self.type!r} is not one of {PARAM_TYPES}")
+        if (self.type == "choice") != bool(self.choices):
+            raise ValueError(f"job parameter {self.name!r}: choices go with type 'choice' only")
+
+    def options(self) -> list:
+        """The choices as they are now."""
+        return list(self.choices() if callable(self.choices) else self.choices)
+
+    def clean(self, value):
+        """The value a job gets; raises ValueError saying what is wrong."""
+        if value is None or (value == "" and self.type != "boolean"):
+            if self.required and self.default in (None, "") and self.type != "text":
+                raise ValueError(f"{self.name}: required")
+            value = self.default
+        if self.type == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+                raise ValueError(f"{self.name}: a whole number, 0 or more, not {value!r}")
+            return int(value)
+        if self.type == "boolean":
+            if not isinstance(value, bool):
+                raise ValueError(f"{self.name}: true or false, not {value!r}")
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"{self.name}: text, not {value!r}")
+        value = value.strip()
+        if self.type == "choice" and value not in (options := self.options()):
+            raise ValueError(f"{self.name}: one of {', '.join(map(str, options)) or '(none yet)'}, not {value!r}")
+        if self.required and not value:
+            raise ValueError(f"{self.name}: required")
+        return value
 
 
 @dataclass(frozen=True)
@@ -116,10 +157,27 @@ def get_kind(name: str) -> JobKind:
 # --- starting --------------------------------------------------------------------------------------------
 
 
+def clean_params(kind: JobKind, params: dict) -> dict:
+    """A kind's declared parameters checked and completed with their defaults (others pass as they are);
+    raises JobError naming every parameter that is wrong."""
+    if not isinstance(params, dict):
+        raise JobError("params is a JSON object")
+    out, problems = dict(params), []
+    for p in kind.params:
+        try:
+            out[p.name] = p.clean(params.get(p.name))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise JobError("; ".join(problems))
+    return out
+
+
 def start_job(kind_name: str, *, params: dict | None = None, user=None) -> Job:
-    """Create the job and queue it once the surrounding transaction commits."""
+    """Check the parameters, create the job and queue it once the surrounding transaction commits."""
     kind = get_kind(kind_name)
-    job = Job.objects.create(kind=kind.name, params=params or {}, created_by=user, queue=kind.queue, message="queued")
+    params = clean_params(kind, params or {})
+    job = Job.objects.create(kind=kind.name, params=params, created_by=user, queue=kind.queue, message="queued")
     transaction.on_commit(lambda: send(job))
     return job
 

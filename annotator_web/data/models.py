@@ -35,6 +35,11 @@ class Project(models.Model):
         return self.name
 
 
+def project_names() -> list[str]:
+    """Every project's name (the choices of a job parameter that names a project)."""
+    return list(Project.objects.order_by("name").values_list("name", flat=True))
+
+
 def images_folder(project_id: int) -> str:
     """Where a project's image files live, under MEDIA_ROOT."""
     return f"projects/{project_id}/images"

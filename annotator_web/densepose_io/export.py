@@ -10,7 +10,7 @@ from django.conf import settings
 
 from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
-from annotator_web.data.models import Person, Project
+from annotator_web.data.models import Person, Project, project_names
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
 from pipeline.coco import densepose as dp
 from pipeline.coco.record import DatasetWriter, DensePosePerson, annotation_json, image_record
@@ -21,6 +21,10 @@ KIND = "export_densepose"
 class ExportError(Exception):
     pass
 
+
+# Who is exported unless asked otherwise (the command, the job and the function): everyone with part masks;
+# "only accepted" keeps the people whose masks and points were both accepted.
+ONLY_ACCEPTED = False
 
 CHUNK_IMAGES = 500  # images whose people, masks, task states and points are read in one query each
 
@@ -192,10 +196,19 @@ def _chunks_in_processes(project: Project, only_accepted: bool, split, work: Pat
     return total
 
 
+def split_problem(project: Project, split: str | None) -> str | None:
+    """Why exporting this split would give no image (None when it has some, or no split is asked for)."""
+    if not split or project.images.filter(split=split).exists():
+        return None
+    known = sorted(s for s in project.images.values_list("split", flat=True).distinct() if s)
+    return (f"no image of project {project.name} is in split {split!r}; its splits: {', '.join(known) or 'none'} "
+            "(no split: every image)")  # fmt: skip
+
+
 def export_project(
     project: Project,
     out: Path,
-    only_accepted: bool = True,
+    only_accepted: bool = ONLY_ACCEPTED,
     progress=None,
     workers: int | None = None,
     split: str | None = None,
@@ -252,7 +265,7 @@ def export_project(
         shutil.rmtree(work, ignore_errors=True)
     report(100, "written")
     return {"images_with_people": total["images"], "people": total["people"], "points": total["points"],
-            "file": str(out)}  # fmt: skip
+            "file": out.name}  # fmt: skip
 
 
 @job_kind(
@@ -261,20 +274,24 @@ def export_project(
     queue="export",
     roles=("admin",),
     params=(
-        JobParam("project", "project", "text", "demo"),
-        JobParam("split", "split (empty: all)", "text", ""),
+        JobParam("project", "project", "choice", "", choices=project_names),
+        JobParam("split", "split (empty: every image)", "text", "", required=False),
+        JobParam("only_accepted", "only accepted people", "boolean", ONLY_ACCEPTED),
     ),
 )
 def export_job(job: Job, ctx: JobContext) -> dict:
     project = Project.objects.filter(name=job.params.get("project")).first()
     if project is None:
         raise JobError(f"no project named {job.params.get('project')!r}")
+    problem = split_problem(project, job.params.get("split") or None)
+    if problem:
+        raise JobError(problem)
     out = ctx.output_dir / f"{project.name}-densepose.json"
     try:
         result = export_project(
             project,
             out,
-            bool(job.params.get("only_accepted", True)),
+            bool(job.params.get("only_accepted", ONLY_ACCEPTED)),
             ctx.progress,
             split=job.params.get("split") or None,
         )

@@ -12,7 +12,8 @@ from django.conf import settings
 
 from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
-from annotator_web.data.models import Project, images_folder
+from annotator_web.data.models import Project, images_folder, project_names
+from training.config import CONFIGS
 
 KIND = "train"
 
@@ -23,10 +24,10 @@ KIND = "train"
     queue="train",
     roles=("admin",),
     params=(
-        JobParam("project", "project", "text", "demo"),
-        JobParam("config", "config (tiny or r50_fpn)", "text", "tiny"),
+        JobParam("project", "project", "choice", "", choices=project_names),
+        JobParam("config", "config", "choice", "tiny", choices=tuple(CONFIGS)),
         JobParam("iterations", "iterations (0: the config's)", "number", 0),
-        JobParam("teacher", "teacher targets (1: yes)", "number", 0),
+        JobParam("teacher", "teacher targets", "boolean", False),
     ),
 )
 def train_job(job: Job, ctx: JobContext) -> dict:

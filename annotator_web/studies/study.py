@@ -11,7 +11,7 @@ from django.conf import settings
 
 from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
-from annotator_web.data.models import Project
+from annotator_web.data.models import Project, project_names
 from annotator_web.data.truth import TruthCache
 from annotator_web.work.models import Correspondence
 
@@ -138,7 +138,7 @@ def latest_study(project: Project) -> Job | None:
     title="Accuracy study (synthetic projects)",
     queue="default",
     roles=("admin",),
-    params=(JobParam("project", "project", "text", "demo"),),
+    params=(JobParam("project", "project", "choice", "", choices=project_names),),
 )
 def study_job(job: Job, ctx: JobContext) -> dict:
     project = Project.objects.filter(name=job.params.get("project")).first()

@@ -5,11 +5,6 @@
   const banner = document.getElementById("banner");
   const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 
-  function csrfToken() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
   function showBanner(text) {
     banner.textContent = text;
     banner.hidden = !text;
@@ -91,18 +86,28 @@
       event.preventDefault();
       const button = form.querySelector("button");
       const params = {};
-      for (const input of form.querySelectorAll("input[name]")) {
-        params[input.name] = input.type === "number" ? Number(input.value) : input.value;
+      for (const input of form.querySelectorAll("input[name], select[name]")) {
+        if (input.type === "checkbox") params[input.name] = input.checked;
+        else if (input.type === "number") params[input.name] = Number(input.value);
+        else params[input.name] = input.value;
       }
       button.disabled = true;
       try {
         const resp = await fetch("/api/jobs", {
           method: "POST",
           credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+          headers: { "Content-Type": "application/json", "X-CSRFToken": window.csrfToken() },
           body: JSON.stringify({ kind: form.dataset.startKind, params }),
         });
-        if (!resp.ok) throw new Error((await resp.text()) || `server answered ${resp.status}`);
+        if (!resp.ok) {
+          const text = await resp.text();
+          let reason = text || `server answered ${resp.status}`;
+          try {  // {"params": ["..."]} or {"detail": "..."}: the reasons, not the JSON
+            const body = JSON.parse(text);
+            reason = body.detail || Object.values(body).flat().join("; ") || reason;
+          } catch (_) { /* not JSON */ }
+          throw new Error(reason);
+        }
         showBanner("");
       } catch (err) {
         showBanner(`Could not start the job: ${err.message}`);

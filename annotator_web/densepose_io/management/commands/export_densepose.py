@@ -1,11 +1,12 @@
 """Export a project's annotations as DensePose-COCO JSON (validated before it is written)."""
 
+import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.data.models import Project
-from annotator_web.densepose_io.export import ExportError, export_project
+from annotator_web.densepose_io.export import ONLY_ACCEPTED, ExportError, export_project, split_problem
 
 
 class Command(BaseCommand):
@@ -16,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path)
         parser.add_argument(
             "--only-accepted",
-            action="store_true",
+            action=argparse.BooleanOptionalAction,
+            default=ONLY_ACCEPTED,
             help="only people whose masks and points were both accepted (default: everyone with part masks)",
         )
         parser.add_argument("--split", help="only the images of this split (train, val, …)")
@@ -29,6 +31,7 @@ class Command(BaseCommand):
             result = export_project(found, Path(out), only_accepted=only_accepted, split=split)
         except ExportError as exc:
             raise CommandError(str(exc)) from None
-        if split and not result["people"] and not found.images.filter(split=split).exists():
-            self.stderr.write(f"no image of project {project} is in split {split!r}")
+        problem = split_problem(found, split)
+        if problem:
+            self.stderr.write(problem)
         self.stdout.write(f"{result['people']} people, {result['points']} points -> {out}")

@@ -3,15 +3,11 @@
 (function () {
   "use strict";
   const banner = document.getElementById("banner");
-  function csrfToken() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
   async function post(url, body) {
     const resp = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": window.csrfToken() },
       body: JSON.stringify(body),
     });
     if (!resp.ok) throw new Error((await resp.json()).detail || `server answered ${resp.status}`);
@@ -48,7 +44,7 @@
         const resp = await fetch(`/api/projects/${encodeURIComponent(project)}/${action}`, {
           method: "POST",
           credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+          headers: { "Content-Type": "application/json", "X-CSRFToken": window.csrfToken() },
           body: JSON.stringify(action === "tasks" ? { stage: 1 } : {}),
         });
         if (!resp.ok) throw new Error((await resp.json()).detail || `server answered ${resp.status}`);
