@@ -78,11 +78,13 @@ def test_admin_releases_reassigns_and_prioritises_single_tasks_on_the_dashboard(
     assert "anna" in row.inner_text() and row.get_attribute("data-state") == "leased"
     page.screenshot(path=str(SHOTS / "queues-tasks.png"))
 
+    assert row.locator("select.assignee option").all_inner_texts() == ["anna", "otto", "root"]
     row.locator("select.assignee").select_option("otto")
     with page.expect_navigation():
         row.get_by_role("button", name="Reassign").click()
     assert "otto" in page.locator(f"tr[data-task='{task.pk}']").inner_text()
     assert Task.objects.get(pk=task.pk).assignee == otto
+    assert page.locator(".notice.success").inner_text() == f"Task {task.pk}: reassigned to otto."
 
     row = page.locator(f"tr[data-task='{task.pk}']")
     row.locator("input.priority").fill("7")
@@ -91,6 +93,27 @@ def test_admin_releases_reassigns_and_prioritises_single_tasks_on_the_dashboard(
     assert page.locator(f"tr[data-task='{task.pk}'] input.priority").input_value() == "7"
     assert Task.objects.get(pk=task.pk).priority == 7
 
-    page.locator(f"tr[data-task='{task.pk}']").get_by_role("button", name="Release").click()
-    page.locator(f"tr[data-task='{task.pk}']").wait_for(state="detached")
+    with page.expect_navigation():
+        page.locator(f"tr[data-task='{task.pk}']").get_by_role("button", name="Release").click()
+    assert page.locator(".notice.success").inner_text() == f"Task {task.pk}: released."
+    # back in the queue, listed as next up (its priority can still be changed there)
+    assert page.locator(f"tr[data-task='{task.pk}']").get_attribute("data-state") == "pending"
     assert Task.objects.get(pk=task.pk).state == "pending"
+
+    # pausing asks first: no, then yes
+    page.once("dialog", lambda d: d.dismiss())
+    page.locator("[data-project='desk'] [data-action='pause']").click()
+    assert not Project.objects.get(pk=project.pk).paused
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.locator("[data-project='desk'] [data-action='pause']").click()
+    assert Project.objects.get(pk=project.pk).paused and page.locator(".notice.success").inner_text() == "desk: paused."
+    page.screenshot(path=str(SHOTS / "queues-after.png"))
+
+    # a project with members offers only them for a reassignment (not the admin who is not one)
+    Project.objects.filter(pk=project.pk).update(paused=False)
+    project.members.add(anna)
+    services.next_task(anna, project, 1)
+    page.reload()
+    options = page.locator(f"tr[data-task='{task.pk}'] select.assignee option").all_inner_texts()
+    assert options == ["anna"], options

@@ -30,15 +30,21 @@ def queue_counts(project: Project) -> list[dict]:
 
 
 OPEN_TASKS_SHOWN = 30
+NEXT_TASKS_SHOWN = 5  # per stage: the pending tasks the queue hands out next
 
 
 def tasks_in_hand(project: Project) -> list[Task]:
-    """The tasks an admin acts on one by one: held by an annotator or waiting for review (oldest first)."""
-    return list(
+    """The tasks an admin acts on one by one: held by an annotator or waiting for review (oldest first), then
+    each stage's next pending ones in the order the queue hands them out (to change their priority)."""
+    held = list(
         Task.objects.filter(project=project, state__in=(Task.State.LEASED, Task.State.REVIEW))
         .select_related("assignee", "person")
         .order_by("state", "updated_at", "id")[:OPEN_TASKS_SHOWN]
     )
+    pending = Task.objects.filter(project=project, state=Task.State.PENDING).select_related("assignee", "person")
+    for stage in (1, 2):
+        held += list(pending.filter(stage=stage).order_by("-priority", "id")[:NEXT_TASKS_SHOWN])
+    return held
 
 
 def annotator_stats(project: Project) -> list[dict]:

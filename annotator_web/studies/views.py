@@ -15,6 +15,7 @@ from annotator_web.work import policy
 def dashboard(request):
     if not policy.can_manage(request.user):
         raise PermissionDenied("the queue dashboard is for admins")
+    annotators = [u for u in get_user_model().objects.order_by("username") if policy.can_annotate(u)]
     projects = [
         {
             "project": p,
@@ -22,9 +23,16 @@ def dashboard(request):
             "annotators": stats.annotator_stats(p),
             "tasks": stats.tasks_in_hand(p),
             "study": latest_study(p),
+            "assignable": _assignable(p, annotators),
         }
         for p in Project.objects.all()
     ]
-    annotators = [u for u in get_user_model().objects.order_by("username") if policy.can_annotate(u)]
     context = {"projects": projects, "states": stats.STATES, "annotators": annotators}
     return render(request, "studies/dashboard.html", context)
+
+
+def _assignable(project: Project, annotators: list) -> list:
+    """Who a task of the project may be given to: its members when it lists some (admins included only as
+    members), else every annotator and admin."""
+    members = set(project.members.values_list("pk", flat=True))
+    return [u for u in annotators if u.pk in members] if members else annotators

@@ -3,6 +3,17 @@
 (function () {
   "use strict";
   const banner = document.getElementById("banner");
+  const DONE = { priority: "priority set", assign: "reassigned", release: "released", requeue: "requeued" };
+  // what the last action did, shown after the page reloads with the new numbers
+  const done = sessionStorage.getItem("queues-done");
+  if (done) {
+    sessionStorage.removeItem("queues-done");
+    const note = document.createElement("p");
+    note.className = "notice success";
+    note.setAttribute("role", "status");
+    note.textContent = done;
+    document.querySelector("main").prepend(note);
+  }
   async function post(url, body) {
     const resp = await fetch(url, {
       method: "POST",
@@ -27,6 +38,8 @@
         } else {
           await post(`/api/tasks/${task}/${action}`, action === "requeue" ? { comment: "requeued by an admin" } : {});
         }
+        const who = action === "assign" ? ` to ${row.querySelector(".assignee").value}` : "";
+        sessionStorage.setItem("queues-done", `Task ${task}: ${DONE[action]}${who}.`);
         window.location.reload();
       } catch (err) {
         banner.textContent = `Could not ${action} task ${task}: ${err.message}`;
@@ -39,6 +52,8 @@
     button.addEventListener("click", async () => {
       const project = button.closest("[data-project]").dataset.project;
       const action = button.dataset.action;
+      if (action === "pause" && !window.confirm(`Pause ${project}? Annotators get no new task of it until it is resumed.`))
+        return;
       button.disabled = true;
       try {
         const resp = await fetch(`/api/projects/${encodeURIComponent(project)}/${action}`, {
@@ -48,6 +63,9 @@
           body: JSON.stringify(action === "tasks" ? { stage: 1 } : {}),
         });
         if (!resp.ok) throw new Error((await resp.json()).detail || `server answered ${resp.status}`);
+        const answer = await resp.json();
+        sessionStorage.setItem("queues-done", action === "tasks" ? `${project}: ${answer.created} stage-1 tasks created.`
+          : `${project}: ${action === "pause" ? "paused" : "resumed"}.`);
         window.location.reload();
       } catch (err) {
         banner.textContent = `Could not ${action} ${project}: ${err.message}`;
