@@ -49,7 +49,7 @@ def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
 def records_of(output: dict, image_id: int) -> list[dict]:
     """One image's detections as results records: the box, its score and the I, U, V picture of the box's
     integer size (``int(h) x int(w)``, as DensePose's evaluators read it; the maps resized to it, as
-    detectron2 does)."""
+    detectron2 does: bilinear, then the argmax). Only the charts a box shows have their U and V resized."""
     out = []
     dp = output.get("densepose")
     for k, (box, score) in enumerate(zip(output["boxes"].tolist(), output["scores"].tolist(), strict=True)):
@@ -57,16 +57,33 @@ def records_of(output: dict, image_id: int) -> list[dict]:
         h, w = raster_size([x0, y0, x1 - x0, y1 - y0])
         if dp is None:
             continue
-        maps = {name: F.interpolate(m[k : k + 1], size=(h, w), mode="bilinear", align_corners=False)[0]
-                for name, m in dp.items()}  # fmt: skip
-        fg = maps["segm"].argmax(0) > 0
-        chart = (maps["index"][1:].argmax(0) + 1) * fg
-        u = maps["u"].gather(0, chart[None]).squeeze(0).clamp(0, 1)
-        v = maps["v"].gather(0, chart[None]).squeeze(0).clamp(0, 1)
+        fg = first_argmax(_resized(dp["segm"][k], h, w)) > 0
+        chart = (first_argmax(_resized(dp["index"][k, 1:], h, w)) + 1) * fg
+        shown = torch.unique(chart[fg]) if fg.any() else chart.new_zeros(0)
+        u = torch.zeros((h, w), dtype=dp["u"].dtype)
+        v = torch.zeros((h, w), dtype=dp["v"].dtype)
+        if len(shown):
+            u_maps, v_maps = _resized(dp["u"][k, shown], h, w), _resized(dp["v"][k, shown], h, w)
+            slot = torch.searchsorted(shown, chart.clamp(min=int(shown[0])))[None]  # each pixel's chart among them
+            u = torch.where(fg, u_maps.gather(0, slot.clamp(max=len(shown) - 1))[0], u).clamp(0, 1)
+            v = torch.where(fg, v_maps.gather(0, slot.clamp(max=len(shown) - 1))[0], v).clamp(0, 1)
         out.append({"image_id": int(image_id), "category_id": 1, "bbox": [x0, y0, x1 - x0, y1 - y0],
                     "score": float(score), "uv_shape": [3, h, w],
-                    "uv_data": encode_uv_png(chart.numpy(), u.numpy(), v.numpy())})  # fmt: skip
+                    "uv_data": encode_uv_png(chart.numpy(), u.numpy(), v.numpy(), fast=True)})  # fmt: skip
     return out
+
+
+def _resized(maps: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(C, H, W) maps -> (C, h, w), bilinear (align_corners=False, as detectron2 resizes to the box); computed
+    channels-last (2-3 times faster on the CPU), which also makes :func:`first_argmax`'s copy free."""
+    maps = maps[None].contiguous(memory_format=torch.channels_last)
+    return F.interpolate(maps, size=(h, w), mode="bilinear", align_corners=False)[0]
+
+
+def first_argmax(maps: torch.Tensor) -> torch.Tensor:
+    """The channel of the largest value at each pixel, the first of equal ones: ``argmax(0)``, taken along the
+    innermost axis of a channels-last copy (about three times faster on the CPU)."""
+    return maps.permute(1, 2, 0).contiguous().argmax(-1)
 
 
 def predict_images(model: DensePoseRCNN, images: list[tuple[int, np.ndarray]]) -> list[dict]:

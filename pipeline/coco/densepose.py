@@ -374,13 +374,14 @@ def validate_dataset(data: dict, warnings: list | None = None) -> list[Problem]:
 # --- the results format's uv_data ------------------------------------------------------------------------
 
 
-def encode_uv_png(chart: np.ndarray, u: np.ndarray, v: np.ndarray) -> str:
-    """(H, W) I, U, V -> base64 PNG with channels I (0..24), U×255, V×255 (DensePose's results format)."""
+def encode_uv_png(chart: np.ndarray, u: np.ndarray, v: np.ndarray, fast: bool = False) -> str:
+    """(H, W) I, U, V -> base64 PNG with channels I (0..24), U×255, V×255 (DensePose's results format).
+    ``fast``: the quickest zlib level (inference writes many; the file is larger, the picture the same)."""
     from PIL import Image
 
     stack = np.stack([chart.astype(np.uint8), _byte(u), _byte(v)], axis=-1)
     buffer = io.BytesIO()
-    Image.fromarray(stack, mode="RGB").save(buffer, format="PNG")
+    Image.fromarray(stack, mode="RGB").save(buffer, format="PNG", compress_level=1 if fast else 6)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
