@@ -71,3 +71,10 @@ def test_training_benchmark_runs_at_a_tiny_size():
 def test_ui_latency_benchmark_runs_at_a_tiny_size(chromium):
     out = run("ui_latency.py", "--clicks", "3", "--asset-cache", str(ASSET_CACHE))
     assert "latency (ms)" in out and "clicks timed" in out, out
+
+
+def test_learning_benchmark_runs_at_a_tiny_size(tmp_path):
+    out = run("learning.py", "--sizes", "4,8", "--seeds", "0", "--test-people", "4", "--iterations", "2",
+              "--study-size", "4", "--out", str(tmp_path), "--cache", str(ASSET_CACHE))  # fmt: skip
+    assert "| 8 images, sparse points |" in out and "sparse + teacher" in out and "dense (every truth point)" in out
+    assert (tmp_path / "learning.png").read_bytes()[:4] == b"\x89PNG", out

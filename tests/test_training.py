@@ -221,3 +221,31 @@ def test_weights_come_by_path_and_a_wrong_file_is_named(tmp_path):
     torch.save({"something": torch.zeros(3)}, stray)
     with pytest.raises(ValueError, match=r"stray\.pth: no tensor fits"):
         load_weights(model, str(stray))
+
+
+def test_a_run_gets_a_summary_page_a_person_looks_at(trained, synthetic_set):
+    from PIL import Image
+
+    out, _ = trained
+    data, folder, _, _ = synthetic_set
+    _cli("summary", "--run", out, "--data", data, "--images", folder, "--count", 3)
+    page = (out / "summary.html").read_text()
+    for picture in ("loss.png", "evaluation.png", "predictions.png"):
+        assert f'src="{picture}"' in page and (out / picture).read_bytes()[:4] == b"\x89PNG", picture
+    assert "GPS AP" in page and "no evaluation" not in page, "the run's last evaluation is on the page"
+    grid = Image.open(out / "predictions.png")
+    assert grid.height == 3 * (240 + 4), "one row of four tiles for each of the three images"
+    refused = _cli("summary", "--run", out.parent, "--data", data, "--images", folder, check=False)
+    assert refused.returncode == 2 and "not a run folder" in refused.stderr
+
+
+def test_mixed_precision_trains_on_the_cpu_with_bfloat16(synthetic_set, tmp_path):
+    """The mixed-precision path (float16 and a gradient scaler on a GPU) runs here in bfloat16: finite losses,
+    a checkpoint that loads, the setting kept with the run."""
+    data, folder, _, chart_assets = synthetic_set
+    _cli("train", "--config", "tiny", "--iterations", "3", "--data", data, "--images", folder, "--out",
+         tmp_path / "amp", "--chart-assets", chart_assets, "--amp", "--no-eval", "--no-progress")  # fmt: skip
+    records = read_metrics(tmp_path / "amp")
+    assert all(np.isfinite(r["loss"]) for r in records if "loss" in r) and records[-1].get("done")
+    assert json.loads((tmp_path / "amp" / "config.json").read_text())["amp"] is True
+    assert configs.get("r50_fpn").amp and not configs.get("tiny").amp, "GPU runs of r50_fpn use it by default"

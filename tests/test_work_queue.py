@@ -221,3 +221,22 @@ def test_stage_two_clicks_become_correspondences(project, users, client_for, ass
         assert parts.CHART_TO_MASK_PART[row.chart] == row.point.part
         assert 0 <= row.u <= 1 and 0 <= row.v <= 1 and len(row.surface) == 3
     assert Task.objects.get(pk=task["id"]).state == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_put_down_goes_to_the_next_annotator_without_the_draft_or_back_to_its_author(project, users,
+                                                                                            client_for):  # fmt: skip
+    """Switching queues, the annotator puts their task down: it does not stay leased for half an hour."""
+    anna, otto = client_for(users["annotator"]), client_for(users["annotator2"])
+    first = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    anna.put(f"/api/tasks/{first['id']}/draft", {"draft": {"dp_masks": []}}, format="json")
+    assert otto.post(f"/api/tasks/{first['id']}/leave").status_code == 409, "only its holder puts it down"
+    assert anna.post(f"/api/tasks/{first['id']}/leave").status_code == 204
+    assert AuditEvent.objects.filter(action="leave", task_id=first["id"]).exists()
+    assert anna.post(f"/api/tasks/{first['id']}/leave").status_code == 409, "once"
+    # nobody took it: its author finds it again, with the draft
+    back = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    assert back["id"] == first["id"] and back["draft"] == {"dp_masks": []}
+    anna.post(f"/api/tasks/{first['id']}/leave")
+    taken = otto.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    assert taken["id"] == first["id"] and taken["draft"] is None, "the next annotator starts afresh"

@@ -1,5 +1,5 @@
-"""python -m training {train, teacher, predict, evaluate}: learn DensePose-RCNN (and its teacher) from an exported
-DensePose-COCO file, predict into the results format, and evaluate with GPS.
+"""python -m training {train, teacher, predict, evaluate, summary}: learn DensePose-RCNN (and its teacher) from an
+exported DensePose-COCO file, predict into the results format, evaluate with GPS, and summarise a run.
 
 Multi-GPU (or multi-process on the CPU): ``torchrun --nproc_per_node N -m training train ...``.
 """
@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--eval-period", type=_count(1), help="evaluate (GPS) every N iterations and at the end")
     t.add_argument("--eval-data", type=Path, help="evaluate on this file (default: --data), at the end at least")
     t.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end of the run")
+    t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision (float16 on a GPU, bfloat16 on the CPU); default: the config's")  # fmt: skip
+    t.add_argument("--compile", action="store_true", help="torch.compile the model (optional; needs a C compiler)")
     t.add_argument("--no-progress", action="store_true")
 
     te = sub.add_parser("teacher", help="train the teacher inpainting network")
@@ -78,13 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--point-scale", type=int, choices=(255, 256), default=POINT_SCALE,
                     help="x = x0 + dp_x * w / S: 255 DensePose-COCO's, 256 detectron2's training")  # fmt: skip
     ev.add_argument("--json", dest="json_out", type=Path, help="write the numbers here")
+
+    su = sub.add_parser("summary", help="summary.html in a run folder: losses, evaluation, predictions")
+    su.add_argument("--run", required=True, type=Path, help="the run folder")
+    su.add_argument("--data", required=True, type=Path, help="the images to show (a DensePose-COCO file)")
+    su.add_argument("--images", required=True, type=Path)
+    su.add_argument("--count", type=_count(1), default=4, help="images in the grid")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"train": _train, "teacher": _teacher, "predict": _predict, "evaluate": _evaluate}[args.command](args)
+        commands = {"train": _train, "teacher": _teacher, "predict": _predict, "evaluate": _evaluate,
+                    "summary": _summary}  # fmt: skip
+        return commands[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -113,7 +124,7 @@ def _train(args) -> int:
     if args.weights and not Path(args.weights).exists():
         raise FileNotFoundError(f"--weights {args.weights}: no such file")
     config = configs.get(args.config, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-                         workers=args.workers, pretrained=args.weights,
+                         workers=args.workers, pretrained=args.weights, amp=args.amp, compile=args.compile or None,
                          teacher_points_per_person=args.teacher_points if args.teacher else None)  # fmt: skip
     extra = None
     if args.teacher:
@@ -124,6 +135,10 @@ def _train(args) -> int:
                  eval_data=args.eval_data, evaluate_at_end=not args.no_eval)  # fmt: skip
     if last:
         print(json.dumps(last))
+    if args.chart_assets is not None and not args.no_eval:  # a page to look at: losses, evaluation, predictions
+        from .summary import write_summary
+
+        print(f"summary: {write_summary(args.out, args.eval_data or args.data, args.images)}")
     return 0
 
 
@@ -179,6 +194,16 @@ def _evaluate(args) -> int:
         args.json_out.write_text(
             json.dumps({**numbers, "kappa": args.kappa, "point_scale": args.point_scale}, indent=1)
         )
+    return 0
+
+
+def _summary(args) -> int:
+    from .summary import write_summary
+
+    _check_inputs(args)
+    if not (args.run / "config.json").exists():
+        raise FileNotFoundError(f"--run {args.run}: not a run folder (no config.json)")
+    print(write_summary(args.run, args.data, args.images, args.count))
     return 0
 
 

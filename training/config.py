@@ -56,6 +56,8 @@ class Config:
     seed: int = 0
     pretrained: str = ""  # initial weights by path (never downloaded): a run's checkpoint or ResNet-50's
     norm: str = "auto"  # resnet50's norm layers: "frozen_bn" (ImageNet weights), "gn" (from scratch); auto: by weights
+    amp: bool = False  # mixed precision: float16 with loss scaling on a GPU, bfloat16 on the CPU
+    compile: bool = False  # torch.compile the model (needs a C compiler on the CPU; a warm-up on the first batches)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +68,7 @@ class Config:
         known = {f.name for f in fields(cls)}
         base = CONFIGS[data["name"]].to_dict() if data.get("name") in CONFIGS else {}
         merged = {**base, **{k: v for k, v in data.items() if k in known}}
-        missing = known - set(merged) - {"seed", "pretrained", "norm"}
+        missing = known - set(merged) - {"seed", "pretrained", "norm", "amp", "compile"}
         if missing:
             raise ValueError(f"the stored config lacks {', '.join(sorted(missing))}")
         for key in ("min_size", "anchor_sizes", "anchor_ratios", "steps"):
@@ -158,6 +160,7 @@ R50_FPN = Config(
     checkpoint_period=5000,
     log_period=20,
     workers=4,
+    amp=True,  # its GPU runs; unmeasured here (no GPU)
 )
 
 CONFIGS = {c.name: c for c in (TINY, R50_FPN)}

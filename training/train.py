@@ -190,15 +190,18 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
         if dist.main:
             (out / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
             _trim_metrics(out, start)  # lines of an interrupted run past its newest checkpoint are redone
-        net = model
+        net = torch.compile(model) if config.compile else model
         if dist.world > 1:
             ids = [device.index] if device.type == "cuda" else None
-            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            net = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
         loader = torch.utils.data.DataLoader(
             _Loader(dataset, config.keypoints), batch_sampler=_Plan(config, len(dataset), dist, start, total),
             num_workers=config.workers, collate_fn=lambda batch: batch,
             generator=torch.Generator().manual_seed(config.seed),  # not the global RNG: a resumed run draws alike
+            pin_memory=device.type == "cuda", persistent_workers=config.workers > 0,
+            prefetch_factor=4 if config.workers > 0 else None,  # batches ready ahead: a GPU waits for none
         )  # fmt: skip
+        precision = Precision(config.amp, device)
         writer = _tensorboard(out) if dist.main else None
         evaluator = None
         if (evaluate_every or eval_data or (evaluate_at_end and chart_assets is not None)) and dist.main:
@@ -212,17 +215,17 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             factor = lr_factor(config, it, total)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * factor
-            imgs = [img.to(device) for img, _ in batch]
-            targets = [{k: v.to(device) for k, v in t.items()} for _, t in batch]
-            losses = net(imgs, targets)
+            imgs = [img.to(device, non_blocking=True) for img, _ in batch]
+            targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for _, t in batch]
+            with precision.autocast():
+                losses = net(imgs, targets)
+            losses = {k: v.float() for k, v in losses.items()}
             loss = sum(losses.values())
             if not _all_finite(dist, loss):
                 raise TrainingError(f"iteration {it + 1}: the loss is not finite ({_floats(losses)}); "
                                     f"the newest checkpoint in {out} is unaffected")  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            optimizer.step()
+            precision.step(loss, optimizer, model.parameters())
             done = it + 1
             if bar is not None:
                 bar.update(1)
@@ -268,6 +271,32 @@ def _trim_metrics(out: Path, start: int) -> None:
     tmp = out / ".metrics.jsonl.tmp"
     tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
     os.replace(tmp, out / "metrics.jsonl")
+
+
+class Precision:
+    """Mixed precision when the config asks for it: float16 with a gradient scaler on a GPU, bfloat16 on the CPU
+    (no scaler needed); full precision otherwise. Gradients are unscaled before they are clipped."""
+
+    def __init__(self, enabled: bool, device: torch.device):
+        self.enabled, self.device = enabled, device
+        self.dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if enabled and device.type == "cuda" else None
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.enabled)
+
+    def step(self, loss, optimizer, parameters) -> None:
+        parameters = list(parameters)
+        if self.scaler is None:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(parameters, 10.0)
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(parameters, 10.0)
+        self.scaler.step(optimizer)
+        self.scaler.update()
 
 
 def _check_same_run(stored: dict, config: Config, path: Path) -> None:

@@ -105,6 +105,15 @@ class DraftView(AnnotatorView):
         return Response({"saved_at": saved_at, "lease_expires_at": lease_expires_at})
 
 
+class LeaveView(AnnotatorView):
+    @extend_schema(request=None, responses=answers({204: None}),
+                   description="Put your task down (you switch queues): others may take it; if nobody does, "
+                   "you find it again with your draft.")  # fmt: skip
+    def post(self, request, pk: int):
+        services.leave(request.user, pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class SubmitView(AnnotatorView):
     @extend_schema(
         request=inline_serializer(

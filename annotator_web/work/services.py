@@ -139,6 +139,20 @@ def _check_lease(user, task: Task) -> Task:
     return task
 
 
+def leave(user, task_id: int) -> None:
+    """The annotator puts their task down (they switch to another queue): the lease ends now, so the next
+    annotator who asks may take it (starting afresh: a draft is its author's); if nobody has, the author finds
+    it again with their draft."""
+    now = timezone.now()
+    live = Task.objects.filter(pk=task_id, assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
+    if not live.update(lease_expires_at=now, updated_at=now):
+        task = Task.objects.filter(pk=task_id).first()
+        if task is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        _check_lease(user, task)
+    audit(user, "leave", Task.objects.select_related("project").get(pk=task_id))
+
+
 def save_draft(user, task_id: int, draft: dict):
     """Keep ``draft`` on the task and renew the lease; (saved at, lease expires at). The draft's update is one
     statement that holds the rule itself (only on the annotator's live lease), so no lock is taken."""

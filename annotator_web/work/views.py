@@ -31,6 +31,7 @@ def app_config(request, mode: str) -> dict:
             "next": reverse("api-task-next"),
             "draft": task_url + "/draft",
             "submit": task_url + "/submit",
+            "leave": task_url + "/leave",
             "review_next": reverse("api-review-next"),
             "review": task_url + "/review",
         },

@@ -112,6 +112,12 @@ async function openTask(t: Task): Promise<void> {
 
 async function next(): Promise<void> {
   remember();
+  try {
+    await putDownIfSwitching();
+  } catch (error) {
+    showNotice(`The open task could not be put down: ${error instanceof ApiError ? error.message : error}`, "error");
+    return;
+  }
   closeEditor();
   workspace.replaceChildren(el("p", { class: "loading", text: "Asking for the next task…" }));
   try {
@@ -131,6 +137,20 @@ async function next(): Promise<void> {
   } catch (error) {
     workspace.replaceChildren();
     showNotice(error instanceof ApiError ? error.message : `Something went wrong: ${error}`, "error");
+  }
+}
+
+/** Switching to another project or stage with a task open: save its draft and put it down, so that it does not
+ * stay leased while this annotator works elsewhere (someone else may take it; if nobody has, it comes back). */
+async function putDownIfSwitching(): Promise<void> {
+  if (!task || review || !editor) return;
+  if (task.project === projectSelect.value && String(task.stage) === stageSelect.value) return;
+  const leaving = task;
+  try {
+    await editor.flush();
+    await api.json("POST", config.urls.leave.replace("{id}", String(leaving.id)));
+  } catch (error) {
+    if (!(error instanceof ApiError && error.leaseLost)) throw error; // already not ours: nothing to put down
   }
 }
 

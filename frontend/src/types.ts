@@ -12,7 +12,7 @@ export interface Config {
   projects: { name: string; paused: boolean; body_model: string; synthetic: boolean }[];
   parts: PartInfo[];
   charts: string[];
-  urls: { next: string; draft: string; submit: string; review_next: string; review: string };
+  urls: { next: string; draft: string; submit: string; leave: string; review_next: string; review: string };
   autosave_ms: number;
 }
 
