@@ -131,7 +131,7 @@ def run(name: str, out: Path, data: Path, images: Path, test: Path, test_images:
         extra = dense_targets(model, data, images, configs.TEACHER_POINTS, configs.get("tiny").teacher_weight)
     config = configs.get("tiny", **overrides)
     train(config, data, images, folder / "run", chart_assets=chart_assets, progress=False, extra_points=extra,
-          eval_data=test, evaluate_every=config.checkpoint_period)  # fmt: skip
+          eval_data=test, eval_images=test_images, evaluate_every=config.checkpoint_period)  # fmt: skip
     train_s = time.perf_counter() - t0
     numbers = Evaluator(chart_assets, test, test_images)(load_run(folder / "run"))
     curve = [{"iteration": r["iteration"], "gps_ap": r["eval"]["gps"]["AP"]}

@@ -249,3 +249,23 @@ def test_mixed_precision_trains_on_the_cpu_with_bfloat16(synthetic_set, tmp_path
     assert all(np.isfinite(r["loss"]) for r in records if "loss" in r) and records[-1].get("done")
     assert json.loads((tmp_path / "amp" / "config.json").read_text())["amp"] is True
     assert configs.get("r50_fpn").amp and not configs.get("tiny").amp, "GPU runs of r50_fpn use it by default"
+
+
+def test_held_out_data_is_read_from_its_own_folder(synthetic_set, tmp_path):
+    """--eval-data's images may live elsewhere (--eval-images): a held-out split is not mistaken for the
+    training images of the same names."""
+    data, folder, _, chart_assets = synthetic_set
+    held = tmp_path / "held-out"
+    held.mkdir()
+    gt = json.loads(Path(data).read_text())
+    gt["images"] = gt["images"][:2]
+    for img in gt["images"]:
+        shutil.copy(Path(folder) / img["file_name"], held / f"h{img['file_name']}")
+        img["file_name"] = f"h{img['file_name']}"
+    (held / "gt.json").write_text(json.dumps(gt))
+    _cli("train", "--config", "tiny", "--iterations", "2", "--data", data, "--images", folder, "--out",
+         tmp_path / "r", "--chart-assets", chart_assets, "--eval-data", held / "gt.json", "--eval-images", held,
+         "--no-progress")  # fmt: skip
+    evaluated = [r for r in read_metrics(tmp_path / "r") if "eval" in r]
+    assert evaluated and evaluated[-1]["eval"]["pointwise"]["points"] > 0
+    assert (tmp_path / "r" / "summary.html").exists(), "train writes the summary when it evaluates"

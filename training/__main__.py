@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-points", type=_count(1), default=TEACHER_POINTS, help="dense teacher targets per person")
     t.add_argument("--eval-period", type=_count(1), help="evaluate (GPS) every N iterations and at the end")
     t.add_argument("--eval-data", type=Path, help="evaluate on this file (default: --data), at the end at least")
+    t.add_argument("--eval-images", type=Path, help="the folder of --eval-data's images (default: --images)")
     t.add_argument("--no-eval", action="store_true", help="skip the evaluation at the end of the run")
     t.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision (float16 on a GPU, bfloat16 on the CPU); default: the config's")  # fmt: skip
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check_inputs(args) -> None:
-    for name in ("data", "images", "chart_assets", "teacher", "eval_data"):
+    for name in ("data", "images", "chart_assets", "teacher", "eval_data", "eval_images"):
         path = getattr(args, name, None)
         if path is not None and not Path(path).exists():
             raise FileNotFoundError(f"--{name.replace('_', '-')} {path}: no such file or folder")
@@ -132,13 +133,15 @@ def _train(args) -> int:
                               config.teacher_points_per_person, config.teacher_weight)  # fmt: skip
     last = train(config, args.data, args.images, args.out, chart_assets=args.chart_assets, resume=args.resume,
                  progress=not args.no_progress, extra_points=extra, evaluate_every=args.eval_period,
-                 eval_data=args.eval_data, evaluate_at_end=not args.no_eval)  # fmt: skip
+                 eval_data=args.eval_data, evaluate_at_end=not args.no_eval,
+                 eval_images=args.eval_images)  # fmt: skip
     if last:
         print(json.dumps(last))
     if args.chart_assets is not None and not args.no_eval:  # a page to look at: losses, evaluation, predictions
         from .summary import write_summary
 
-        print(f"summary: {write_summary(args.out, args.eval_data or args.data, args.images)}")
+        shown = (args.eval_data, args.eval_images or args.images) if args.eval_data else (args.data, args.images)
+        print(f"summary: {write_summary(args.out, *shown)}")
     return 0
 
 

@@ -168,12 +168,13 @@ class DensePoseRoIHeads(RoIHeads):
 
 
 def _sample(maps: torch.Tensor, roi: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Bilinear samples of (R, C, S, S) maps at points (RoI index, x, y in 0..1 of the RoI): (P, C)."""
-    out = torch.empty(len(roi), maps.shape[1], dtype=maps.dtype, device=maps.device)
+    """Bilinear samples of (R, C, S, S) maps at points (RoI index, x, y in 0..1 of the RoI): (P, C), in float32
+    (grid_sample runs in float32 under mixed precision; the losses are taken at full precision)."""
+    out = torch.empty(len(roi), maps.shape[1], dtype=torch.float32, device=maps.device)
     for r in torch.unique(roi):
         sel = torch.where(roi == r)[0]
         grid = torch.stack([px[sel], py[sel]], dim=1)[None, None] * 2 - 1  # (1, 1, n, 2)
-        out[sel] = F.grid_sample(maps[r : r + 1], grid, mode="bilinear", align_corners=False)[0, :, 0].T
+        out[sel] = F.grid_sample(maps[r : r + 1].float(), grid.float(), mode="bilinear", align_corners=False)[0, :, 0].T
     return out
 
 

@@ -137,11 +137,13 @@ class _Plan(torch.utils.data.Sampler):
 def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Path | None = None,
           resume: bool = False, progress: bool = True, extra_points: dict | None = None,
           on_log: Callable[[dict], None] | None = None, evaluate_every: int | None = None,
-          eval_data: Path | None = None, evaluate_at_end: bool = True) -> dict:  # fmt: skip
+          eval_data: Path | None = None, evaluate_at_end: bool = True,
+          eval_images: Path | None = None) -> dict:  # fmt: skip
     """Train ``config`` on an exported DensePose-COCO file; returns the last logged record.
 
     Evaluation (GPS) runs at the end whenever ``chart_assets`` (the evaluation mesh) is given, unless
     ``evaluate_at_end`` is False, and every ``evaluate_every`` iterations when asked; it runs on ``eval_data``
+    (whose images are in ``eval_images``, default: the training images' folder)
     (default: the training file), at most ``EVAL_MAX_IMAGES`` of its images, in the main process, and is
     logged too. ``on_log`` sees every record."""
     from .evaluate import Evaluator
@@ -205,7 +207,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
         writer = _tensorboard(out) if dist.main else None
         evaluator = None
         if (evaluate_every or eval_data or (evaluate_at_end and chart_assets is not None)) and dist.main:
-            evaluator = Evaluator(chart_assets, eval_data or data, images, max_images=EVAL_MAX_IMAGES)
+            evaluator = Evaluator(chart_assets, eval_data or data, eval_images or images, max_images=EVAL_MAX_IMAGES)
         evaluate_every = evaluate_every or total
         bar = _bar(progress and dist.main, start, total)
         record: dict = {}
