@@ -174,11 +174,13 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
         model = build_model(config).to(device)
         optimizer = _optimizer(config, model)
         start = 0
+        precision = Precision(config.amp, device)
         if resume and found:
             state = torch.load(found[-1][1], map_location="cpu", weights_only=False)
             _check_same_run(state.get("config") or {}, config, found[-1][1])
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
+            precision.load_state_dict(state.get("scaler"))
             start = state["iteration"]
             if start > total:
                 raise TrainingError(f"{found[-1][1]} is already past {total} iterations (at {start})")
@@ -203,7 +205,6 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             pin_memory=device.type == "cuda", persistent_workers=config.workers > 0,
             prefetch_factor=4 if config.workers > 0 else None,  # batches ready ahead: a GPU waits for none
         )  # fmt: skip
-        precision = Precision(config.amp, device)
         writer = _tensorboard(out) if dist.main else None
         evaluator = None
         if (evaluate_every or eval_data or (evaluate_at_end and chart_assets is not None)) and dist.main:
@@ -245,7 +246,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
                 if dist.main:
                     _save(out / checkpoint_name(done), {"model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "iteration": done, "config": config.to_dict(),
-                          "rng": rng})  # fmt: skip
+                          "rng": rng, "scaler": precision.state_dict()})  # fmt: skip
             if evaluator is not None and (done % evaluate_every == 0 or done == total):
                 numbers = evaluator(model)
                 model.train()
@@ -286,6 +287,14 @@ class Precision:
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.enabled)
+
+    def state_dict(self) -> dict | None:
+        """The loss scale and its counters (kept in checkpoints: a resumed GPU run goes on with them)."""
+        return self.scaler.state_dict() if self.scaler is not None else None
+
+    def load_state_dict(self, state: dict | None) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
 
     def step(self, loss, optimizer, parameters) -> None:
         parameters = list(parameters)
