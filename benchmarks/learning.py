@@ -37,13 +37,13 @@ METRICS = (("GPS AP", "gps", "AP"), ("GPSm AP", "gpsm", "AP"), ("AUC10", "pointw
            ("AUC30", "pointwise", "auc30"))  # fmt: skip
 
 
-def dense_person(img, person, ann_id: int, image_id: int, count: int, rng):
-    """The person with every ground-truth point of their pixels (up to ``count``, evenly drawn) instead of the
-    sparse stage-2 points."""
-    from pipeline import boxframe
-    from pipeline.synthetic.coco import person_record
+def dense_person(img, person, sparse, count: int, rng):
+    """``sparse`` (the person's record with the stage-2 points) with every ground-truth point of their pixels
+    instead (up to ``count``, evenly drawn)."""
+    from dataclasses import replace
 
-    sparse = person_record(person, image_id, ann_id)
+    from pipeline import boxframe
+
     if not sparse.has_points:
         return sparse
     rows, cols = np.nonzero((img.instance == person.index) & (img.chart > 0))
@@ -53,8 +53,6 @@ def dense_person(img, person, ann_id: int, image_id: int, count: int, rng):
     bx, by = boxframe.from_image(person.bbox, cols + 0.5, rows + 0.5)
     inside = (bx >= 0) & (bx <= 256) & (by >= 0) & (by <= 256)
     rows, cols, bx, by = rows[inside], cols[inside], bx[inside], by[inside]
-    from dataclasses import replace
-
     return replace(sparse, box_x=bx, box_y=by, chart=img.chart[rows, cols].astype(np.int64),
                    u=img.uv[rows, cols, 0].astype(np.float64), v=img.uv[rows, cols, 1].astype(np.float64))  # fmt: skip
 
@@ -86,7 +84,7 @@ def make_series(cache: str, folder: Path, seed: int, count: int | None, min_peop
                 sparse.append(record)
                 people += record.has_points
                 if index < dense_for:
-                    dense.append(dense_person(img, person, ann_id, image_id, dense_points, rng))
+                    dense.append(dense_person(img, person, record, dense_points, rng))
             if min_people is not None and people >= min_people:
                 break
     return {"images": images, "sparse": sparse, "dense": dense}

@@ -15,7 +15,7 @@ from annotator_web.launcher import redis_answers
 from annotator_web.work import services
 from pipeline.assets import ensure_assets, load_assets
 from pipeline.body import load_body_model
-from tests.stack import ASSET_CACHE, Stack, redis_url, services_required
+from tests.stack import ASSET_CACHE, Stack, redis_url, unavailable
 
 PASSWORD = "a-long-test-password-1"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
@@ -97,10 +97,7 @@ def _redis_reachable() -> bool:
 @pytest.fixture(params=["redis", "filesystem"])
 def broker(request):
     if request.param == "redis" and not _redis_reachable():
-        message = f"no Redis answers at {redis_url()}"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"no Redis answers at {redis_url()}")
     return request.param
 
 
@@ -146,9 +143,7 @@ def eval_mesh(assets):
 def chromium():
     exe = shutil.which("chromium")
     if exe is None:
-        if services_required():
-            pytest.fail("Debian's chromium is not installed (make test installs it)")
-        pytest.skip("chromium is not installed")
+        unavailable("Debian's chromium is not installed (make test installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -34,6 +34,25 @@ def services_required() -> bool:
     return os.environ.get("CI", "") not in ("", "0", "false") or os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def unavailable(message: str):
+    """What a test needs is missing here: a failure where services are required (CI), else a skip saying what."""
+    import pytest
+
+    if services_required():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def frontend_tool(name: str) -> Path:
+    """The frontend folder, once its npm package ``name`` is installed (else :func:`unavailable`)."""
+    import shutil
+
+    frontend = ROOT / "frontend"
+    if not (frontend / "node_modules" / ".bin" / name).exists() or shutil.which("npx") is None:
+        unavailable("the frontend's packages are not installed (make test installs them)")
+    return frontend
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,24 +2,17 @@
 frontend/src/api-schema.d.ts): the two cannot drift apart unnoticed."""
 
 import os
-import shutil
 import subprocess
 
-import pytest
 from django.core.management import call_command
 
-from tests.stack import ROOT, services_required
+from tests.stack import ROOT, frontend_tool
 
 TYPES = ROOT / "frontend" / "src" / "api-schema.d.ts"
 
 
 def test_the_frontends_api_types_are_generated_from_the_schema(tmp_path):
-    frontend = ROOT / "frontend"
-    if not (frontend / "node_modules" / ".bin" / "openapi-typescript").exists() or shutil.which("npx") is None:
-        message = "the frontend's packages are not installed (make test installs them)"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    frontend = frontend_tool("openapi-typescript")
     call_command("spectacular", file=str(tmp_path / "schema.yaml"), validate=True)
     done = subprocess.run(["npx", "openapi-typescript", str(tmp_path / "schema.yaml"), "--array-length", "-o",
                            str(tmp_path / "api-schema.d.ts")], cwd=frontend, capture_output=True, text=True,

@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from tests.stack import ASSET_CACHE, ROOT, services_required
+from tests.stack import ASSET_CACHE, ROOT, unavailable
 
 pytestmark = pytest.mark.stack
 
@@ -17,9 +17,7 @@ def postgres_server() -> str:
     """The PostgreSQL server of the tests' database (the benchmarks make databases of their own on it)."""
     db = settings.DATABASES["default"]
     if "postgresql" not in db["ENGINE"]:
-        if services_required():
-            pytest.fail("the benchmarks need PostgreSQL (DATABASE_URL)")
-        pytest.skip("the benchmarks need PostgreSQL (DATABASE_URL)")
+        unavailable("the benchmarks need PostgreSQL (DATABASE_URL)")
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
 

@@ -5,10 +5,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.stack import services_required
+from tests.stack import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.org", "POSTGRES_PASSWORD": "pw"}
@@ -17,9 +16,7 @@ ENV = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.org", "POSTGRES_PASSWOR
 def compose(*args, env=ENV):
     exe = shutil.which("docker-compose")
     if exe is None:
-        if services_required():
-            pytest.fail("docker-compose is not installed (make test installs it)")
-        pytest.skip("docker-compose is not installed")
+        unavailable("docker-compose is not installed (make test installs it)")
     full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **env}
     return subprocess.run([exe, "-f", str(ROOT / "docker-compose.yml"), *args], env=full_env,
                           capture_output=True, text=True, cwd=ROOT)  # fmt: skip

@@ -4,28 +4,21 @@ browser: real view bundles and the server's answers for clicks on them are writt
 
 import json
 import os
-import shutil
 import subprocess
 
 import numpy as np
-import pytest
 
 from pipeline.correspond import ClickMapper
 from pipeline.render.bundle import bundle_faces, part_bundle
 from pipeline.render.raster import NO_FACE
-from tests.stack import ROOT, services_required
+from tests.stack import frontend_tool
 
 PARTS = (1, 2, 4, 14)  # torso, a hand, a foot, the head: large and small parts
 CLICKS_PER_PART = 400
 
 
 def test_the_browser_maps_clicks_as_the_server_does(assets, tmp_path):
-    frontend = ROOT / "frontend"
-    if not (frontend / "node_modules" / ".bin" / "vitest").exists() or shutil.which("npx") is None:
-        message = "the frontend's packages are not installed (make test installs them)"
-        if services_required():
-            pytest.fail(message)
-        pytest.skip(message)
+    frontend = frontend_tool("vitest")
     mapper = ClickMapper(assets)
     rng = np.random.default_rng(0)
     cases = []

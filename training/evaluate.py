@@ -64,9 +64,11 @@ def records_of(output: dict, image_id: int) -> list[dict]:
         v = torch.zeros((h, w), dtype=dp["v"].dtype)
         if len(shown):
             u_maps, v_maps = _resized(dp["u"][k, shown], h, w), _resized(dp["v"][k, shown], h, w)
-            slot = torch.searchsorted(shown, chart.clamp(min=int(shown[0])))[None]  # each pixel's chart among them
-            u = torch.where(fg, u_maps.gather(0, slot.clamp(max=len(shown) - 1))[0], u).clamp(0, 1)
-            v = torch.where(fg, v_maps.gather(0, slot.clamp(max=len(shown) - 1))[0], v).clamp(0, 1)
+            slot_of = torch.zeros(dp["u"].shape[1], dtype=torch.long)  # chart -> its place among the shown ones
+            slot_of[shown] = torch.arange(len(shown))
+            slot = slot_of[chart][None]
+            u = torch.where(fg, u_maps.gather(0, slot)[0], u).clamp(0, 1)
+            v = torch.where(fg, v_maps.gather(0, slot)[0], v).clamp(0, 1)
         out.append({"image_id": int(image_id), "category_id": 1, "bbox": [x0, y0, x1 - x0, y1 - y0],
                     "score": float(score), "uv_shape": [3, h, w],
                     "uv_data": encode_uv_png(chart.numpy(), u.numpy(), v.numpy(), fast=True)})  # fmt: skip

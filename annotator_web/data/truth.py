@@ -52,15 +52,6 @@ class TruthCache:
         truth = self.image(image_id) if index is not None else None
         return None if truth is None else (truth, index)
 
-    def preload(self, project: str) -> None:
-        """Read the truth of every person of a project now: afterwards :meth:`person` answers from memory (no
-        database connection from other threads)."""
-        people = Person.objects.filter(image__project__name=project).values_list("pk", "image_id", "source_id")
-        for pk, image_id, source_id in people:
-            with self._lock:
-                self._people[pk] = (image_id, person_index(source_id))
-            self.image(image_id)
-
     def forget_images(self, keep: int | None = None) -> None:
         """Drop what was read (but image ``keep``): for a pass over many images in turn."""
         with self._lock:

@@ -21,11 +21,6 @@ def person_record(person: PersonTruth, image_id: int, ann_id: int) -> DensePoseP
                                        u=[p["U"] for p in pts], v=[p["V"] for p in pts])  # fmt: skip
 
 
-def annotation(person: PersonTruth, image_id: int, ann_id: int) -> dict:
-    """The person's DensePose-COCO record as JSON."""
-    return person_record(person, image_id, ann_id).to_json()
-
-
 def _images_and_people(images: list[SyntheticImage], file_names: list[str] | None = None):
     records, image_id = [], {}
     for k, img in enumerate(images):
