@@ -29,7 +29,7 @@ from pipeline.render import views as V
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE
 
-ASSET_FORMAT = "2"  # bump whenever the views, pictures or buffers change
+ASSET_FORMAT = "3"  # bump whenever the views, pictures or buffers change
 CONTACT_THUMB = 160
 Progress = Callable[[float, str], None]
 
@@ -176,6 +176,7 @@ def _build(model: BodyModel, template: BodyTemplate, out: Path, report: Progress
                 "coverage_area": round(pv.coverage_area, 5),
                 "unseen_faces": len(pv.unseen_faces),
                 "directions": [np.round(v.direction, 4).tolist() for v in pv.views],
+                "labels": [V.direction_label(v.direction) for v in pv.views],
             }
         )
     timings["ms_per_view"] = round(1000 * float(np.mean(render_s)), 1)

@@ -42,22 +42,24 @@ NUM_MASK_PARTS = len(MASK_PART_NAMES)  # 14
 MASK_PARTS = tuple(range(1, NUM_MASK_PARTS + 1))
 
 # Display colours of the mask parts (RGB), for the annotator's palette and the review overlays: left parts
-# warm, right parts cool, so a left/right mix-up shows at a glance.
+# warm, right parts cool, so a left/right mix-up shows at a glance. Chosen so that every two of them differ by at
+# least 12 CIEDE2000 units for normal vision and under simulated deuteranopia, and none is near white or black
+# (a mask must show on light and dark clothing); tests/test_parts.py checks it.
 MASK_PART_COLORS = (
-    (250, 250, 250),  # Torso (white: it reads on any photo)
-    (30, 120, 220),  # Right Hand
-    (230, 80, 40),  # Left Hand
-    (200, 40, 120),  # Left Foot
-    (20, 160, 170),  # Right Foot
-    (70, 90, 200),  # Upper Leg Right
-    (240, 140, 30),  # Upper Leg Left
-    (110, 170, 240),  # Lower Leg Right
-    (250, 200, 40),  # Lower Leg Left
-    (200, 60, 60),  # Upper Arm Left
-    (50, 150, 90),  # Upper Arm Right
-    (240, 120, 150),  # Lower Arm Left
-    (120, 200, 110),  # Lower Arm Right
-    (150, 90, 200),  # Head
+    (202, 23, 118),  # Torso (magenta)
+    (46, 203, 255),  # Right Hand
+    (201, 23, 0),  # Left Hand
+    (210, 98, 97),  # Left Foot
+    (79, 135, 255),  # Right Foot
+    (7, 103, 110),  # Upper Leg Right
+    (241, 192, 159),  # Upper Leg Left
+    (14, 161, 162),  # Lower Leg Right
+    (244, 96, 0),  # Lower Leg Left
+    (252, 110, 165),  # Upper Arm Left
+    (84, 218, 210),  # Upper Arm Right
+    (255, 193, 65),  # Lower Arm Left
+    (0, 85, 194),  # Lower Arm Right
+    (0, 111, 50),  # Head
 )
 
 # --- charts (dp_I = 1..24) -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from annotator_web.work import services
 from annotator_web.work.api import task_json
 from annotator_web.work.models import SampledPoint, Submission, Task
 from pipeline import parts
+from pipeline.body.base import FRONT, LEFT, UP
 from pipeline.coco.densepose import encode_rle
 from pipeline.render import views as V
 from pipeline.render.bundle import NO_LOCAL_FACE, part_bundle, read_part_bundle
@@ -37,6 +38,15 @@ def test_a_bundle_holds_the_part_views_exactly(assets, part):
     for cam, sent in zip(assets.cameras[part - 1], header["cameras"], strict=True):
         assert np.allclose(np.reshape(sent["rotation"], (3, 3)), cam.rotation)
         assert np.allclose(sent["position"], cam.position) and sent["fx"] == cam.fx
+    # each view says where its camera stands: the direction from the part's centre to the camera, in the body's axes
+    corners = assets.vertices[np.unique(assets.faces[(assets.face_part == part) & assets.exterior])]
+    centre = (corners.min(axis=0) + corners.max(axis=0)) / 2
+    for cam, sent in zip(assets.cameras[part - 1], header["directions"], strict=True):
+        to_camera = (cam.position - centre) / np.linalg.norm(cam.position - centre)
+        assert [sent["front"], sent["left"], sent["up"]] == pytest.approx(
+            [to_camera @ FRONT, to_camera @ LEFT, to_camera @ UP], abs=1e-6
+        )
+        assert sent["label"] == V.direction_label(to_camera)
 
 
 @pytest.fixture

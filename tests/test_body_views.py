@@ -8,6 +8,7 @@ import trimesh
 
 from pipeline import parts
 from pipeline.assets import ensure_assets, id_buffers
+from pipeline.body.base import FRONT, LEFT, UP
 from pipeline.correspond import (
     CHUNK,
     OFF_SURFACE,
@@ -19,6 +20,7 @@ from pipeline.correspond import (
     ClickMapper,
 )
 from pipeline.geodesic import Geodesics
+from pipeline.render import views as V
 from pipeline.render.raster import NO_FACE, pixel_centres
 from tests.stack import ASSET_CACHE
 
@@ -68,6 +70,42 @@ def test_every_visible_face_is_seen_in_some_view(assets):
     # only the insides of the mouth, ears and eye sockets can never be seen
     hidden = assets.face_part[~assets.exterior]
     assert set(np.unique(hidden)) <= {parts.MASK_PART_NAMES.index("Head") + 1}
+
+
+@pytest.mark.parametrize(
+    ("direction", "label"),
+    [
+        (FRONT, "front"),
+        (-FRONT, "back"),
+        (LEFT, "left"),  # the person's own left: a camera at their left hand
+        (-LEFT, "right"),
+        (UP, "above"),
+        (-UP, "below"),
+        (FRONT + LEFT, "front-left"),
+        (-FRONT - LEFT + UP, "back-right, above"),
+        (FRONT + 0.3 * LEFT, "front"),  # 17 degrees off the front: still the front
+        (UP + 0.3 * FRONT, "above"),
+        (-FRONT + 0.5 * LEFT - 0.5 * UP, "back-left, below"),
+    ],
+)
+def test_a_view_is_named_for_where_its_camera_stands(direction, label):
+    assert V.direction_label(direction) == label
+
+
+def test_views_are_oriented_the_same_way_for_every_part(assets):
+    order = [name for name, _ in V.CANONICAL_VIEWS]
+    for c in assets.report["coverage"]:
+        labels, directions = c["labels"], np.array(c["directions"])
+        assert labels == [V.direction_label(d) for d in directions], c["name"]
+        # the front-most view first, for every part; then those named front, back, left, right, above, below
+        fronts = directions @ FRONT
+        assert fronts[0] == fronts.max() and fronts[0] > 0.5, (c["name"], labels)
+        canonical = [label for label in labels[1:] if label in order]
+        assert labels[1 : 1 + len(canonical)] == sorted(canonical, key=order.index), (c["name"], labels)
+        assert len(set(labels)) == 6 or c["name"] == "Head", (c["name"], labels)
+    by_name = {c["name"]: c["labels"] for c in assets.report["coverage"]}
+    # the torso and the limbs are seen from all six sides
+    assert by_name["Torso"] == order and by_name["Upper Leg Left"] == order
 
 
 def test_assets_are_cached_by_content(anny, assets):

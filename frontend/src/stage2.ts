@@ -1,6 +1,8 @@
 // Stage 2: for each point sampled in the part masks, the annotator clicks the matching spot on any of the six
 // views of that body part; the chosen surface point then appears on all six views at once (computed here
-// from the part's view bundle, no server round trip), hidden views showing it as hidden.
+// from the part's view bundle, no server round trip per click), hidden views showing it as hidden. One click a
+// point: after a click the editor moves on by itself a moment later (a click meanwhile corrects the answer, ←
+// goes back); each view is labelled with where its camera stands, and can be zoomed with the wheel.
 
 import { Autosaver } from "./autosave";
 import type { Api } from "./api";
@@ -8,11 +10,18 @@ import { ask, el, isTyping, rgb } from "./dom";
 import { ImageCanvas, dimOutside, loadImage } from "./canvas";
 import { boxToImage } from "./geometry";
 import { PartSurface, type SurfaceHit } from "./surface";
-import { countClick, recordLatency } from "./testhooks";
+import { advanceDelay, countClick, recordLatency } from "./testhooks";
 import type { Answer, Config, Editor, SampledPoint, Task } from "./types";
+import { viewIcon } from "./viewicon";
 
 // The chosen point on the views: one strong colour that no part colour or view shading is close to.
 const MARKER = "#ff1f5a";
+
+// After a click, how long the answer stays on screen (markers on all six views) before the next point shows.
+export const ADVANCE_MS = 400;
+const ADVANCE_KEY = "densepose.stage2.advance"; // localStorage: "off" when the annotator moves on with → only
+const MAX_ZOOM = 6;
+const DRAG_PX = 4; // a pointer that moves further than this between down and up pans; it is not a click
 
 const STATUS_TEXT: Record<Answer["status"], string> = {
   ok: "placed",
@@ -29,7 +38,10 @@ export class CorrespondenceEditor implements Editor {
   private surfaces = new Map<number, Promise<PartSurface>>();
   private img!: HTMLImageElement;
   private view!: ImageCanvas;
-  private cells: { cell: HTMLElement; picture: HTMLImageElement; overlay: HTMLCanvasElement }[] = [];
+  private cells: { cell: HTMLElement; picture: HTMLImageElement; overlay: HTMLCanvasElement; zoom: HTMLElement;
+    label: HTMLElement; scale: number; x: number; y: number }[] = [];
+  private advanceTimer: number | undefined;
+  private autoAdvance = localStorage.getItem(ADVANCE_KEY) !== "off";
   private saver: Autosaver | null = null;
   private title = el("div", { class: "point-title" });
   private info = el("div", { class: "point-info" });
@@ -105,13 +117,30 @@ export class CorrespondenceEditor implements Editor {
       add("Unsure", "U", () => this.mark("unsure"), "mark");
     }
     add("Next", "→", () => this.move(1));
+    if (!this.readOnly) {
+      const box = el("input", { type: "checkbox", class: "auto-advance" }) as HTMLInputElement;
+      box.checked = this.autoAdvance;
+      box.addEventListener("change", () => {
+        this.autoAdvance = box.checked;
+        localStorage.setItem(ADVANCE_KEY, box.checked ? "on" : "off");
+        if (!box.checked) this.cancelAdvance();
+        box.blur();
+      });
+      nav.append(el("label", { class: "check", title: "one click a point: the next point shows a moment after a click" },
+        box, " move on after a click"));
+    }
     left.append(this.title, area, nav, this.progress, this.status);
     const grid = el("div", { class: "views" });
     for (let v = 0; v < 6; v++) {
       const picture = el("img", { class: "view-picture", alt: `view ${v + 1}`, draggable: "false" }) as HTMLImageElement;
       const overlay = el("canvas", { class: "view-overlay", width: 512, height: 512, "data-view": v }) as HTMLCanvasElement;
-      const cell = el("div", { class: "view-cell", "data-view": v }, picture, overlay, el("span", { class: "view-label", text: `view ${v + 1}` }));
-      overlay.addEventListener("pointerdown", (e) => this.onViewClick(v, e), { signal });
+      const zoom = el("div", { class: "view-zoom" }, picture, overlay);
+      const label = el("span", { class: "view-label", text: `view ${v + 1}` });
+      const reset = el("button", { class: "zoom-reset", title: "show the whole view", text: "1:1" });
+      const cell = el("div", { class: "view-cell", "data-view": v }, zoom, label, reset);
+      reset.addEventListener("click", () => this.setZoom(v, 1, 0, 0));
+      this.listenPointer(v, overlay, signal);
+      cell.addEventListener("wheel", (e) => this.onWheel(v, e), { signal, passive: false });
       picture.addEventListener("load", () => {
         if (picture.src !== this.pictureUrl(this.shownPart, v)) return; // an earlier part's picture, too late
         this.loadedPart[v] = this.shownPart;
@@ -119,7 +148,7 @@ export class CorrespondenceEditor implements Editor {
         cell.classList.remove("loading");
       }, { signal });
       grid.append(cell);
-      this.cells.push({ cell, picture, overlay });
+      this.cells.push({ cell, picture, overlay, zoom, label, scale: 1, x: 0, y: 0 });
     }
     const right = el("div", { class: "stage2-right" }, grid, this.info);
     this.root.append(el("div", { class: "stage2" }, left, right));
@@ -133,6 +162,7 @@ export class CorrespondenceEditor implements Editor {
   }
 
   private show(index: number): void {
+    this.cancelAdvance();
     this.current = index;
     const p = this.points[index];
     const part = this.config.parts[p.part - 1];
@@ -143,10 +173,12 @@ export class CorrespondenceEditor implements Editor {
     );
     if (this.shownPart !== p.part) {
       this.shownPart = p.part;
-      this.cells.forEach(({ cell, picture, overlay }, v) => {
+      this.cells.forEach(({ cell, picture, overlay, label }, v) => {
         // until the new picture is on screen, clicks on this cell do not count (they would be read as the new
         // part's while the annotator sees the old one)
         this.loadedPart[v] = 0;
+        this.setZoom(v, 1, 0, 0);
+        label.replaceChildren(`view ${v + 1}`);
         cell.classList.add("loading");
         delete cell.dataset.part;
         picture.src = this.pictureUrl(p.part, v);
@@ -159,9 +191,98 @@ export class CorrespondenceEditor implements Editor {
         this.preloadPictures(next.part);
       }
     }
-    void this.surface(p.part).then(() => this.drawMarkers(), (error) => this.info.textContent = String(error));
+    void this.surface(p.part).then((surface) => {
+      this.labelViews(surface);
+      this.drawMarkers(surface);
+    }, (error) => this.info.textContent = String(error));
     this.renderProgress();
     this.view.draw();
+  }
+
+  /** Each view named for where its camera stands relative to the body, with a small map of it. */
+  private labelViews(surface: PartSurface): void {
+    if (surface.header.part !== this.shownPart) return;
+    const name = this.config.parts[surface.header.part - 1].name;
+    this.cells.forEach(({ picture, label }, v) => {
+      const d = surface.header.directions[v];
+      label.replaceChildren(viewIcon(d), el("span", { text: d.label }));
+      label.title = `the ${name} seen from the ${d.label} (left and right are the person's own)`;
+      picture.alt = `${name}, seen from the ${d.label}`;
+    });
+  }
+
+  private listenPointer(view: number, overlay: HTMLCanvasElement, signal: AbortSignal): void {
+    let start: PointerEvent | null = null;
+    let panning = false;
+    overlay.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      start = e;
+      panning = false;
+      overlay.setPointerCapture(e.pointerId);
+    }, { signal });
+    overlay.addEventListener("pointermove", (e) => {
+      if (!start) return;
+      const c = this.cells[view];
+      if (!panning && c.scale > 1 && Math.hypot(e.clientX - start.clientX, e.clientY - start.clientY) > DRAG_PX) panning = true;
+      if (panning) this.setZoom(view, c.scale, c.x + e.movementX, c.y + e.movementY);
+    }, { signal });
+    overlay.addEventListener("pointerup", (e) => {
+      if (!start) return;
+      const down = start;
+      start = null;
+      if (!panning && e.button === 0) this.onViewClick(view, down);
+    }, { signal });
+    overlay.addEventListener("pointercancel", () => { start = null; }, { signal });
+  }
+
+  private onWheel(view: number, e: WheelEvent): void {
+    e.preventDefault();
+    const c = this.cells[view];
+    const r = c.cell.getBoundingClientRect();
+    const scale = Math.min(MAX_ZOOM, Math.max(1, c.scale * Math.exp(-e.deltaY * 0.0015)));
+    // keep the spot under the pointer where it is
+    const px = e.clientX - r.left - r.width / 2;
+    const py = e.clientY - r.top - r.height / 2;
+    const k = scale / c.scale;
+    this.setZoom(view, scale, px - (px - c.x) * k, py - (py - c.y) * k);
+  }
+
+  /** Zoom a view by ``scale`` about its centre, shifted by (x, y) screen pixels; clamped so that the picture
+   *  always fills what it filled unzoomed. Clicks keep mapping right: they are read through the element's box. */
+  private setZoom(view: number, scale: number, x: number, y: number): void {
+    const c = this.cells[view];
+    const w = c.zoom.offsetWidth, h = c.zoom.offsetHeight;
+    const limitX = (w * (scale - 1)) / 2, limitY = (h * (scale - 1)) / 2;
+    const changed = scale !== c.scale;
+    c.scale = scale;
+    c.x = Math.min(limitX, Math.max(-limitX, x));
+    c.y = Math.min(limitY, Math.max(-limitY, y));
+    c.zoom.style.transform = scale === 1 ? "" : `translate(${c.x}px, ${c.y}px) scale(${scale})`;
+    c.cell.classList.toggle("zoomed", scale > 1);
+    if (changed && this.surfaces.has(this.shownPart)) this.drawMarkers();
+  }
+
+  private cancelAdvance(): void {
+    if (this.advanceTimer !== undefined) {
+      clearTimeout(this.advanceTimer);
+      this.advanceTimer = undefined;
+    }
+    this.root.querySelector(".stage2")?.classList.remove("advancing");
+  }
+
+  /** One click a point: the answer stays on screen ADVANCE_MS, then the next point shows (a click meanwhile
+   *  corrects the answer and starts the wait again). */
+  private scheduleAdvance(): void {
+    this.cancelAdvance();
+    if (!this.autoAdvance || this.readOnly || this.current >= this.points.length - 1) return;
+    const from = this.current;
+    const stage = this.root.querySelector(".stage2");
+    stage?.classList.add("advancing");
+    this.advanceTimer = window.setTimeout(() => {
+      this.advanceTimer = undefined;
+      stage?.classList.remove("advancing");
+      if (this.current === from) this.move(1);
+    }, advanceDelay(ADVANCE_MS));
   }
 
   private pictureUrl(part: number, view: number): string {
@@ -195,7 +316,7 @@ export class CorrespondenceEditor implements Editor {
   }
 
   private onViewClick(view: number, e: PointerEvent): void {
-    if (this.readOnly || e.button !== 0) return;
+    if (this.readOnly) return;
     const t0 = performance.now();
     const p = this.points[this.current];
     if (this.loadedPart[view] !== p.part) {
@@ -226,6 +347,7 @@ export class CorrespondenceEditor implements Editor {
       this.renderProgress();
       this.view.draw();
       this.saver?.changed();
+      this.scheduleAdvance();
     });
   }
 
@@ -236,7 +358,7 @@ export class CorrespondenceEditor implements Editor {
       const a = this.answers.get(p.id);
       const hit = this.hits.get(p.id);
       const projections = hit ? surface.project(hit.point) : null;
-      this.cells.forEach(({ cell, overlay }, v) => {
+      this.cells.forEach(({ cell, overlay, scale }, v) => {
         const ctx = overlay.getContext("2d")!;
         ctx.clearRect(0, 0, overlay.width, overlay.height);
         cell.classList.toggle("chosen", a?.status === "ok" && a.view === v);
@@ -245,29 +367,30 @@ export class CorrespondenceEditor implements Editor {
         const q = projections[v];
         if (!Number.isFinite(q.x) || !Number.isFinite(q.y)) return;
         cell.classList.add(q.visible ? "shown-point" : "hidden-point");
-        ctx.lineWidth = 4;
+        const k = 1 / scale; // a zoomed view keeps the marker its usual size on screen
+        ctx.lineWidth = 4 * k;
         if (q.visible) {
           ctx.beginPath();
-          ctx.arc(q.x, q.y, 11, 0, 2 * Math.PI);
+          ctx.arc(q.x, q.y, 11 * k, 0, 2 * Math.PI);
           ctx.fillStyle = MARKER;
           ctx.fill();
           ctx.strokeStyle = "#fff";
           ctx.stroke();
           ctx.beginPath();
-          ctx.arc(q.x, q.y, 15, 0, 2 * Math.PI);
+          ctx.arc(q.x, q.y, 15 * k, 0, 2 * Math.PI);
           ctx.strokeStyle = "#111";
-          ctx.lineWidth = 2;
+          ctx.lineWidth = 2 * k;
           ctx.stroke();
         } else {
-          ctx.setLineDash([6, 6]);
+          ctx.setLineDash([6 * k, 6 * k]);
           ctx.strokeStyle = "rgba(60, 60, 70, 0.8)";
           ctx.beginPath();
-          ctx.arc(q.x, q.y, 13, 0, 2 * Math.PI);
+          ctx.arc(q.x, q.y, 13 * k, 0, 2 * Math.PI);
           ctx.stroke();
           ctx.setLineDash([]);
-          ctx.font = "22px system-ui, sans-serif";
+          ctx.font = `${22 * k}px system-ui, sans-serif`;
           ctx.fillStyle = "rgba(60, 60, 70, 0.9)";
-          ctx.fillText("hidden", q.x + 18, q.y + 7);
+          ctx.fillText("hidden", q.x + 18 * k, q.y + 7 * k);
         }
       });
       if (a?.status === "ok" && hit) {

@@ -2,6 +2,8 @@
 // (pipeline/render/bundle.py writes it; the same math as pipeline/correspond.py, which re-maps every click
 // authoritatively when the annotator submits).
 
+import type { ViewDirection } from "./viewicon";
+
 export interface Camera {
   rotation: number[]; // 3x3 row-major, world -> camera (x_cam = R x + t)
   translation: number[];
@@ -24,6 +26,7 @@ export interface BundleHeader {
   no_face: number;
   visibility: { base_m: number; pixels: number };
   cameras: Camera[];
+  directions: ViewDirection[]; // where each view's camera stands relative to the body
 }
 
 export interface SurfaceHit {
@@ -54,7 +57,7 @@ export class PartSurface {
     const view = new DataView(buffer);
     const n = view.getUint32(0, true);
     this.header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, n)));
-    if (this.header.version !== 1) throw new Error(`view bundle version ${this.header.version} is not supported`);
+    if (this.header.version !== 2) throw new Error(`view bundle version ${this.header.version} is not supported`);
     const { faces: f, size: s, views } = this.header;
     let offset = 4 + n + ((4 - ((4 + n) % 4)) % 4);
     this.triangles = new Float32Array(buffer, offset, f * 9);

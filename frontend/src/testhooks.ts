@@ -12,6 +12,8 @@ declare global {
     __viewClicks?: number;
     /** Clicks on views that did not count because the current part's pictures were not shown yet. */
     __ignoredClicks?: number;
+    /** When set, how long stage 2 waits after a click before the next point (a test sets it long or zero). */
+    __advanceMs?: number;
   }
 }
 
@@ -21,4 +23,8 @@ export function countClick(kind: "__viewClicks" | "__ignoredClicks"): void {
 
 export function recordLatency(ms: number): void {
   if (__TEST_HOOKS__) (window.__clickLatencies ??= []).push(ms);
+}
+
+export function advanceDelay(ms: number): number {
+  return __TEST_HOOKS__ && window.__advanceMs !== undefined ? window.__advanceMs : ms;
 }

@@ -18,8 +18,9 @@ function camera(z: number, flip: boolean): Camera {
 function makeBundle(): ArrayBuffer {
   const cameras = [camera(-2, false), camera(2, true)];
   const header: BundleHeader = {
-    version: 1, body: "test", key: "k", part: 1, name: "Torso", size: S, views: 2, faces: 2, no_face: 0xffff,
+    version: 2, body: "test", key: "k", part: 1, name: "Torso", size: S, views: 2, faces: 2, no_face: 0xffff,
     visibility: { base_m: 0.003, pixels: 2 }, cameras,
+    directions: [{ label: "front", front: 1, left: 0, up: 0 }, { label: "back", front: -1, left: 0, up: 0 }],
   };
   const tri = [
     [-0.5, -0.5, 0, 0.5, -0.5, 0, 0.5, 0.5, 0],

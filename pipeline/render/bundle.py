@@ -5,7 +5,8 @@ Layout (little-endian): ``uint32 n`` · ``n`` bytes of JSON header · zero paddi
 ``float32 triangles (F, 3, 3)`` · ``float32 corner_uv (F, 3, 2)`` · ``uint8 chart (F)`` · padding to 4 ·
 ``uint16 ids (6, S, S)``. ``ids`` hold the part's own face index 0..F-1 (not the mesh's), ``NO_LOCAL_FACE``
 where the part is not seen. The header holds the cameras (OpenCV convention: x_cam = R x + t) and the
-visibility rule's constants, so the browser decides "seen" exactly as :mod:`pipeline.correspond` does.
+visibility rule's constants, so the browser decides "seen" exactly as :mod:`pipeline.correspond` does, and
+each view's direction relative to the body (its label, and its front, left and up components).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pipeline import parts
 from pipeline.render import views as V
 from pipeline.render.raster import NO_FACE
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 NO_LOCAL_FACE = 0xFFFF
 
 
@@ -60,6 +61,11 @@ def part_bundle(assets, part: int) -> bytes:
                 "cy": cam.cy,
             }
             for cam in assets.cameras[part - 1]
+        ],
+        # where each camera stands relative to the body: a label and the direction in the body's axes
+        "directions": [
+            {"label": V.direction_label(d), **V.direction_components(d)}
+            for d in (V.camera_direction(cam) for cam in assets.cameras[part - 1])
         ],
     }
     head = json.dumps(header).encode()

@@ -1,9 +1,10 @@
 """The six views of each body part that annotators click on (the paper's stage-2 interface).
 
-For each of the 14 mask parts: six cameras framed on the part, chosen greedily from 26 directions so that
-every face of the part is seen in some view; for each view a face-id buffer (the part's own faces only, so
-other parts never hide it) and a picture: the part lit and covered with a faint grid of its chart
-coordinates, over the rest of the body drawn faded for context.
+For each of the 14 mask parts: six cameras framed on the part, chosen from 66 directions so that every face of
+the part is seen in some view, the canonical ones (front, back, left, right, above, below) first wherever they
+keep that coverage (:func:`choose_views`), each named for where it stands (:func:`direction_label`); for each
+view a face-id buffer (the part's own faces only, so other parts never hide it) and a picture: the part lit and
+covered with a faint grid of its chart coordinates, over the rest of the body drawn faded for context.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import parts
-from pipeline.body.base import FRONT, UP, BodyTemplate, Mesh, vertex_normals
+from pipeline.body.base import FRONT, LEFT, UP, BodyTemplate, Mesh, vertex_normals
 from pipeline.render.camera import Camera
 from pipeline.render.raster import NO_FACE, pixel_centres, rasterize_ids, ray_triangle
 
@@ -151,6 +152,91 @@ def exterior_faces(template: BodyTemplate, directions: int = 64) -> np.ndarray:
     return seen
 
 
+# The directions every part is shown from when they see it, in this order: an annotator finds the front view
+# in the same place for every part. Left and right are the person's own.
+CANONICAL_VIEWS = (("front", FRONT), ("back", -FRONT), ("left", LEFT), ("right", -LEFT), ("above", UP), ("below", -UP))
+CANONICAL_MIN_SHARE = 0.05  # a canonical direction is offered only if it sees this share of the part's area
+DIRECTION_NAME_MIN = 0.38  # a component of a view direction this large (about 22 degrees) names it
+
+
+def direction_components(direction: np.ndarray) -> dict[str, float]:
+    """A view direction (from the part towards the camera) in the body's own axes."""
+    d = np.asarray(direction, dtype=np.float64)
+    d = d / np.linalg.norm(d)
+    return {"front": float(d @ FRONT), "left": float(d @ LEFT), "up": float(d @ UP)}
+
+
+def direction_label(direction: np.ndarray) -> str:
+    """Where the camera stands relative to the body: "front", "back-left", "right, above", "below"..."""
+    c = direction_components(direction)
+    words = []
+    horizontal = [("front" if c["front"] > 0 else "back", abs(c["front"])),
+                  ("left" if c["left"] > 0 else "right", abs(c["left"]))]  # fmt: skip
+    side = "-".join(name for name, size in horizontal if size >= DIRECTION_NAME_MIN)
+    if side:
+        words.append(side)
+    if abs(c["up"]) >= DIRECTION_NAME_MIN:
+        words.append("above" if c["up"] > 0 else "below")
+    return ", ".join(words) if words else max(horizontal, key=lambda h: h[1])[0]
+
+
+def camera_direction(camera: Camera) -> np.ndarray:
+    """The unit vector from the point a camera looks at towards the camera."""
+    return -np.asarray(camera.rotation, dtype=np.float64)[2]
+
+
+def choose_views(
+    directions: list[np.ndarray], seen: list[np.ndarray], area: np.ndarray
+) -> tuple[list[int], np.ndarray]:
+    """Indices of the six views among the candidates, and the faces they cover together.
+
+    Each canonical direction that sees the part (front, back, left, right, above, below, in that order) is
+    taken if the views still free can then cover as many of the part's faces as a plain greedy choice of six
+    does; the views still free are chosen greedily for the most new coverage. The front-most view comes first,
+    then the views named for one canonical direction, in that order, then the others, front-most first."""
+    total = float(area.sum())
+
+    def greedy(start: list[int]) -> tuple[list[int], np.ndarray]:
+        chosen = list(start)
+        covered = np.zeros(len(area), dtype=bool)
+        for i in chosen:
+            covered |= seen[i]
+        while len(chosen) < VIEWS_PER_PART:
+            best, best_gain = None, -1.0
+            for i, s in enumerate(seen):
+                if i in chosen:
+                    continue
+                new = s & ~covered
+                gain = float(area[new].sum()) / total + 10.0 * float(new.mean()) + 1e-6 * float(area[s].sum())
+                if gain > best_gain:
+                    best, best_gain = i, gain
+            chosen.append(best)
+            covered |= seen[best]
+        return chosen, covered
+
+    _, plain = greedy([])
+    canonical = []
+    for _, axis in CANONICAL_VIEWS:
+        i = int(np.argmax([float(d @ axis) for d in directions]))
+        if float(directions[i] @ axis) > 0.999 and float(area[seen[i]].sum()) >= CANONICAL_MIN_SHARE * total:
+            canonical.append(i)
+    kept: list[int] = []
+    for i in canonical:
+        if greedy([*kept, i])[1].sum() >= plain.sum():
+            kept.append(i)
+    chosen, covered = greedy(kept)
+    names = [name for name, _ in CANONICAL_VIEWS]
+
+    def order(i: int) -> tuple[int, float, float, float]:
+        # views named front, back, left, right, above or below first, in that order; the rest front-most first
+        label = direction_label(directions[i])
+        rank = names.index(label) if label in names else len(names)
+        return rank, -float(directions[i] @ FRONT), -float(directions[i] @ UP), float(directions[i] @ LEFT)
+
+    front = min(chosen, key=lambda i: -float(directions[i] @ FRONT))  # first, whatever its name (the head's)
+    return [front, *sorted((i for i in chosen if i != front), key=order)], covered
+
+
 def part_views(template: BodyTemplate, part: int, exterior: np.ndarray | None = None) -> PartViews:
     """Six views of a part; ``exterior`` (from exterior_faces) limits the part to faces one can see."""
     mask = template.face_parts == parts.check_mask_part(part)
@@ -170,22 +256,7 @@ def part_views(template: BodyTemplate, part: int, exterior: np.ndarray | None = 
         camera = frame_camera(center, radius, direction)
         ids = subset_ids(template, part_faces, camera)
         candidates.append((direction, camera, ids, visible_faces(template, part_faces, camera, ids)))
-
-    chosen: list[int] = []
-    covered = np.zeros(len(part_faces), dtype=bool)
-    while len(chosen) < VIEWS_PER_PART:
-        best, best_gain = None, -1.0
-        for i, (_, _, _, seen) in enumerate(candidates):
-            if i in chosen:
-                continue
-            new = seen & ~covered
-            gain = float(area[new].sum()) / total_area + 10.0 * float(new.mean()) + 1e-6 * float(area[seen].sum())
-            if gain > best_gain:
-                best, best_gain = i, gain
-        chosen.append(best)
-        covered |= candidates[best][3]
-    # A stable, readable order: front-ish views first, then by height and side.
-    chosen.sort(key=lambda i: (-float(candidates[i][0] @ FRONT), -float(candidates[i][0] @ UP), candidates[i][0][0]))
+    chosen, covered = choose_views([c[0] for c in candidates], [c[3] for c in candidates], area)
     views = [
         PartView(part, k, candidates[i][0], candidates[i][1], candidates[i][2], part_faces)
         for k, i in enumerate(chosen)
@@ -195,7 +266,7 @@ def part_views(template: BodyTemplate, part: int, exterior: np.ndarray | None = 
         faces=part_faces,
         views=views,
         coverage_faces=float(covered.mean()),
-        coverage_area=float(area[covered].sum() / area.sum()),
+        coverage_area=float(area[covered].sum() / total_area),
         unseen_faces=part_faces[~covered],
     )
 
