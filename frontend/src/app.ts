@@ -46,8 +46,9 @@ const help = helpOverlay([
     ["[ ]", "brush size"], ["Enter", "close the polygon (or click its first point, or double-click)"],
     ["Backspace", "drop the last polygon point"], ["Esc", "drop the polygon"], ["O", "overlay opacity"],
     ["Ctrl+Z", "undo"], ["Ctrl+Shift+Z", "redo"]]],
-  ["Stage 2 · correspondences", [["click a view", "place the point, or move it"], ["N", "not visible / cannot tell"],
-    ["U", "unsure"], ["→ Space", "next point"], ["←", "previous point"]]],
+  ["Stage 2 · correspondences", [["click a view", "place the point; the next one shows 0.4 s later (click again meanwhile to move it)"],
+    ["N", "not visible / cannot tell"], ["U", "unsure"], ["→ Space", "next point"], ["←", "previous point (to correct it)"],
+    ["wheel on a view", "zoom that view (drag pans, 1:1 shows it whole)"]]],
 ]);
 root.replaceChildren(toolbar, notice, workspace, help);
 
