@@ -153,6 +153,26 @@ def expected_parts(keypoints) -> list[int]:
     return sorted(found)
 
 
+SIDE_VIEW_MARGIN = 0.15  # left and right keypoints closer than this share of their distance apart: side on
+
+
+def seen_from(keypoints) -> str | None:
+    """"front" or "back": whether the camera sees the person from the front (their right on the image's left)
+    or from behind, by their visible shoulders (or, without both, hips); None when no pair shows or the person
+    is side on (the pair's horizontal gap under SIDE_VIEW_MARGIN of its length)."""
+    if not keypoints or len(keypoints) != 3 * len(COCO_KEYPOINT_NAMES):
+        return None
+    for pair in ("shoulder", "hip"):
+        left, right = (COCO_KEYPOINT_NAMES.index(f"{side}_{pair}") for side in ("left", "right"))
+        if keypoints[3 * left + 2] > 0 and keypoints[3 * right + 2] > 0:
+            dx = keypoints[3 * left] - keypoints[3 * right]
+            dy = keypoints[3 * left + 1] - keypoints[3 * right + 1]
+            if abs(dx) < SIDE_VIEW_MARGIN * max((dx * dx + dy * dy) ** 0.5, 1e-9) or dx == 0:
+                return None
+            return "front" if dx > 0 else "back"
+    return None
+
+
 class UnknownPart(ValueError):
     pass
 

@@ -95,6 +95,15 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     wait_until(page, f"{canvas}.style.width === {canvas}.parentElement.clientWidth + 'px'")
     at = BoxScreen(page, bbox)
 
+    # the body figure is seen from the side the keypoints say the camera sees; Turn shows the other side
+    figure = page.locator(".body-figure")
+    seen = parts.seen_from(task.person.keypoints) or "front"
+    assert figure.get_attribute("data-seen") == seen
+    page.click(".turn-figure")
+    assert figure.get_attribute("data-seen") == {"front": "back", "back": "front"}[seen]
+    assert "right is on your " + ("left" if seen == "back" else "right") in page.locator(".figure-hint").inner_text()
+    page.click(".turn-figure")
+
     page.keyboard.press("Digit1")  # torso, brush
     page.keyboard.press("KeyB")
     page.mouse.move(*at(128, 90))
@@ -109,6 +118,17 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
         page.mouse.click(*at(*corner))
     page.mouse.click(*at(100, 10))  # back on the first point closes it
     assert part_percent(page, 14) != ""
+
+    # fill takes the connected area of similar colour, says how much, and undoes like any stroke
+    page.keyboard.press("Digit5")
+    page.keyboard.press("KeyF")
+    assert page.locator(".tolerance-label").is_visible() and not page.locator(".size-label").is_visible()
+    page.mouse.click(*at(128, 236))
+    info = page.locator(".fill-info").inner_text()
+    share = float(re.match(r"Filled ([\d.]+)% of the box", info).group(1))
+    assert 0 < share < 90 and part_percent(page, 5) != "", info
+    page.keyboard.press("Control+z")
+    assert part_percent(page, 5) == ""
 
     page.keyboard.press("Digit2")  # a stray right-hand stroke, undone
     page.keyboard.press("KeyB")
@@ -374,4 +394,25 @@ def test_a_task_given_to_someone_else_stops_at_once_and_the_next_one_opens(stack
     assert after.startswith("Task ") and f"Task {mine.pk} " not in after, "the next task is open"
     lost = Task.objects.get(pk=mine.pk)
     assert lost.assignee == otto and lost.draft is None, "nothing of anna's reached otto's task"
+
+    # a person anna cannot annotate: she skips it with a reason; "something else" needs a note; Escape goes back
+    current = int(after.split()[1])
+    page.click("#skip")
+    page.keyboard.press("Escape")
+    page.locator(".skip-modal").wait_for(state="detached")
+    assert Task.objects.get(pk=current).state == "leased"
+    page.click("#skip")
+    page.check("input[name=skip-reason][value=other]")
+    page.get_by_role("button", name="Skip this person").click()
+    page.locator(".skip-modal .error", has_text="needs one").wait_for()
+    page.fill("#skip-note", "a poster of a person, not a person")
+    page.get_by_role("button", name="Skip this person").click()
+    page.locator(".notice", has_text=f"Task {current} skipped").wait_for(timeout=20_000)
+    skipped = Task.objects.get(pk=current)
+    assert (skipped.state, skipped.skip_reason, skipped.skip_note) == (
+        "skipped",
+        "other",
+        "a poster of a person, not a person",
+    )
+    assert f"Task {current} " not in page.locator(".task-info").inner_text()
     assert not errors, errors

@@ -124,3 +124,33 @@ def test_left_parts_are_warm_and_right_parts_cool():
             assert hue <= 60 or hue >= 320, (name, hue)
         elif "Right" in name:
             assert 160 <= hue <= 270, (name, hue)
+
+
+def keypoints(**points) -> list[float]:
+    """COCO keypoints with the named ones visible at (x, y), the rest not labelled."""
+    out = [0.0] * (3 * len(parts.COCO_KEYPOINT_NAMES))
+    for name, (x, y) in points.items():
+        k = parts.COCO_KEYPOINT_NAMES.index(name)
+        out[3 * k : 3 * k + 3] = [x, y, 2]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("points", "seen"),
+    [
+        # facing the camera, the person's right shoulder is on the image's left
+        ({"right_shoulder": (40, 50), "left_shoulder": (80, 52)}, "front"),
+        ({"right_shoulder": (80, 50), "left_shoulder": (40, 52)}, "back"),
+        # no shoulder pair: the hips tell
+        ({"right_shoulder": (40, 50), "right_hip": (90, 120), "left_hip": (50, 121)}, "back"),
+        # side on: the shoulders nearly one above the other
+        ({"right_shoulder": (60, 40), "left_shoulder": (62, 60)}, None),
+        ({"nose": (50, 20)}, None),
+    ],
+)
+def test_keypoints_say_whether_a_person_is_seen_from_the_front_or_behind(points, seen):
+    assert parts.seen_from(keypoints(**points)) == seen
+
+
+def test_without_keypoints_nobody_knows_which_side_shows():
+    assert parts.seen_from(None) is None and parts.seen_from([]) is None

@@ -6,6 +6,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from annotator_web.core import jobs
@@ -240,3 +241,56 @@ def test_a_task_put_down_goes_to_the_next_annotator_without_the_draft_or_back_to
     anna.post(f"/api/tasks/{first['id']}/leave")
     taken = otto.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
     assert taken["id"] == first["id"] and taken["draft"] is None, "the next annotator starts afresh"
+
+
+@pytest.mark.django_db
+def test_a_person_who_cannot_be_annotated_is_skipped_with_a_reason_and_goes_to_an_admin(project, users, client_for):
+    anna, otto, boss = client_for(users["annotator"]), client_for(users["annotator2"]), client_for(users["admin"])
+    first = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    anna.put(f"/api/tasks/{first['id']}/draft", {"draft": {"dp_masks": []}}, format="json")
+    skip_url = f"/api/tasks/{first['id']}/skip"
+    # bad reasons are refused, naming the field; nothing changes
+    for body, field in (({"reason": "bored"}, "reason"), ({"reason": "other"}, "note"),
+                        ({"reason": "other", "note": "   "}, "note"), ({"reason": "hidden", "note": "x" * 501}, "note"),
+                        ({"reason": "hidden", "note": 7}, "note")):  # fmt: skip
+        resp = anna.post(skip_url, body, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == field, (body, resp.content)
+    assert otto.post(skip_url, {"reason": "hidden"}, format="json").status_code == 409, "only its holder skips it"
+    assert Task.objects.get(pk=first["id"]).state == "leased"
+
+    resp = anna.post(skip_url, {"reason": "too_small", "note": " only 20 pixels tall "}, format="json")
+    assert resp.status_code == 200 and resp.json() == {"task": first["id"], "state": "skipped", "reason": "too_small"}
+    assert anna.post(skip_url, {"reason": "too_small"}, format="json").status_code == 200, "a double click: once"
+    skipped = Task.objects.get(pk=first["id"])
+    assert (skipped.state, skipped.skip_reason, skipped.skip_note) == ("skipped", "too_small", "only 20 pixels tall")
+    assert AuditEvent.objects.filter(action="skip", task=skipped).count() == 1
+    # it leaves the queue: neither its skipper nor anyone else gets it
+    again = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    assert again["id"] != first["id"]
+    anna.post(f"/api/tasks/{again['id']}/leave")
+    assert (
+        otto.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()["id"] != first["id"]
+    )
+
+    # the admin sees it with its reason on the Queues page ...
+    pages = Client()
+    pages.force_login(users["admin"])
+    page = pages.get("/queues/").content.decode()
+    assert f'data-task="{first["id"]}" data-state="skipped"' in page and "too small or blurred" in page
+    assert "only 20 pixels tall" in page
+    # ... and requeues it: whoever comes next starts afresh, without the skipper's draft
+    assert anna.post(f"/api/tasks/{first['id']}/requeue", format="json").status_code == 403
+    assert boss.post(f"/api/tasks/{first['id']}/requeue", format="json").json()["state"] == "pending"
+    back = Task.objects.get(pk=first["id"])
+    assert (back.skip_reason, back.skip_note, back.draft, back.review_comment) == ("", "", None, "")
+    assert anna.post(f"/api/tasks/{first['id']}/skip", {"reason": "hidden"}, format="json").status_code == 409
+
+
+@pytest.mark.django_db
+def test_an_admin_gives_a_skipped_person_to_someone_else(project, users, client_for):
+    anna, boss = client_for(users["annotator"]), client_for(users["admin"])
+    first = anna.post("/api/tasks/next", {"project": "queue-test", "stage": 1}, format="json").json()
+    anna.post(f"/api/tasks/{first['id']}/skip", {"reason": "other", "note": "a mannequin"}, format="json")
+    given = boss.post(f"/api/tasks/{first['id']}/assign", {"username": "otto"}, format="json").json()
+    assert (given["state"], given["assignee"]) == ("leased", "otto")
+    assert Task.objects.get(pk=first["id"]).skip_reason == ""

@@ -25,7 +25,8 @@ def queue_counts(project: Project) -> list[dict]:
     for stage in (1, 2):
         states = by_stage.get(stage, {})
         rejected = Review.objects.filter(task__project=project, task__stage=stage, decision="reject").count()
-        rows.append({"stage": stage, **{s: states.get(s, 0) for s in STATES}, "rejected": rejected})
+        rows.append({"stage": stage, **{s: states.get(s, 0) for s in STATES}, "rejected": rejected,
+                     "counts": [states.get(s, 0) for s in STATES]})  # fmt: skip
     return rows
 
 
@@ -34,10 +35,11 @@ NEXT_TASKS_SHOWN = 5  # per stage: the pending tasks the queue hands out next
 
 
 def tasks_in_hand(project: Project) -> list[Task]:
-    """The tasks an admin acts on one by one: held by an annotator or waiting for review (oldest first), then
-    each stage's next pending ones in the order the queue hands them out (to change their priority)."""
+    """The tasks an admin acts on one by one: held by an annotator, waiting for review or skipped by an annotator
+    (oldest first), then each stage's next pending ones in the order the queue hands them out (to change their
+    priority)."""
     held = list(
-        Task.objects.filter(project=project, state__in=(Task.State.LEASED, Task.State.REVIEW))
+        Task.objects.filter(project=project, state__in=(Task.State.LEASED, Task.State.REVIEW, Task.State.SKIPPED))
         .select_related("assignee", "person")
         .order_by("state", "updated_at", "id")[:OPEN_TASKS_SHOWN]
     )

@@ -25,6 +25,7 @@ def task_json(task: Task) -> dict:
     extra = {}
     if task.stage == Task.Stage.MASKS:
         extra["expected_parts"] = parts.expected_parts(person.keypoints)
+        extra["seen_from"] = parts.seen_from(person.keypoints)
     if task.stage == Task.Stage.POINTS:
         extra["points"] = [
             {"id": p.pk, "part": p.part, "order": p.order, "box_x": p.box_x, "box_y": p.box_y}
@@ -112,6 +113,23 @@ class LeaveView(AnnotatorView):
     def post(self, request, pk: int):
         services.leave(request.user, pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SkipView(AnnotatorView):
+    @extend_schema(
+        request=inline_serializer(
+            "Skip",
+            {
+                "reason": serializers.ChoiceField([r.value for r in Task.SkipReason]),
+                "note": serializers.CharField(required=False, help_text="required when the reason is other"),
+            },
+        ),
+        responses=answers({200: R.SkippedResponse}),
+        description="Skip a person you cannot annotate, with a reason: the task leaves the queue for an admin.",
+    )
+    def post(self, request, pk: int):
+        task = services.skip(request.user, pk, request.data.get("reason"), request.data.get("note", ""))
+        return Response({"task": task.pk, "state": task.state, "reason": task.skip_reason})
 
 
 class SubmitView(AnnotatorView):

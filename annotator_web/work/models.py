@@ -17,6 +17,14 @@ class Task(models.Model):
         SUBMITTED = "submitted"  # a worker is processing the submission
         REVIEW = "review"  # processed, waiting for a reviewer
         DONE = "done"  # accepted; the next stage (if any) is queued
+        SKIPPED = "skipped"  # the annotator could not annotate the person (skip_reason); waits for an admin
+
+    class SkipReason(models.TextChoices):
+        HIDDEN = "hidden", "mostly hidden (occluded or cut off)"
+        TOO_SMALL = "too_small", "too small or blurred to tell the parts"
+        NOT_A_PERSON = "not_a_person", "not a person, or the box is wrong"
+        SEVERAL = "several_people", "several people in the box"
+        OTHER = "other", "something else (say what)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="tasks")
@@ -39,6 +47,8 @@ class Task(models.Model):
         help_text="rejected work waits for its author: only they (or an admin's assignment) take it",
     )
     rejections = models.PositiveIntegerField(default=0)
+    skip_reason = models.CharField(max_length=32, blank=True, default="", choices=SkipReason.choices)
+    skip_note = models.TextField(blank=True, default="", help_text="the annotator's words when they skipped")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -79,6 +79,9 @@ class TaskResponse(serializers.Serializer):
     person = PersonRef()
     expected_parts = serializers.ListField(child=serializers.IntegerField(), required=False,
                                            help_text="stage 1: parts the person obviously shows")  # fmt: skip
+    seen_from = serializers.ChoiceField(["front", "back"], required=False, allow_null=True,
+                                        help_text="stage 1: the camera sees the person from the front or from "
+                                                  "behind, by the keypoints (null: cannot tell)")  # fmt: skip
     points = PointRef(many=True, required=False, help_text="stage 2: the sampled points, in the box frame")
     body = BodyRef(required=False, allow_null=True, help_text="stage 2: where the views are")
 
@@ -90,6 +93,12 @@ class ReviewTaskResponse(TaskResponse):
 class DraftSavedResponse(serializers.Serializer):
     saved_at = serializers.DateTimeField()
     lease_expires_at = serializers.DateTimeField()
+
+
+class SkippedResponse(serializers.Serializer):
+    task = serializers.IntegerField()
+    state = serializers.CharField(help_text="skipped")
+    reason = serializers.CharField()
 
 
 class SubmittedResponse(serializers.Serializer):

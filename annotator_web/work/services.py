@@ -153,6 +153,33 @@ def leave(user, task_id: int) -> None:
     audit(user, "leave", Task.objects.select_related("project").get(pk=task_id))
 
 
+SKIP_NOTE_MAX = 500
+
+
+def skip(user, task_id: int, reason, note="") -> Task:
+    """The annotator cannot annotate this person (hidden, too small, not a person...): the task leaves the queue
+    with the reason and waits for an admin, who requeues it, gives it to someone or leaves it skipped. Their
+    next request gets another task. Skipping again with the same reason (a double click) changes nothing."""
+    reasons = [r.value for r in Task.SkipReason]
+    if reason not in reasons:
+        raise WorkError(f"reason is one of {', '.join(reasons)}; got {reason!r}", field="reason")
+    if not isinstance(note, str) or len(note) > SKIP_NOTE_MAX:
+        raise WorkError(f"note is text of at most {SKIP_NOTE_MAX} characters", field="note")
+    note = note.strip()
+    if reason == Task.SkipReason.OTHER and not note:
+        raise WorkError("say in the note why this person cannot be annotated (reason: other)", field="note")
+    with transaction.atomic():
+        task = _locked_task(task_id)
+        if task.state == Task.State.SKIPPED and task.assignee_id == user.pk and task.skip_reason == reason:
+            return task
+        _check_lease(user, task)
+        task.state, task.lease_expires_at = Task.State.SKIPPED, None
+        task.skip_reason, task.skip_note = reason, note
+        task.save(update_fields=["state", "lease_expires_at", "skip_reason", "skip_note", "updated_at"])
+        audit(user, "skip", task, reason=reason, note=note)
+        return task
+
+
 def save_draft(user, task_id: int, draft: dict):
     """Keep ``draft`` on the task and renew the lease; (saved at, lease expires at). The draft's update is one
     statement that holds the rule itself (only on the annotator's live lease), so no lock is taken."""
@@ -419,7 +446,7 @@ def assign(actor, task_id: int, user, with_draft: bool = False) -> Task:
         task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
-        if task.state not in (Task.State.PENDING, Task.State.LEASED):
+        if task.state not in (Task.State.PENDING, Task.State.LEASED, Task.State.SKIPPED):
             raise WorkError(f"task {task_id} cannot be assigned: it is {task.state}", status=409)
         previous = task.assignee_id or task.reserved_for_id
         if with_draft:
@@ -427,22 +454,26 @@ def assign(actor, task_id: int, user, with_draft: bool = False) -> Task:
         else:
             _hand_over(task, user)
         task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(task.project)
+        task.skip_reason = task.skip_note = ""
         task.save()
         audit(actor, "assign", task, to=user.pk, was=previous, with_draft=bool(with_draft))
         return task
 
 
 def requeue(actor, task_id: int, comment: str = "") -> Task:
-    """Send finished or reviewed work back to the queue to be done again."""
+    """Send finished, reviewed or skipped work back to the queue to be done again."""
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
         if task.state in (Task.State.PENDING, Task.State.SUBMITTED):
             raise WorkError(f"task {task_id} is {task.state}; there is nothing to requeue", status=409)
+        if task.state == Task.State.SKIPPED:
+            task.draft = None  # the skipper's draft is theirs: whoever comes next starts afresh
         task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
         task.reserved_for = None  # redone by whoever comes next
         task.review_comment = comment or task.review_comment
+        task.skip_reason = task.skip_note = ""
         task.save()
         audit(actor, "requeue", task, comment=comment)
         return task

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/tasks/<id:pk>/draft", work_api.DraftView.as_view(), name="api-task-draft"),
     path("api/tasks/<id:pk>/submit", work_api.SubmitView.as_view(), name="api-task-submit"),
     path("api/tasks/<id:pk>/leave", work_api.LeaveView.as_view(), name="api-task-leave"),
+    path("api/tasks/<id:pk>/skip", work_api.SkipView.as_view(), name="api-task-skip"),
     path("api/images/<id:pk>/file", work_api.ImageFileView.as_view(), name="api-image-file"),
     path("api/reviews/next", work_api.NextReviewView.as_view(), name="api-review-next"),
     path("api/tasks/<id:pk>/review", work_api.ReviewView.as_view(), name="api-task-review"),

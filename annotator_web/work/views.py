@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from annotator_web.data.models import Project
 from annotator_web.work import policy
+from annotator_web.work.models import Task
 from pipeline import parts
 
 
@@ -32,10 +33,12 @@ def app_config(request, mode: str) -> dict:
             "draft": task_url + "/draft",
             "submit": task_url + "/submit",
             "leave": task_url + "/leave",
+            "skip": task_url + "/skip",
             "review_next": reverse("api-review-next"),
             "review": task_url + "/review",
         },
         "autosave_ms": 2000,
+        "skip_reasons": [{"value": r.value, "label": r.label} for r in Task.SkipReason],
     }
 
 

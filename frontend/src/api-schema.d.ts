@@ -367,6 +367,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{id}/skip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Skip a person you cannot annotate, with a reason: the task leaves the queue for an admin. */
+        post: operations["tasks_skip_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks/{id}/submit": {
         parameters: {
             query?: never;
@@ -597,6 +614,15 @@ export interface components {
             tasks: number[];
             priority: number;
         };
+        /**
+         * @description * `hidden` - hidden
+         *     * `too_small` - too_small
+         *     * `not_a_person` - not_a_person
+         *     * `several_people` - several_people
+         *     * `other` - other
+         * @enum {string}
+         */
+        ReasonEnum: "hidden" | "too_small" | "not_a_person" | "several_people" | "other";
         Review: {
             decision: components["schemas"]["DecisionEnum"];
             comment?: string;
@@ -620,6 +646,13 @@ export interface components {
             person: components["schemas"]["PersonRef"];
             /** @description stage 1: parts the person obviously shows */
             expected_parts?: number[];
+            /**
+             * @description stage 1: the camera sees the person from the front or from behind, by the keypoints (null: cannot tell)
+             *
+             *     * `front` - front
+             *     * `back` - back
+             */
+            seen_from?: (components["schemas"]["SeenFromEnum"] | components["schemas"]["NullEnum"]) | null;
             /** @description stage 2: the sampled points, in the box frame */
             points?: components["schemas"]["PointRef"][];
             /** @description stage 2: where the views are */
@@ -634,6 +667,23 @@ export interface components {
          * @enum {string}
          */
         RoleEnum: "admin" | "reviewer" | "annotator";
+        /**
+         * @description * `front` - front
+         *     * `back` - back
+         * @enum {string}
+         */
+        SeenFromEnum: "front" | "back";
+        Skip: {
+            reason: components["schemas"]["ReasonEnum"];
+            /** @description required when the reason is other */
+            note?: string;
+        };
+        SkippedResponse: {
+            task: number;
+            /** @description skipped */
+            state: string;
+            reason: string;
+        };
         /**
          * @description * `1` - 1
          *     * `2` - 2
@@ -683,6 +733,13 @@ export interface components {
             person: components["schemas"]["PersonRef"];
             /** @description stage 1: parts the person obviously shows */
             expected_parts?: number[];
+            /**
+             * @description stage 1: the camera sees the person from the front or from behind, by the keypoints (null: cannot tell)
+             *
+             *     * `front` - front
+             *     * `back` - back
+             */
+            seen_from?: (components["schemas"]["SeenFromEnum"] | components["schemas"]["NullEnum"]) | null;
             /** @description stage 2: the sampled points, in the box frame */
             points?: components["schemas"]["PointRef"][];
             /** @description stage 2: where the views are */
@@ -694,9 +751,10 @@ export interface components {
          *     * `submitted` - Submitted
          *     * `review` - Review
          *     * `done` - Done
+         *     * `skipped` - Skipped
          * @enum {string}
          */
-        TaskStateEnum: "pending" | "leased" | "submitted" | "review" | "done";
+        TaskStateEnum: "pending" | "leased" | "submitted" | "review" | "done" | "skipped";
         TokenResponse: {
             token: string;
         };
@@ -2389,6 +2447,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskResponse"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    tasks_skip_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Skip"];
+                "application/x-www-form-urlencoded": components["schemas"]["Skip"];
+                "multipart/form-data": components["schemas"]["Skip"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SkippedResponse"];
                 };
             };
             400: {

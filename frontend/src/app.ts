@@ -34,16 +34,18 @@ const taskInfo = el("span", { class: "task-info" });
 const submitButton = el("button", { class: "primary", id: "submit", hidden: true }, "Submit ", el("kbd", { text: "Ctrl+Enter" }));
 const acceptButton = el("button", { class: "primary", id: "accept", hidden: true, text: "Accept" });
 const rejectButton = el("button", { class: "danger", id: "reject", hidden: true, text: "Reject…" });
+const skipButton = el("button", { id: "skip", hidden: true, title: "this person cannot be annotated: tell an admin why",
+  text: "Skip person…" });
 const helpButton = el("button", { class: "help-button", title: "Keyboard shortcuts (?)", text: "?" });
 const toolbar = el("div", { class: "app-toolbar" }, projectSelect, stageSelect, startButton, taskInfo,
-  el("span", { class: "spacer" }), submitButton, acceptButton, rejectButton, helpButton);
+  el("span", { class: "spacer" }), skipButton, submitButton, acceptButton, rejectButton, helpButton);
 const notice = el("div", { class: "notice", hidden: true });
 const workspace = el("div", { class: "workspace" });
 const help = helpOverlay([
   ["Everywhere", [["?", "this help"], ["Ctrl+Enter", review ? "—" : "submit the task"], ["wheel", "zoom"],
     ["middle drag", "pan (or drag with Space held)"], ["Home", "fit the person's box"]]],
-  ["Stage 1 · part masks", [["1–9, 0", "parts 1–10"], ["Shift+1–4", "parts 11–14"], ["B P E F", "brush, polygon, eraser, fill"],
-    ["[ ]", "brush size"], ["Enter", "close the polygon (or click its first point, or double-click)"],
+  ["Stage 1 · part masks", [["1–9, 0", "parts 1–10"], ["Shift+1–4", "parts 11–14"], ["B P E F", "brush, polygon, eraser, fill (the connected unpainted area of similar colour)"],
+    ["[ ]", "brush size (with fill: its colour tolerance)"], ["Enter", "close the polygon (or click its first point, or double-click)"],
     ["Backspace", "drop the last polygon point"], ["Esc", "drop the polygon"], ["O", "overlay opacity"],
     ["Ctrl+Z", "undo"], ["Ctrl+Shift+Z", "redo"]]],
   ["Stage 2 · correspondences", [["click a view", "place the point; the next one shows 0.4 s later (click again meanwhile to move it)"],
@@ -84,7 +86,7 @@ function closeEditor(): void {
   editor?.destroy();
   editor = null;
   task = null;
-  submitButton.hidden = acceptButton.hidden = rejectButton.hidden = true;
+  submitButton.hidden = acceptButton.hidden = rejectButton.hidden = skipButton.hidden = true;
   taskInfo.textContent = "";
 }
 
@@ -107,7 +109,7 @@ async function openTask(t: Task): Promise<void> {
   if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}`, "error");
   else clearNotice();
   await ed.start();
-  submitButton.hidden = review;
+  submitButton.hidden = skipButton.hidden = review;
   acceptButton.hidden = rejectButton.hidden = !review;
 }
 
@@ -218,6 +220,56 @@ async function decide(decision: "accept" | "reject"): Promise<void> {
   }
 }
 
+let skipping = false;
+
+/** The annotator cannot annotate this person: they say why, the task goes to an admin, the next one opens. */
+async function skipPerson(): Promise<void> {
+  if (!editor || !task || review || skipping) return;
+  skipping = true;
+  try {
+    const answer = await askSkipReason();
+    if (!answer || !task) return;
+    await api.json("POST", config.urls.skip.replace("{id}", String(task.id)), answer);
+    await nextAfter(`Task ${task.id} skipped: an admin will see why.`);
+  } catch (error) {
+    if (error instanceof ApiError && error.leaseLost) return void (await taskTaken());
+    showNotice(error instanceof ApiError ? `Not skipped: ${error.message}` : `Not skipped: ${error}`, "error");
+  } finally {
+    skipping = false;
+  }
+}
+
+function askSkipReason(): Promise<{ reason: string; note: string } | null> {
+  return new Promise((resolve) => {
+    const choices = config.skip_reasons.map((r, k) => el("label", { class: "choice" },
+      el("input", { type: "radio", name: "skip-reason", value: r.value, checked: k === 0 }), ` ${r.label}`));
+    const note = el("textarea", { id: "skip-note", rows: 3, maxlength: 500, placeholder: "A note for the admin (needed for “something else”)" }) as HTMLTextAreaElement;
+    const send = el("button", { class: "danger", text: "Skip this person" });
+    const cancel = el("button", { class: "primary", text: "Back to work" });
+    const hint = el("p", { class: "error", hidden: true, text: "Say what is wrong in the note: “something else” needs one." });
+    const overlay = el("div", { class: "modal-overlay" },
+      el("div", { class: "modal skip-modal", role: "dialog", "aria-modal": "true" },
+        el("h2", { text: "Skip this person: why can it not be annotated?" }), ...choices, note, hint,
+        el("div", { class: "modal-buttons" }, cancel, send)));
+    const close = (value: { reason: string; note: string } | null) => {
+      overlay.remove();
+      resolve(value);
+    };
+    send.addEventListener("click", () => {
+      const reason = overlay.querySelector<HTMLInputElement>("input[name=skip-reason]:checked")!.value;
+      if (reason === "other" && !note.value.trim()) {
+        hint.hidden = false;
+        return note.focus();
+      }
+      close({ reason, note: note.value.trim() });
+    });
+    cancel.addEventListener("click", () => close(null));
+    overlay.addEventListener("keydown", (e) => e.key === "Escape" && close(null)); // Escape always goes back
+    document.body.append(overlay);
+    cancel.focus();
+  });
+}
+
 function askComment(): Promise<string | null> {
   return new Promise((resolve) => {
     const text = el("textarea", { id: "reject-comment", rows: 4, placeholder: "What should the annotator fix?" }) as HTMLTextAreaElement;
@@ -246,6 +298,7 @@ startButton.addEventListener("click", () => void next());
 submitButton.addEventListener("click", () => void submit());
 acceptButton.addEventListener("click", () => void decide("accept"));
 rejectButton.addEventListener("click", () => void decide("reject"));
+skipButton.addEventListener("click", () => void skipPerson());
 helpButton.addEventListener("click", () => (help.hidden = !help.hidden));
 window.addEventListener("keydown", (e) => {
   if (e.key === "?" && !isTyping(e)) {

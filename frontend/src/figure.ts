@@ -1,5 +1,6 @@
-// A small body figure, seen from the front, that shows which part is which. The person faces you, so their
-// right is on your left; clicking a part picks it.
+// A small body figure that shows which part is which; clicking a part picks it. Seen from the front the person
+// faces you (their right on your left); turned, it is seen from behind (their right on your right), for people
+// whose back the camera sees.
 
 import type { PartInfo } from "./types";
 import { rgb } from "./dom";
@@ -27,13 +28,15 @@ const SHAPES: Record<string, [string, Record<string, number>]> = {
 export class BodyFigure {
   readonly element: SVGSVGElement;
   private shapes = new Map<number, SVGElement>();
+  private body = document.createElementNS(SVG, "g");
+  private sides: SVGTextElement[] = [];
+  private back = false;
 
   constructor(parts: PartInfo[], onPick: (label: number) => void) {
     const svg = document.createElementNS(SVG, "svg");
     svg.setAttribute("viewBox", "0 0 100 190");
     svg.setAttribute("class", "body-figure");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "body parts, seen from the front");
     for (const part of parts) {
       const shape = SHAPES[part.name];
       if (!shape) continue;
@@ -45,18 +48,34 @@ export class BodyFigure {
       title.textContent = `${part.label} ${part.name}`;
       node.append(title);
       node.addEventListener("click", () => onPick(part.label));
-      svg.append(node);
+      this.body.append(node);
       this.shapes.set(part.label, node);
     }
-    for (const [x, text] of [[8, "R"], [92, "L"]] as const) {
+    svg.append(this.body);
+    for (const x of [8, 92]) {
       const t = document.createElementNS(SVG, "text");
       t.setAttribute("x", String(x));
       t.setAttribute("y", "110");
       t.setAttribute("class", "side");
-      t.textContent = text;
       svg.append(t);
+      this.sides.push(t);
     }
     this.element = svg;
+    this.turn(false);
+  }
+
+  get seenFromBehind(): boolean {
+    return this.back;
+  }
+
+  /** Seen from behind (``back``) or from the front: the figure mirrored, its R and L labels swapped. */
+  turn(back: boolean): void {
+    this.back = back;
+    this.body.setAttribute("transform", back ? "translate(100 0) scale(-1 1)" : "");
+    this.sides[0].textContent = back ? "L" : "R";
+    this.sides[1].textContent = back ? "R" : "L";
+    this.element.setAttribute("aria-label", `body parts, seen from ${back ? "behind" : "the front"}`);
+    this.element.dataset.seen = back ? "back" : "front";
   }
 
   select(label: number): void {

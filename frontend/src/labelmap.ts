@@ -92,29 +92,41 @@ export class LabelMap {
     return changed;
   }
 
-  /** Flood-fill the 4-connected region of equal labels around pixel ``p`` with ``label``. */
-  floodFill(p: Point, label: number): boolean {
+  /** Flood-fill with ``label`` the 4-connected region around pixel ``p`` of pixels that have p's label and, when
+   *  ``colours`` (RGBA, size x size) are given, a colour within ``tolerance`` (Euclidean distance in RGB) of p's
+   *  own colour. Returns the number of pixels filled. */
+  floodFill(p: Point, label: number, colours?: Uint8ClampedArray, tolerance = Infinity): number {
     const n = this.size;
     const sx = Math.floor(p.x);
     const sy = Math.floor(p.y);
-    if (sx < 0 || sy < 0 || sx >= n || sy >= n) return false;
-    const target = this.data[sy * n + sx];
-    if (target === label) return false;
-    const stack = [sy * n + sx];
-    this.data[sy * n + sx] = label;
+    if (sx < 0 || sy < 0 || sx >= n || sy >= n) return 0;
+    const start = sy * n + sx;
+    const target = this.data[start];
+    if (target === label) return 0;
+    const limit = tolerance * tolerance;
+    const [r0, g0, b0] = colours ? [colours[4 * start], colours[4 * start + 1], colours[4 * start + 2]] : [0, 0, 0];
+    const similar = (q: number) => {
+      if (!colours) return true;
+      const dr = colours[4 * q] - r0, dg = colours[4 * q + 1] - g0, db = colours[4 * q + 2] - b0;
+      return dr * dr + dg * dg + db * db <= limit;
+    };
+    const stack = [start];
+    this.data[start] = label;
+    let filled = 1;
     while (stack.length) {
       const k = stack.pop()!;
       const x = k % n;
       const y = (k - x) / n;
       const around = [x > 0 ? k - 1 : -1, x < n - 1 ? k + 1 : -1, y > 0 ? k - n : -1, y < n - 1 ? k + n : -1];
       for (const q of around) {
-        if (q >= 0 && this.data[q] === target) {
+        if (q >= 0 && this.data[q] === target && similar(q)) {
           this.data[q] = label;
+          filled++;
           stack.push(q);
         }
       }
     }
-    return true;
+    return filled;
   }
 
   /** Pixels per label, index 0..14. */

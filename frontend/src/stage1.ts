@@ -1,6 +1,7 @@
 // Stage 1: the person's part masks. Brush, polygon, eraser and fill paint one label per pixel of a 256 x 256
 // map in the box frame (what DensePose stores), drawn over the photo; undo/redo across all tools; the draft is
-// saved to the server as the annotator works.
+// saved to the server as the annotator works. Fill takes the connected unpainted pixels whose photo colour is
+// close to the clicked one (a tolerance slider), and says how much it filled.
 
 import { Autosaver } from "./autosave";
 import type { Api } from "./api";
@@ -19,6 +20,7 @@ const TOOLS: [Tool, string, string][] = [
   ["eraser", "Eraser", "E"],
   ["fill", "Fill", "F"],
 ];
+const TOLERANCE = { initial: 40, min: 5, max: 150, step: 5 }; // Euclidean distance in RGB, 0..441
 const OPACITIES = [0.55, 0.85, 0.2];
 
 /** Number keys: 1..9 and 0 pick parts 1..10; Shift+1..4 pick 11..14. */
@@ -42,6 +44,10 @@ export class MaskEditor implements Editor {
   private part = 1;
   private brushPx = 12; // screen pixels (radius)
   private sizeInput: HTMLInputElement | null = null; // the slider, kept in step with [ and ]
+  private tolerance = TOLERANCE.initial;
+  private toleranceInput: HTMLInputElement | null = null;
+  private boxColours: Uint8ClampedArray | null = null; // the photo under the label map, RGBA 256 x 256
+  private fillInfo = el("span", { class: "fill-info" });
   private opacity = 0;
   private polygon: Point[] = []; // image coordinates
   private stroke: { last: Point; before: Uint8Array; changed: boolean } | null = null;
@@ -106,6 +112,10 @@ export class MaskEditor implements Editor {
     const size = el("input", { type: "range", min: 2, max: 60, value: this.brushPx, class: "brush-size", title: "brush size ([ and ])" }) as HTMLInputElement;
     size.addEventListener("input", () => this.setBrush(Number(size.value)));
     this.sizeInput = size;
+    const tolerance = el("input", { type: "range", min: TOLERANCE.min, max: TOLERANCE.max, step: TOLERANCE.step,
+      value: this.tolerance, class: "fill-tolerance", title: "how different a colour fill still takes ([ and ])" }) as HTMLInputElement;
+    tolerance.addEventListener("input", () => this.setTolerance(Number(tolerance.value)));
+    this.toleranceInput = tolerance;
     const buttons = el("div", { class: "tools" });
     const add = (label: string, title: string, action: () => void) => {
       const b = el("button", { text: label, title });
@@ -118,15 +128,26 @@ export class MaskEditor implements Editor {
     add("Opacity", "O", () => this.cycleOpacity());
     add("Fit", "Home", () => this.view.fit());
 
+    const hint = el("p", { class: "hint figure-hint" });
+    const turn = el("button", { class: "turn-figure", title: "see the figure from the other side" }, "Turn ↔");
+    const fromKeypoints = this.task.seen_from === "back";
+    const showSide = (back: boolean) => {
+      this.figure.turn(back);
+      hint.textContent = back
+        ? `Seen from behind${fromKeypoints ? " (as the keypoints show the person)" : ""}: the person's right is on your right.`
+        : "Seen from the front: the person's right is on your left.";
+    };
+    turn.addEventListener("click", () => showSide(!this.figure.seenFromBehind));
+    showSide(fromKeypoints);
     const side = el("aside", { class: "side-panel" }, el("h3", { text: this.readOnly ? "Part masks (read only)" : "Part" }),
-      palette, this.figure.element, el("p", { class: "hint", text: "Seen from the front: the person's right is on your left." }));
+      palette, this.figure.element, el("div", { class: "row figure-row" }, turn), hint);
     const bar = el("div", { class: "edit-bar" });
     if (!this.readOnly) bar.append(tools, el("span", { class: "sep" }), el("label", { class: "size-label" }, "Size", size),
-      el("span", { class: "sep" }));
+      el("label", { class: "tolerance-label", hidden: true }, "Tolerance", tolerance), el("span", { class: "sep" }));
     bar.append(buttons);
     if (!this.readOnly) bar.append(this.status);
     for (const b of [...buttons.children].slice(0, 2)) (b as HTMLButtonElement).hidden = this.readOnly;
-    const stageArea = el("div", { class: "canvas-area" });
+    const stageArea = el("div", { class: "canvas-area" }, this.fillInfo);
     this.root.append(el("div", { class: "stage1" }, side, el("div", { class: "stage1-main" }, bar, stageArea)));
     this.view = new ImageCanvas(stageArea, () => this.box, (ctx) => this.paint(ctx), signal);
     this.view.canvas.style.cursor = this.readOnly ? "grab" : "none";
@@ -156,6 +177,13 @@ export class MaskEditor implements Editor {
     this.tool = tool;
     this.polygon = [];
     for (const [k, b] of this.toolButtons) b.classList.toggle("active", k === tool);
+    const sizeLabel = this.root.querySelector<HTMLElement>(".size-label");
+    const toleranceLabel = this.root.querySelector<HTMLElement>(".tolerance-label");
+    if (sizeLabel && toleranceLabel) {
+      sizeLabel.hidden = tool === "fill"; // the tolerance takes its place: nothing moves
+      toleranceLabel.hidden = tool !== "fill";
+    }
+    if (tool !== "fill") this.fillInfo.textContent = "";
     this.view?.draw();
   }
 
@@ -197,6 +225,36 @@ export class MaskEditor implements Editor {
     this.view.draw();
   }
 
+  private setTolerance(value: number): void {
+    this.tolerance = Math.min(TOLERANCE.max, Math.max(TOLERANCE.min, value));
+    if (this.toleranceInput) this.toleranceInput.value = String(this.tolerance);
+  }
+
+  /** The photo's colours under the 256 x 256 label map (the box frame), read once. */
+  private colours(): Uint8ClampedArray {
+    if (!this.boxColours) {
+      const canvas = el("canvas", { width: BOX_SCALE, height: BOX_SCALE }) as HTMLCanvasElement;
+      const ctx = canvas.getContext("2d", { willReadFrequently: true })!;
+      const [x0, y0, w, h] = this.box;
+      ctx.drawImage(this.img, x0, y0, w, h, 0, 0, BOX_SCALE, BOX_SCALE);
+      this.boxColours = ctx.getImageData(0, 0, BOX_SCALE, BOX_SCALE).data;
+    }
+    return this.boxColours;
+  }
+
+  private fill(b: Point): void {
+    const before = this.labels.snapshot();
+    const filled = this.labels.floodFill(b, this.part, this.colours(), this.tolerance);
+    if (!filled) {
+      this.fillInfo.textContent = "Fill: that pixel is already this part.";
+      return;
+    }
+    const share = (100 * filled) / (BOX_SCALE * BOX_SCALE);
+    this.fillInfo.textContent = `Filled ${share < 1 ? share.toFixed(1) : Math.round(share)}% of the box ` +
+      `(colours within ${this.tolerance} of the clicked one; Ctrl+Z undoes).`;
+    this.changed(before);
+  }
+
   private updateCounts(): void {
     const counts = this.labels.counts(this.config.parts.length);
     for (const [label, { row, count }] of this.partRows) {
@@ -233,8 +291,7 @@ export class MaskEditor implements Editor {
       this.polygon.push(p);
       this.view.draw();
     } else if (this.tool === "fill") {
-      const before = this.labels.snapshot();
-      if (this.labels.floodFill(b, this.part)) this.changed(before);
+      this.fill(b);
     }
   }
 
@@ -288,8 +345,10 @@ export class MaskEditor implements Editor {
       case "KeyF": return this.pickTool("fill");
       case "KeyO": return this.cycleOpacity();
       case "Home": return this.view.fit();
-      case "BracketLeft": return this.setBrush(this.brushPx - 2);
-      case "BracketRight": return this.setBrush(this.brushPx + 2);
+      case "BracketLeft":
+        return this.tool === "fill" ? this.setTolerance(this.tolerance - TOLERANCE.step) : this.setBrush(this.brushPx - 2);
+      case "BracketRight":
+        return this.tool === "fill" ? this.setTolerance(this.tolerance + TOLERANCE.step) : this.setBrush(this.brushPx + 2);
       case "Enter": return this.closePolygon();
       case "Escape": this.polygon = []; return this.view.draw();
       case "Backspace": this.polygon.pop(); return this.view.draw();

@@ -12,8 +12,10 @@ export interface Config {
   projects: { name: string; paused: boolean; body_model: string; synthetic: boolean }[];
   parts: PartInfo[];
   charts: string[];
-  urls: { next: string; draft: string; submit: string; leave: string; review_next: string; review: string };
+  urls: { next: string; draft: string; submit: string; leave: string; skip: string; review_next: string; review: string };
   autosave_ms: number;
+  /** Why an annotator may skip a person (the server's list). */
+  skip_reasons: { value: string; label: string }[];
 }
 
 // The API's answers: generated from the server's OpenAPI schema into api-schema.d.ts (`make api-types`; a test

@@ -51,6 +51,29 @@ describe("LabelMap", () => {
     expect(map.get(10, 10)).toBe(0);
   });
 
+  it("fills only the connected pixels of similar colour when given the picture's colours", () => {
+    const map = new LabelMap();
+    const n = 256;
+    const colours = new Uint8ClampedArray(n * n * 4);
+    for (let y = 0; y < n; y++)
+      for (let x = 0; x < n; x++) {
+        // a red shirt (x < 100, with a little noise) on a grey background; another red patch apart at x >= 200
+        const red = x < 100 || x >= 200;
+        const k = 4 * (y * n + x);
+        colours.set(red ? [200 + ((x * 7 + y * 3) % 11), 30, 30, 255] : [128, 128, 128, 255], k);
+      }
+    map.paintEllipse({ x: 50, y: 50 }, 10, 10, 3); // an earlier stroke of another part is kept
+    const before = map.counts()[3];
+    const filled = map.floodFill({ x: 20, y: 200 }, 1, colours, 30);
+    expect(filled).toBe(100 * 256 - before);
+    expect(map.counts()[1]).toBe(filled);
+    expect(map.get(150, 10)).toBe(0); // the grey is not similar
+    expect(map.get(230, 10)).toBe(0); // the other red patch is not connected
+    expect(map.get(50, 50)).toBe(3);
+    // without colours it is the old fill: every connected unpainted pixel
+    expect(new LabelMap().floodFill({ x: 1, y: 1 }, 2)).toBe(n * n);
+  });
+
   it("converts to 14 dp_masks and back exactly", () => {
     const map = new LabelMap();
     map.paintEllipse({ x: 60, y: 60 }, 30, 40, 1);

@@ -36,7 +36,7 @@
         } else if (action === "assign") {
           await post(`/api/tasks/${task}/assign`, { username: row.querySelector(".assignee").value });
         } else {
-          await post(`/api/tasks/${task}/${action}`, action === "requeue" ? { comment: "requeued by an admin" } : {});
+          await post(`/api/tasks/${task}/${action}`, action === "requeue" && row.dataset.state === "review" ? { comment: "requeued by an admin" } : {});
         }
         const who = action === "assign" ? ` to ${row.querySelector(".assignee").value}` : "";
         sessionStorage.setItem("queues-done", `Task ${task}: ${DONE[action]}${who}.`);
