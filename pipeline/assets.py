@@ -1,4 +1,5 @@
-"""Per-body-model assets: charts, six views per part with id and depth buffers, pictures, contact sheet.
+"""Per-body-model assets: charts, six views per part with id and depth buffers, pictures, contact sheet, and the
+whole body from the front and back (the stage-2 reviewer's overview).
 
 ``ensure_assets(body, cache_dir)`` builds them once per content hash (template + the code constants that
 shape them) into ``cache_dir/assets/<body>-<hash>/`` and returns that folder; a second call with nothing
@@ -27,9 +28,10 @@ from pipeline.charts import build_charts
 from pipeline.charts.build import CHARTS_VERSION
 from pipeline.render import views as V
 from pipeline.render.camera import Camera
+from pipeline.render.overview import build_overview
 from pipeline.render.raster import NO_FACE
 
-ASSET_FORMAT = "3"  # bump whenever the views, pictures or buffers change
+ASSET_FORMAT = "4"  # bump whenever the views, pictures or buffers change
 CONTACT_THUMB = 160
 Progress = Callable[[float, str], None]
 
@@ -180,6 +182,8 @@ def _build(model: BodyModel, template: BodyTemplate, out: Path, report: Progress
             }
         )
     timings["ms_per_view"] = round(1000 * float(np.mean(render_s)), 1)
+    report(97, "rendering the whole body from the front and the back (the reviewer's overview)")
+    overview_cameras = build_overview(template, normals, out)
     _contact_sheet(np.concatenate(thumbs, axis=0), out / "contact_sheet.png")
 
     report(98, "writing the asset files")
@@ -202,6 +206,7 @@ def _build(model: BodyModel, template: BodyTemplate, out: Path, report: Progress
         "key": out.name.split("-")[-1].removesuffix(".building"),
         "view_size": V.VIEW_SIZE,
         "cameras": cameras,
+        "overview_cameras": overview_cameras,
         "charts": charts.metrics_table(),
         "coverage": coverage,
         "timings": timings,

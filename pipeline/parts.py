@@ -157,7 +157,7 @@ SIDE_VIEW_MARGIN = 0.15  # left and right keypoints closer than this share of th
 
 
 def seen_from(keypoints) -> str | None:
-    """"front" or "back": whether the camera sees the person from the front (their right on the image's left)
+    """ "front" or "back": whether the camera sees the person from the front (their right on the image's left)
     or from behind, by their visible shoulders (or, without both, hips); None when no pair shows or the person
     is side on (the pair's horizontal gap under SIDE_VIEW_MARGIN of its length)."""
     if not keypoints or len(keypoints) != 3 * len(COCO_KEYPOINT_NAMES):

@@ -2,6 +2,7 @@
 paints stage 1 with brush and polygon, a reviewer accepts it in the review page, the annotator clicks stage 2
 on the six views; the database holds the masks and the mapped I, U, V."""
 
+import io
 import re
 import time
 
@@ -347,6 +348,48 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     reviewer.goto(stack.url + "/review/#project=ui&stage=2")
     reviewer.locator(".point-progress", has_text=f"{len(points)} / {len(points)} answered").wait_for()
     reviewer.screenshot(path=str(SHOTS / "review-stage2.png"))
+    # the overview: every answer on the whole body; hovering one highlights it, a click opens it
+    reviewer.keyboard.press("KeyO")
+    reviewer.locator(".review-overview").wait_for()
+    marks = reviewer.locator(".overview-marks .mark")
+    assert 1 <= marks.count() <= sum(c.status == "ok" for c in rows.values())
+    mark = marks.first
+    k = int(mark.get_attribute("data-point"))
+    # the mark sits on the picture where its point is: the picture is scaled whole and centred, like the marks
+    picture = mark.locator("xpath=ancestor::div[contains(@class, 'overview-picture')]/img").bounding_box()
+    side = min(picture["width"], picture["height"])
+    size = int(reviewer.locator(".overview-marks").first.get_attribute("viewBox").split()[-1])
+    expected = (
+        picture["x"] + (picture["width"] - side) / 2 + float(mark.get_attribute("cx")) / size * side,
+        picture["y"] + (picture["height"] - side) / 2 + float(mark.get_attribute("cy")) / size * side,
+    )
+    box = mark.bounding_box()
+    assert (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2) == pytest.approx(expected, abs=2)
+    # ... and the picture on screen is the body picture undistorted (the marks hidden for a moment)
+    from PIL import Image as PILImage
+
+    holder = reviewer.locator(".overview-side[data-side='front'] .overview-picture")
+    reviewer.evaluate("document.querySelectorAll('.overview-marks').forEach((s) => s.style.visibility = 'hidden')")
+    shot = PILImage.open(io.BytesIO(holder.screenshot())).convert("RGB")
+    reviewer.evaluate("document.querySelectorAll('.overview-marks').forEach((s) => s.style.visibility = '')")
+    w, h = shot.size
+    square = min(w, h)
+    shown = shot.crop(((w - square) // 2, (h - square) // 2, (w - square) // 2 + square, (h - square) // 2 + square))
+    truth = PILImage.open(assets.folder / "views" / "overview-front.png").convert("RGB").resize(shown.size)
+    differs = np.abs(np.asarray(shown, float) - np.asarray(truth, float)).sum(axis=2) > 150  # stretched: 8 %
+    assert differs.mean() < 0.02, f"{differs.mean():.1%} of the picture's pixels are not where they belong"
+    mark.hover()
+    assert "hover" in mark.get_attribute("class")
+    mark.click()
+    assert f"point {k + 1} of" in reviewer.locator(".point-title").inner_text()
+    reviewer.screenshot(path=str(SHOTS / "review-stage2-overview.png"))
+    reviewer.keyboard.press("KeyO")
+    # flag that point: the rejection sends back only it
+    reviewer.keyboard.press("KeyF")
+    assert reviewer.locator(".point-progress .dot.flagged").count() == 1
+    reviewer.keyboard.press("KeyR")
+    reviewer.locator(".reject-scope", has_text="Only the 1 flagged point goes back").wait_for()
+    reviewer.keyboard.press("Escape")
     reviewer.click("#reject")
     reviewer.get_by_role("button", name="Reject with this comment").click()  # empty: it says why nothing happens
     reviewer.locator(".modal .error", has_text="a rejection needs a comment").wait_for()
@@ -355,9 +398,12 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     reviewer.locator(".notice", has_text="sent back").wait_for()
     back = Task.objects.get(pk=stage2.pk)
     assert back.state == "pending" and back.review_comment == "Point 2 is on the back, not the front."
+    flagged = Task.objects.get(pk=stage2.pk).flagged_points
+    assert flagged == [points[k].pk]
     page.click("#start")
-    page.locator(".notice", has_text="Point 2 is on the back").wait_for()
-    page.locator(".point-progress", has_text=f"{len(points)} / {len(points)} answered").wait_for()
+    page.locator(".notice", has_text="1 flagged point to redo").wait_for()
+    assert "Point 2 is on the back" in page.locator(".notice").inner_text()
+    page.locator(".point-progress", has_text="1 / 1 answered").wait_for()
     assert not errors and not reviewer_errors, errors + reviewer_errors
 
 

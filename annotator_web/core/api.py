@@ -183,6 +183,22 @@ class BodyViewPictureView(APIView):
         return response
 
 
+class BodyOverviewPictureView(APIView):
+    @extend_schema(
+        responses=answers({(200, "image/png"): OpenApiTypes.BINARY}),
+        description="The whole body from the front or the back, tinted by part (the stage-2 review overview).",
+    )
+    def get(self, request, body: str, side: str):
+        from pipeline.render.overview import SIDES, picture_path
+
+        folder = _body_or_404(body).built_asset_folder(body)
+        if side not in [name for name, _ in SIDES]:
+            raise NotFound(f"unknown side {side!r}: front or back")
+        response = FileResponse(picture_path(folder, side).open("rb"), content_type="image/png")
+        response["Cache-Control"] = ASSET_CACHE_CONTROL
+        return response
+
+
 class ChartAssetsTarView(APIView):
     """Admins only: the files are derived from the body model (SMPL's carry its licence) and annotators have no
     use for them. Never built inside the request: while they are missing a build job is started (or the one

@@ -90,6 +90,36 @@ def click_checker(body: str):
     return cached[1]
 
 
+_overviews: dict[str, tuple] = {}
+
+
+def body_overview(body: str):
+    """The whole-body front and back pictures' cameras and depth (a few MB), loaded once per process; None when
+    the assets are not built."""
+    import json
+
+    from pipeline.render.overview import load_overview
+
+    folder = built_asset_folder(body)
+    if folder is None:
+        return None
+    cached = _overviews.get(body)
+    if cached is None or cached[0] != folder:
+        report = json.loads((folder / "report.json").read_text())
+        cached = _overviews[body] = (folder, load_overview(folder, report))
+    return cached[1]
+
+
+def overview_picture_url(body: str, side: str) -> str | None:
+    from django.urls import reverse
+
+    folder = built_asset_folder(body)
+    if folder is None:
+        return None
+    key = folder.name.rsplit("-", 1)[-1]
+    return reverse("api-body-overview", args=[body, side]) + f"?key={key}"
+
+
 _lookups: dict[str, object] = {}
 
 

@@ -31,6 +31,9 @@ urlpatterns = [
         api.BodyViewPictureView.as_view(),
         name="api-body-picture",
     ),
+    path(
+        "api/bodies/<str:body>/overview/<str:side>.png", api.BodyOverviewPictureView.as_view(), name="api-body-overview"
+    ),
     path("api/bodies/<str:body>/chart-assets.tar", api.ChartAssetsTarView.as_view(), name="api-chart-assets"),
     path("api/job-kinds", api.JobKindsView.as_view(), name="api-job-kinds"),
     path("api/", include(router.urls)),

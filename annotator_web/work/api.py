@@ -17,6 +17,7 @@ from annotator_web.data.models import Image, Project
 from annotator_web.work import policy, services
 from annotator_web.work import responses as R
 from annotator_web.work.models import Task
+from annotator_web.work.overview import stage2_overview
 from pipeline import parts
 
 
@@ -32,6 +33,7 @@ def task_json(task: Task) -> dict:
             for p in person.sampled_points.all()
         ]
         extra["body"] = body_assets.body_info(task.project.body_model)
+        extra["flagged_points"] = list(task.flagged_points or [])
     return {
         **extra,
         "id": task.pk,
@@ -203,7 +205,8 @@ class NextReviewView(ReviewerView):
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         submission = task.submissions.order_by("-created_at").first()
-        return Response({**task_json(task), "submission": submission.data if submission else None})
+        extra = {"overview": stage2_overview(task)} if task.stage == Task.Stage.POINTS else {}
+        return Response({**task_json(task), "submission": submission.data if submission else None, **extra})
 
 
 class ReviewView(ReviewerView):
@@ -213,17 +216,24 @@ class ReviewView(ReviewerView):
             {
                 "decision": serializers.ChoiceField(["accept", "reject"]),
                 "comment": serializers.CharField(required=False),
+                "points": serializers.ListField(
+                    child=serializers.IntegerField(),
+                    required=False,
+                    help_text="stage 2: the points to redo (the others stand)",
+                ),
             },
         ),
         responses=answers({200: R.TaskResponse}),
-        description="Accept, or reject with a comment (the task goes back to the queue).",
+        description="Accept, or reject with a comment (the task goes back to its author); a stage-2 rejection may "
+        "flag points, and its author then redoes only those.",
     )
     def post(self, request, pk: int):
         task = Task.objects.select_related("project").filter(pk=pk).first()
         if task is not None and not policy.works_on(request.user, task.project):
             raise not_a_member(task.project)
         decision, comment = str(request.data.get("decision", "")), str(request.data.get("comment", ""))
-        return Response(task_json(services.review(request.user, pk, decision, comment)))
+        points = request.data.get("points")
+        return Response(task_json(services.review(request.user, pk, decision, comment, points)))
 
 
 class CreateTasksView(AdminView):

@@ -49,6 +49,9 @@ class Task(models.Model):
     rejections = models.PositiveIntegerField(default=0)
     skip_reason = models.CharField(max_length=32, blank=True, default="", choices=SkipReason.choices)
     skip_note = models.TextField(blank=True, default="", help_text="the annotator's words when they skipped")
+    flagged_points = models.JSONField(
+        default=list, blank=True, help_text="stage 2: the points the last rejection sends back (sampled point ids)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -148,6 +151,7 @@ class Review(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     decision = models.CharField(max_length=8, choices=Decision.choices)
     comment = models.TextField(blank=True, default="")
+    points = models.JSONField(default=list, blank=True, help_text="stage 2: the points a rejection flagged")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

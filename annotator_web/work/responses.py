@@ -84,10 +84,39 @@ class TaskResponse(serializers.Serializer):
                                                   "behind, by the keypoints (null: cannot tell)")  # fmt: skip
     points = PointRef(many=True, required=False, help_text="stage 2: the sampled points, in the box frame")
     body = BodyRef(required=False, allow_null=True, help_text="stage 2: where the views are")
+    flagged_points = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                           help_text="stage 2: the points a reviewer sent back to redo (none: "
+                                                     "all)")  # fmt: skip
+
+
+class OverviewSpot(serializers.Serializer):
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    visible = serializers.BooleanField(help_text="the body shows the point from this side")
+
+
+class OverviewPoint(serializers.Serializer):
+    point = serializers.IntegerField()
+    status = serializers.CharField(allow_null=True)
+    chart = serializers.IntegerField(allow_null=True)
+    residual_m = serializers.FloatField(allow_null=True, help_text="distance from where its neighbours put it")
+    suspect = serializers.BooleanField(help_text="residual above suspect_m: look at it first")
+    at = OverviewSpot(many=True, allow_null=True, help_text="on the front and back pictures (answered points)")
+    side = serializers.IntegerField(allow_null=True, help_text="the picture to draw it on: one that shows it, "
+                                    "else the one it lies least behind the body in")  # fmt: skip
+
+
+class Overview(serializers.Serializer):
+    sides = serializers.ListField(child=serializers.CharField())
+    pictures = serializers.ListField(child=serializers.CharField())
+    size = serializers.IntegerField()
+    suspect_m = serializers.FloatField()
+    points = OverviewPoint(many=True)
 
 
 class ReviewTaskResponse(TaskResponse):
     submission = WorkData(allow_null=True, help_text="what the annotator submitted")
+    overview = Overview(required=False, allow_null=True, help_text="stage 2: every answer on the whole body")
 
 
 class DraftSavedResponse(serializers.Serializer):

@@ -385,7 +385,24 @@ def next_review(project: Project, stage: int, reviewer=None) -> Task | None:
     return waiting.first()
 
 
-def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
+def _flagged_points(task: Task, points) -> list[int]:
+    """A rejection's flagged points: ids of the task's own sampled points (stage 2 only), each once."""
+    if points is None or points == []:
+        return []
+    if task.stage != Task.Stage.POINTS:
+        raise WorkError("only a stage-2 rejection flags points", field="points")
+    if not isinstance(points, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in points):
+        raise WorkError("points is a list of sampled point ids", field="points")
+    own = set(task.person.sampled_points.values_list("pk", flat=True))
+    stray = [p for p in points if p not in own]
+    if stray:
+        raise WorkError(f"points {stray} are not this task's sampled points", field="points")
+    return sorted(set(points))
+
+
+def review(reviewer, task_id: int, decision: str, comment: str = "", points=None) -> Task:
+    """Accept, or reject with a comment; a stage-2 rejection may flag ``points`` (sampled point ids): its author
+    then redoes only those."""
     if decision not in (Review.Decision.ACCEPT, Review.Decision.REJECT):
         raise WorkError("decision is 'accept' or 'reject'", field="decision")
     if decision == Review.Decision.REJECT and not comment.strip():
@@ -400,18 +417,25 @@ def review(reviewer, task_id: int, decision: str, comment: str = "") -> Task:
         own = submission is not None and submission.annotator_id == reviewer.pk
         if own and not task.project.allow_self_review:
             raise WorkError(f"task {task_id} is your own work: someone else reviews it", status=403)
-        Review.objects.create(task=task, submission=submission, reviewer=reviewer, decision=decision, comment=comment)
+        flagged = _flagged_points(task, points) if decision == Review.Decision.REJECT else []
+        Review.objects.create(task=task, submission=submission, reviewer=reviewer, decision=decision, comment=comment,
+                              points=flagged)  # fmt: skip
         if decision == Review.Decision.ACCEPT:
+            if task.flagged_points:
+                Task.objects.filter(pk=task.pk).update(flagged_points=[])
             _accept(task)
         else:
             # back to its author first, a little ahead of fresh work, with the reason
             task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
             task.reserved_for = submission.annotator if submission else None
             task.review_comment, task.rejections, task.priority = comment, task.rejections + 1, task.priority + 1
+            task.flagged_points = flagged  # none: the whole task is to be looked at again
             # the rejected work comes back as the draft, to be fixed rather than redone (same shape as a draft)
             task.draft = submission.data if submission else None
             task.save()
         extra = {"self_review": True} if own else {}
+        if flagged:
+            extra["points"] = flagged
         audit(reviewer, decision, task, comment=comment, **extra)
         task.refresh_from_db()
         return task
@@ -474,6 +498,7 @@ def requeue(actor, task_id: int, comment: str = "") -> Task:
         task.reserved_for = None  # redone by whoever comes next
         task.review_comment = comment or task.review_comment
         task.skip_reason = task.skip_note = ""
+        task.flagged_points = []  # redone as a whole
         task.save()
         audit(actor, "requeue", task, comment=comment)
         return task

@@ -55,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bodies/{body}/overview/{side}.png": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The whole body from the front or the back, tinted by part (the stage-2 review overview). */
+        get: operations["bodies_overview_.png_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bodies/{body}/parts/{part}/bundle": {
         parameters: {
             query?: never;
@@ -359,7 +376,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Accept, or reject with a comment (the task goes back to the queue). */
+        /** @description Accept, or reject with a comment (the task goes back to its author); a stage-2 rejection may flag points, and its author then redoes only those. */
         post: operations["tasks_review_create"];
         delete?: never;
         options?: never;
@@ -573,6 +590,38 @@ export interface components {
         };
         /** @enum {unknown} */
         NullEnum: null;
+        Overview: {
+            sides: string[];
+            pictures: string[];
+            size: number;
+            /** Format: double */
+            suspect_m: number;
+            points: components["schemas"]["OverviewPoint"][];
+        };
+        OverviewPoint: {
+            point: number;
+            status: string | null;
+            chart: number | null;
+            /**
+             * Format: double
+             * @description distance from where its neighbours put it
+             */
+            residual_m: number | null;
+            /** @description residual above suspect_m: look at it first */
+            suspect: boolean;
+            /** @description on the front and back pictures (answered points) */
+            at: components["schemas"]["OverviewSpot"][] | null;
+            /** @description the picture to draw it on: one that shows it, else the one it lies least behind the body in */
+            side: number | null;
+        };
+        OverviewSpot: {
+            /** Format: double */
+            x: number;
+            /** Format: double */
+            y: number;
+            /** @description the body shows the point from this side */
+            visible: boolean;
+        };
         PaginatedJobList: {
             /** @example 123 */
             count: number;
@@ -626,6 +675,8 @@ export interface components {
         Review: {
             decision: components["schemas"]["DecisionEnum"];
             comment?: string;
+            /** @description stage 2: the points to redo (the others stand) */
+            points?: number[];
         };
         ReviewTaskResponse: {
             id: number;
@@ -657,8 +708,12 @@ export interface components {
             points?: components["schemas"]["PointRef"][];
             /** @description stage 2: where the views are */
             body?: components["schemas"]["BodyRef"] | null;
+            /** @description stage 2: the points a reviewer sent back to redo (none: all) */
+            flagged_points?: number[];
             /** @description what the annotator submitted */
             submission: components["schemas"]["WorkData"] | null;
+            /** @description stage 2: every answer on the whole body */
+            overview?: components["schemas"]["Overview"] | null;
         };
         /**
          * @description * `admin` - admin
@@ -744,6 +799,8 @@ export interface components {
             points?: components["schemas"]["PointRef"][];
             /** @description stage 2: where the views are */
             body?: components["schemas"]["BodyRef"] | null;
+            /** @description stage 2: the points a reviewer sent back to redo (none: all) */
+            flagged_points?: number[];
         };
         /**
          * @description * `pending` - Pending
@@ -1014,6 +1071,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BuildingResponse"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "bodies_overview_.png_retrieve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                body: string;
+                side: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             413: {

@@ -51,6 +51,9 @@ const help = helpOverlay([
   ["Stage 2 · correspondences", [["click a view", "place the point; the next one shows 0.4 s later (click again meanwhile to move it)"],
     ["N", "not visible / cannot tell"], ["U", "unsure"], ["→ Space", "next point"], ["←", "previous point (to correct it)"],
     ["wheel on a view", "zoom that view (drag pans, 1:1 shows it whole)"]]],
+  ...(review ? [["Review", [["A", "accept"], ["R", "reject (with a comment)"], ["F", "stage 2: flag the point (a rejection sends back only the flagged points)"],
+    ["O", "stage 2: the overview (every answer on the whole body; hover links the image and the body; the points far from their neighbours first)"],
+    ["← →", "previous / next point"]]] as [string, [string, string][]]] : []),
 ]);
 root.replaceChildren(toolbar, notice, workspace, help);
 
@@ -106,7 +109,8 @@ async function openTask(t: Task): Promise<void> {
   startedAt = performance.now();
   const what = t.stage === 1 ? "part masks" : `${t.points?.length ?? 0} points`;
   taskInfo.textContent = `Task ${t.id} · person ${t.person.id} · ${what}`;
-  if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}`, "error");
+  const redo = t.flagged_points?.length ? ` (${t.flagged_points.length} flagged point${t.flagged_points.length > 1 ? "s" : ""} to redo; the others stand)` : "";
+  if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}${redo}`, "error");
   else clearNotice();
   await ed.start();
   submitButton.hidden = skipButton.hidden = review;
@@ -207,13 +211,14 @@ async function submit(): Promise<void> {
 async function decide(decision: "accept" | "reject"): Promise<void> {
   if (!task || !review) return;
   let comment = "";
+  const points = decision === "reject" ? (editor?.flaggedPoints?.() ?? []) : [];
   if (decision === "reject") {
-    const reason = await askComment();
+    const reason = await askComment(points.length);
     if (reason === null) return;
     comment = reason;
   }
   try {
-    await api.json("POST", config.urls.review.replace("{id}", String(task.id)), { decision, comment });
+    await api.json("POST", config.urls.review.replace("{id}", String(task.id)), { decision, comment, points });
     await nextAfter(`Task ${task.id} ${decision === "accept" ? "accepted" : "sent back with your comment"}.`);
   } catch (error) {
     showNotice(error instanceof ApiError ? error.message : String(error), "error");
@@ -270,14 +275,18 @@ function askSkipReason(): Promise<{ reason: string; note: string } | null> {
   });
 }
 
-function askComment(): Promise<string | null> {
+function askComment(flagged: number): Promise<string | null> {
   return new Promise((resolve) => {
+    const scope = flagged
+      ? `Only the ${flagged} flagged point${flagged > 1 ? "s go" : " goes"} back to be redone; the other answers stand.`
+      : "The whole task goes back (flag points with F to send back only those).";
     const text = el("textarea", { id: "reject-comment", rows: 4, placeholder: "What should the annotator fix?" }) as HTMLTextAreaElement;
     const send = el("button", { class: "danger", text: "Reject with this comment" });
     const cancel = el("button", { text: "Cancel" });
     const hint = el("p", { class: "error", hidden: true, text: "Write what the annotator should fix: a rejection needs a comment." });
     const overlay = el("div", { class: "modal-overlay" },
-      el("div", { class: "modal" }, el("h2", { text: "Reject: tell the annotator why" }), text, hint, el("div", { class: "modal-buttons" }, send, cancel)));
+      el("div", { class: "modal" }, el("h2", { text: "Reject: tell the annotator why" }), el("p", { class: "reject-scope", text: scope }),
+        text, hint, el("div", { class: "modal-buttons" }, send, cancel)));
     const close = (value: string | null) => {
       overlay.remove();
       resolve(value);
@@ -308,6 +317,9 @@ window.addEventListener("keydown", (e) => {
   else if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !document.querySelector(".modal-overlay")) {
     e.preventDefault();
     void submit();
+  } else if (review && task && !isTyping(e) && !e.ctrlKey && !e.metaKey && !e.altKey && !document.querySelector(".modal-overlay")) {
+    if (e.code === "KeyA") void decide("accept");
+    else if (e.code === "KeyR") void decide("reject");
   }
 });
 

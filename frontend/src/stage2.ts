@@ -9,6 +9,7 @@ import type { Api } from "./api";
 import { ask, el, isTyping, rgb } from "./dom";
 import { ImageCanvas, dimOutside, loadImage } from "./canvas";
 import { boxToImage } from "./geometry";
+import { ReviewOverview } from "./overview";
 import { PartSurface, type SurfaceHit } from "./surface";
 import { advanceDelay, countClick, recordLatency } from "./testhooks";
 import type { Answer, Config, Editor, SampledPoint, Task } from "./types";
@@ -31,7 +32,12 @@ const STATUS_TEXT: Record<Answer["status"], string> = {
 
 export class CorrespondenceEditor implements Editor {
   private abort = new AbortController();
-  private points: SampledPoint[];
+  private points: SampledPoint[]; // the points to work through: all, or those a reviewer sent back to redo
+  private allPoints: SampledPoint[];
+  private flagged = new Set<number>(); // review: point ids to send back
+  private hover: number | null = null; // review overview: the point under the pointer (index into points)
+  private overview: ReviewOverview | null = null;
+  private flagButton: HTMLButtonElement | null = null;
   private answers = new Map<number, Answer>();
   private hits = new Map<number, SurfaceHit>();
   private current = 0;
@@ -61,7 +67,9 @@ export class CorrespondenceEditor implements Editor {
     answers: Answer[] | undefined,
     current = 0,
   ) {
-    this.points = [...(task.points ?? [])];
+    this.allPoints = [...(task.points ?? [])];
+    const redo = new Set(readOnly ? [] : (task.flagged_points ?? []));
+    this.points = redo.size ? this.allPoints.filter((p) => redo.has(p.id)) : this.allPoints;
     for (const a of answers ?? []) this.answers.set(a.point, a);
     this.current = Math.min(Math.max(0, current), Math.max(0, this.points.length - 1));
     if (!readOnly) {
@@ -85,6 +93,10 @@ export class CorrespondenceEditor implements Editor {
         const hit = (await this.surface(p.part)).mapClick(a.view!, a.x!, a.y!);
         if (hit) this.hits.set(p.id, hit);
       }
+    }
+    if (this.readOnly && this.task.overview) {
+      const suspect = ReviewOverview.firstSuspect(this.task.overview, this.points);
+      if (suspect !== null) this.current = suspect; // the answer that looks most wrong first
     }
     this.show(this.current);
   }
@@ -117,6 +129,11 @@ export class CorrespondenceEditor implements Editor {
       add("Unsure", "U", () => this.mark("unsure"), "mark");
     }
     add("Next", "→", () => this.move(1));
+    if (this.readOnly) {
+      this.flagButton = add("Flag", "F", () => this.toggleFlag(), "flag");
+      this.flagButton.title = "flag this point: a rejection sends only the flagged points back (F)";
+      if (this.task.overview) add("Overview", "O", () => this.toggleOverview(), "overview-toggle");
+    }
     if (!this.readOnly) {
       const box = el("input", { type: "checkbox", class: "auto-advance" }) as HTMLInputElement;
       box.checked = this.autoAdvance;
@@ -151,9 +168,21 @@ export class CorrespondenceEditor implements Editor {
       this.cells.push({ cell, picture, overlay, zoom, label, scale: 1, x: 0, y: 0 });
     }
     const right = el("div", { class: "stage2-right" }, grid, this.info);
+    if (this.readOnly && this.task.overview) {
+      this.overview = new ReviewOverview(this.task.overview, this.points, this.config, {
+        hover: (k) => this.setHover(k),
+        open: (k) => this.show(k),
+        label: (k) => this.pointLabel(k),
+      });
+      right.insertBefore(this.overview.element, this.info);
+    }
     this.root.append(el("div", { class: "stage2" }, left, right));
     this.view = new ImageCanvas(area, () => this.task.person.bbox, (ctx) => this.paint(ctx), signal);
     this.view.dragPans = true;
+    if (this.overview) {
+      this.view.canvas.addEventListener("pointermove", (e) => this.setHover(this.pointAt(e)), { signal });
+      this.view.canvas.addEventListener("pointerleave", () => this.setHover(null), { signal });
+    }
     window.addEventListener("keydown", (e) => this.onKey(e), { signal });
   }
 
@@ -197,6 +226,50 @@ export class CorrespondenceEditor implements Editor {
     }, (error) => this.info.textContent = String(error));
     this.renderProgress();
     this.view.draw();
+    this.overview?.mark(this.hover, this.current, this.flagged);
+    this.flagButton?.classList.toggle("active", this.flagged.has(p.id));
+  }
+
+  private pointLabel(k: number): string {
+    const p = this.points[k];
+    const o = this.task.overview?.points.find((q) => q.point === p.id);
+    const far = o?.residual_m != null ? `, ${Math.round(100 * o.residual_m)} cm from where its neighbours put it` : "";
+    return `#${k + 1} ${this.config.parts[p.part - 1].name}${far}`;
+  }
+
+  /** Review: the point nearest the pointer on the image (within 12 screen pixels), or null. */
+  private pointAt(e: PointerEvent): number | null {
+    const here = this.view.local(e);
+    let best: number | null = null;
+    let bestD = 12;
+    this.points.forEach((p, k) => {
+      const s = this.view.transform.toScreen(this.pointImage(p));
+      const d = Math.hypot(s.x - here.x, s.y - here.y);
+      if (d < bestD) [best, bestD] = [k, d];
+    });
+    return best;
+  }
+
+  private setHover(k: number | null): void {
+    if (k === this.hover) return;
+    this.hover = k;
+    this.overview?.mark(k, this.current, this.flagged);
+    this.view.draw();
+  }
+
+  private toggleOverview(): void {
+    const stage = this.root.querySelector(".stage2");
+    stage?.classList.toggle("overview-mode");
+    this.root.querySelector(".overview-toggle")?.classList.toggle("active", !!stage?.classList.contains("overview-mode"));
+    this.view.draw();
+  }
+
+  private toggleFlag(): void {
+    if (!this.readOnly) return;
+    const id = this.points[this.current].id;
+    if (this.flagged.has(id)) this.flagged.delete(id);
+    else this.flagged.add(id);
+    this.show(this.current);
   }
 
   /** Each view named for where its camera stands relative to the body, with a small map of it. */
@@ -303,15 +376,17 @@ export class CorrespondenceEditor implements Editor {
     this.progress.replaceChildren(
       ...this.points.map((p, k) => {
         const a = this.answers.get(p.id);
+        const o = this.task.overview?.points.find((q) => q.point === p.id);
         const dot = el("button", {
-          class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}`,
+          class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}${this.flagged.has(p.id) ? " flagged" : ""}` +
+            `${o?.suspect ? " suspect" : ""}`,
           title: `${this.config.parts[p.part - 1].name}, point ${k + 1}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
           style: `--part:${rgb(this.config.parts[p.part - 1].color)}`,
         });
         dot.addEventListener("click", () => this.show(k));
         return dot;
       }),
-      el("span", { class: "answered", text: `${this.answers.size} / ${this.points.length} answered` }),
+      el("span", { class: "answered", text: `${this.points.filter((p) => this.answers.has(p.id)).length} / ${this.points.length} answered` }),
     );
   }
 
@@ -409,14 +484,30 @@ export class CorrespondenceEditor implements Editor {
     dimOutside(ctx, this.img, this.task.person.bbox, scale);
     this.view.screenSpace();
     const t = this.view.transform;
+    const overview = this.root.querySelector(".stage2.overview-mode") !== null;
     this.points.forEach((p, k) => {
       if (k === this.current) return;
       const s = t.toScreen(this.pointImage(p));
       ctx.beginPath();
-      ctx.arc(s.x, s.y, 3.5, 0, 2 * Math.PI);
+      ctx.arc(s.x, s.y, overview ? 5.5 : 3.5, 0, 2 * Math.PI);
       ctx.fillStyle = rgb(this.config.parts[p.part - 1].color, this.answers.has(p.id) ? 0.85 : 0.45);
       ctx.fill();
+      if (this.flagged.has(p.id)) {
+        ctx.strokeStyle = "#111";
+        ctx.lineWidth = 2;
+        ctx.strokeRect(s.x - 7, s.y - 7, 14, 14);
+      }
     });
+    if (this.hover !== null && this.hover !== this.current) {
+      const s = t.toScreen(this.pointImage(this.points[this.hover]));
+      for (const [r, color, w] of [[10, "#fff", 4], [10, "#111", 2]] as const) {
+        ctx.beginPath();
+        ctx.arc(s.x, s.y, r, 0, 2 * Math.PI);
+        ctx.strokeStyle = color;
+        ctx.lineWidth = w;
+        ctx.stroke();
+      }
+    }
     const p = this.points[this.current];
     const s = t.toScreen(this.pointImage(p));
     ctx.lineWidth = 2;
@@ -462,10 +553,14 @@ export class CorrespondenceEditor implements Editor {
   private onKey(e: KeyboardEvent): void {
     if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey || document.querySelector(".modal-overlay")) return;
     switch (e.code) {
-      case "ArrowRight": case "KeyD": case "Space": e.preventDefault(); return this.move(1);
-      case "ArrowLeft": case "KeyA": e.preventDefault(); return this.move(-1);
+      case "ArrowRight": case "Space": e.preventDefault(); return this.move(1);
+      case "ArrowLeft": e.preventDefault(); return this.move(-1);
+      case "KeyD": if (!this.readOnly) this.move(1); return; // A and D also move, except in review (A accepts)
+      case "KeyA": if (!this.readOnly) this.move(-1); return;
       case "KeyN": return this.mark("not_visible");
       case "KeyU": return this.mark("unsure");
+      case "KeyF": return this.toggleFlag();
+      case "KeyO": return this.overview ? this.toggleOverview() : undefined;
       case "Home": return this.view.fit();
     }
   }
@@ -476,14 +571,19 @@ export class CorrespondenceEditor implements Editor {
     const open = this.points.findIndex((p) => !this.answers.has(p.id));
     if (open < 0) return true;
     this.show(open);
+    const missing = this.points.filter((p) => !this.answers.has(p.id)).length;
     await ask("Points without an answer",
-      `${this.points.length - this.answers.size} of ${this.points.length} points have no answer yet. ` +
+      `${missing} of ${this.points.length} points have no answer yet. ` +
       "Click each point's spot on a view, or mark it not visible (N) or unsure (U).", ["Back to work"]);
     return false;
   }
 
   result(): unknown {
-    return { answers: this.points.map((p) => this.answers.get(p.id)).filter((a): a is Answer => !!a) };
+    return { answers: this.allPoints.map((p) => this.answers.get(p.id)).filter((a): a is Answer => !!a) };
+  }
+
+  flaggedPoints(): number[] {
+    return this.points.filter((p) => this.flagged.has(p.id)).map((p) => p.id);
   }
 
   async flush(): Promise<void> {

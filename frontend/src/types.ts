@@ -25,8 +25,10 @@ export type SampledPoint = Schemas["PointRef"];
 export type Answer = Schemas["AnswerData"];
 /** A draft or a submission: stage 1 the part masks, stage 2 the answers. */
 export type WorkData = Schemas["WorkData"];
-/** A task to work on (``submission`` only when it comes for review). */
-export type Task = Schemas["TaskResponse"] & Partial<Pick<Schemas["ReviewTaskResponse"], "submission">>;
+/** A task to work on (``submission`` and ``overview`` only when it comes for review). */
+export type Task = Schemas["TaskResponse"] & Partial<Pick<Schemas["ReviewTaskResponse"], "submission" | "overview">>;
+/** The stage-2 reviewer's overview: every answer on the whole body, and which look wrong. */
+export type Overview = Schemas["Overview"];
 
 /** What an editor hands back to the shell. */
 export interface Editor {
@@ -38,5 +40,7 @@ export interface Editor {
   setErrorHandler(handler: (error: unknown) => void): void;
   /** Save the draft now (before submitting or leaving). */
   flush(): Promise<void>;
+  /** Review: the points the reviewer flagged to send back (stage 2), if any. */
+  flaggedPoints?(): number[];
   destroy(): void;
 }

@@ -1,0 +1,42 @@
+"""Stage-2 review aids (pipeline.review): a point whose surface point disagrees with its neighbours' stands out."""
+
+import numpy as np
+import pytest
+
+from pipeline import review
+
+
+def plane(box_xy):
+    """An affine image -> surface map: 1 cm a box pixel across, 2 cm down, on the plane z = 0.1."""
+    box_xy = np.asarray(box_xy, dtype=np.float64)
+    return np.column_stack([0.01 * box_xy[:, 0], 0.02 * box_xy[:, 1], np.full(len(box_xy), 0.1)])
+
+
+GRID = np.array([(x, y) for x in (40, 80, 120) for y in (50, 100, 150)], dtype=np.float64)
+
+
+def test_answers_that_follow_their_neighbours_have_no_residual():
+    residuals = review.neighbour_residuals(GRID, np.ones(len(GRID), int), plane(GRID))
+    assert np.allclose(residuals, 0, atol=1e-9)
+    assert len(review.suspects(residuals)) == 0
+
+
+def test_a_point_put_30_cm_away_is_the_first_suspect():
+    surface = plane(GRID)
+    surface[4] += [0, 0, 0.3]  # the middle point, clicked on the other side
+    residuals = review.neighbour_residuals(GRID, np.ones(len(GRID), int), surface)
+    # its five nearest neighbours are all right: they put it exactly 30 cm from where it was clicked
+    assert residuals[4] == pytest.approx(0.3)
+    assert review.suspects(residuals)[0] == 4
+    assert (residuals[np.arange(len(GRID)) != 4] < residuals[4]).all()
+
+
+def test_points_are_judged_by_their_own_part_only_and_need_three_answered_neighbours():
+    part = np.array([1] * 4 + [2] * 5)
+    surface = plane(GRID)
+    surface[part == 2] += [5.0, 0, 0]  # another part far away: no influence on part 1
+    surface[0] = np.nan  # not answered (not visible or unsure)
+    residuals = review.neighbour_residuals(GRID, part, surface)
+    assert np.isnan(residuals[0]), "no surface point: nothing to judge"
+    assert np.isnan(residuals[1:4]).all(), "part 1 has two other answered points: too few to predict one"
+    assert np.allclose(residuals[4:], 0, atol=1e-9)
