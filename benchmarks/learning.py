@@ -16,6 +16,12 @@ the cost of sparse annotation.
 
 Each run's wall time is reported, so that a GPU run can be planned. Prints a markdown table, writes
 ``results.json`` and ``learning.png`` into ``--out``; finished runs are kept there and not run again.
+
+``--teacher-study`` runs, instead, why the teacher does or does not help, on the ``--study-size`` set with seed 0:
+the sparse points, the sparse points + the teacher (weight 0.5, and 1.0), every truth point, and the same with at
+most ``--few`` points a part (what a sparser protocol would give the student and the teacher); and how good
+the teacher's targets are: at the dense truth points of those people, the share whose chart (I) it gets right
+and its U, V error where it does, against the nearest-annotated-point fill it starts from.
 """
 
 from __future__ import annotations
@@ -103,8 +109,63 @@ def write_subset(series: dict, n: int, path: Path, which: str = "sparse") -> Pat
     return path
 
 
+def thin(series: dict, per_part: int, seed: int = 0) -> dict:
+    """``series`` with at most ``per_part`` of each person's sparse points in each mask part (drawn at random)."""
+    from dataclasses import replace
+
+    from pipeline import parts
+
+    rng = np.random.default_rng(seed)
+    chart_part = np.asarray([0, *(parts.CHART_TO_MASK_PART[c] for c in parts.CHARTS)])
+    people = []
+    for p in series["sparse"]:
+        if not p.has_points:
+            people.append(p)
+            continue
+        part = chart_part[p.chart]
+        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(part == q))[:per_part] for q in np.unique(part)]))
+        people.append(replace(p, box_x=p.box_x[keep], box_y=p.box_y[keep], chart=p.chart[keep], u=p.u[keep],
+                              v=p.v[keep]))  # fmt: skip
+    return {**series, "sparse": people}
+
+
+def target_quality(model, data: Path, images: Path, dense: list) -> dict:
+    """The teacher's targets against the truth, at each person's dense truth points: the share whose chart it
+    gets right and the median U, V error where it does; the same for the nearest-annotated-point fill."""
+    from pipeline import parts
+    from training.data import DensePoseCoco
+    from training.teacher import crop, nearest_fill, teacher_fill_at
+
+    truth = {p.id: p for p in dense if p.has_points}
+    found = {"teacher": [], "nearest": []}
+    dataset = DensePoseCoco(data, images)
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        for person in sample.people:
+            t = truth.get(person.ann_id)
+            if not person.has_points or t is None:
+                continue
+            fills = {"nearest": nearest_fill(person, t.box_x, t.box_y),
+                     "teacher": teacher_fill_at(model, crop(sample.image, person.box, model.config.size), person,
+                                                t.box_x, t.box_y)}  # fmt: skip
+            for name, (chart, u, v) in fills.items():
+                found[name].append((np.asarray(chart) == t.chart, np.hypot(np.asarray(u) - t.u, np.asarray(v) - t.v),
+                                    np.asarray([parts.CHART_TO_MASK_PART[c] for c in t.chart])))  # fmt: skip
+    out = {}
+    for name, rows in found.items():
+        ok = np.concatenate([r[0] for r in rows])
+        err = np.concatenate([r[1] for r in rows])
+        part = np.concatenate([r[2] for r in rows])
+        per_part = {parts.mask_part_name(int(q)): round(float(ok[part == q].mean()), 3) for q in np.unique(part)}
+        out[name] = {"points": len(ok), "chart_right": round(float(ok.mean()), 4),
+                     "uv_error_median": round(float(np.median(err[ok])), 4),
+                     "chart_right_by_part": per_part}  # fmt: skip
+    return out
+
+
 def run(name: str, out: Path, data: Path, images: Path, test: Path, test_images: Path, chart_assets: Path,
-        iterations: int, seed: int, teacher: bool = False) -> dict:  # fmt: skip
+        iterations: int, seed: int, teacher: bool = False, teacher_weight: float | None = None,
+        dense: list | None = None, teacher_iterations: int | None = None) -> dict:  # fmt: skip
     """One training run (kept in ``out/name``; a finished one is read back), scored on the held-out split."""
     from training import config as configs
     from training.evaluate import Evaluator, load_run
@@ -120,13 +181,21 @@ def run(name: str, out: Path, data: Path, images: Path, test: Path, test_images:
         shutil.rmtree(folder)
     t0 = time.perf_counter()
     overrides = {"iterations": iterations, "seed": seed, "checkpoint_period": max(1, iterations // 4)}
-    extra = None
+    extra = targets = None
     if teacher:
         from training.teacher import TeacherConfig, dense_targets, train_teacher
 
         overrides["teacher_points_per_person"] = configs.TEACHER_POINTS
-        model, _ = train_teacher(data, images, folder / "teacher", TeacherConfig(seed=seed), progress=False)
-        extra = dense_targets(model, data, images, configs.TEACHER_POINTS, configs.get("tiny").teacher_weight)
+        config = (
+            TeacherConfig(seed=seed)
+            if teacher_iterations is None
+            else TeacherConfig(seed=seed, iterations=teacher_iterations)
+        )
+        model, _ = train_teacher(data, images, folder / "teacher", config, progress=False)
+        weight = configs.get("tiny").teacher_weight if teacher_weight is None else teacher_weight
+        overrides["teacher_weight"] = weight
+        extra = dense_targets(model, data, images, configs.TEACHER_POINTS, weight)
+        targets = target_quality(model, data, images, dense) if dense is not None else None
     config = configs.get("tiny", **overrides)
     train(config, data, images, folder / "run", chart_assets=chart_assets, progress=False, extra_points=extra,
           eval_data=test, eval_images=test_images, evaluate_every=config.checkpoint_period)  # fmt: skip
@@ -136,6 +205,8 @@ def run(name: str, out: Path, data: Path, images: Path, test: Path, test_images:
              for r in read_metrics(folder / "run") if "eval" in r]  # fmt: skip
     result = {"name": name, "seed": seed, "iterations": iterations, "wall_s": round(train_s, 1),
               **{label: round(float(numbers[a][b]), 4) for label, a, b in METRICS}, "heldout_curve": curve}  # fmt: skip
+    if teacher and targets is not None:
+        result["targets"] = targets
     done.write_text(json.dumps(result, indent=1))
     from training.summary import write_summary
 
@@ -200,6 +271,9 @@ def main() -> None:
     parser.add_argument("--dense-points", type=int, default=400)
     parser.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "learning")
     parser.add_argument("--cache", default=str(ROOT / "test-artifacts" / "cache"))
+    parser.add_argument("--teacher-study", action="store_true", help="why the teacher does or does not help")
+    parser.add_argument("--few", type=int, default=4, help="--teacher-study: the sparser protocol's points a part")
+    parser.add_argument("--teacher-iterations", type=int, default=None, help="the teacher's (default: its own)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -226,6 +300,8 @@ def main() -> None:
           f"training series: {len(pool['images'])} images (seed {TRAIN_SEED}); rendered in {render_s:.0f} s",
           flush=True)  # fmt: skip
 
+    if args.teacher_study:
+        return teacher_study(args, out, pool, test_json, chart_assets, test_people, len(test["images"]))
     results = {"iterations": args.iterations, "test_images": len(test["images"]), "test_people": test_people,
                "scaling": {}, "study": {}}  # fmt: skip
     for n in sizes:
@@ -264,6 +340,57 @@ def main() -> None:
         print(f"| {study} images, {kind} | " + " | ".join(mean_spread(rows, m) for m in labels)
               + f" | {np.mean([r['wall_s'] for r in rows]):.0f} |")  # fmt: skip
     print(f"\nwrote {out / 'results.json'} and {out / 'learning.png'}")
+
+
+def teacher_study(args, out: Path, pool: dict, test_json: Path, chart_assets: Path, test_people: int,
+                  test_images: int) -> None:  # fmt: skip
+    """The teacher's effect and its targets' quality on the study set, with the usual and a sparser protocol."""
+    n, seed, few = args.study_size, 0, args.few
+    sparse = write_subset(pool, n, out / f"train-{n}.json")
+    dense = write_subset(pool, n, out / f"train-{n}-dense.json", which="dense")
+    fewer = write_subset(thin(pool, few), n, out / f"train-{n}-few{few}.json")
+    truth = list(pool["dense"])
+    variants = (
+        ("sparse points (at most 14 a part)", f"size{n}-seed{seed}", sparse, False, None),
+        ("sparse + teacher, weight 0.5", f"teacher-{n}-seed{seed}", sparse, True, None),
+        ("sparse + teacher, weight 1.0", f"teacher-w1-{n}-seed{seed}", sparse, True, 1.0),
+        ("every truth point (up to 400)", f"dense-{n}-seed{seed}", dense, False, None),
+        (f"at most {few} a part", f"few{few}-{n}-seed{seed}", fewer, False, None),
+        (f"at most {few} a part + teacher, weight 0.5", f"few{few}-teacher-{n}-seed{seed}", fewer, True, None),
+    )
+    rows = []
+    for label, name, source, teacher, weight in variants:
+        r = run(name, out, source, out / "train", test_json, out / "test", chart_assets, args.iterations, seed,
+                teacher=teacher, teacher_weight=weight, dense=truth,
+                teacher_iterations=args.teacher_iterations)  # fmt: skip
+        if teacher and "targets" not in r:  # a run kept from before the targets were measured
+            from training.teacher import Teacher
+
+            r["targets"] = target_quality(Teacher.load(out / name / "teacher" / "teacher.pth"), source, out / "train",
+                                          truth)  # fmt: skip
+            (out / name / "heldout.json").write_text(json.dumps(r, indent=1))
+        points = json.loads(source.read_text())["annotations"]
+        r["points_a_person"] = round(float(np.mean([len(a["dp_I"]) for a in points if "dp_I" in a])), 1)
+        rows.append((label, r))
+        print(f"  {label}: GPS AP {r['GPS AP']:.3f}, AUC10 {r['AUC10']:.3f} ({r['wall_s']:.0f} s)", flush=True)
+    (out / "teacher_study.json").write_text(json.dumps([{"label": k, **r} for k, r in rows], indent=1))
+    print(f"\nHeld-out: {test_people} annotated people in {test_images} images; tiny, {args.iterations} "
+          f"iterations a run, {n} training images, seed {seed}\n")  # fmt: skip
+    labels = [m[0] for m in METRICS]
+    print("| training | points a person | " + " | ".join(labels) + " | wall s |")
+    print("|---|---:|" + "---:|" * (len(labels) + 1))
+    for label, r in rows:
+        print(f"| {label} | {r['points_a_person']:.0f} | " + " | ".join(f"{r[m]:.3f}" for m in labels)
+              + f" | {r['wall_s']:.0f} |")  # fmt: skip
+    print("\nThe teacher's targets at the dense truth points of its people (chart right; median U, V error where it"
+          " is right), against the nearest-annotated-point fill it starts from:\n")  # fmt: skip
+    print("| teacher of | teacher: chart right | teacher: UV error | nearest fill: chart right | nearest: UV error |")
+    print("|---|---:|---:|---:|---:|")
+    for label, r in rows:
+        t = r.get("targets")
+        if t:
+            print(f"| {label} | {t['teacher']['chart_right']:.3f} | {t['teacher']['uv_error_median']:.3f} | "
+                  f"{t['nearest']['chart_right']:.3f} | {t['nearest']['uv_error_median']:.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

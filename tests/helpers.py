@@ -37,3 +37,18 @@ def wait_task_state(task_id: int, states, timeout=60):
             return task
         time.sleep(0.2)
     raise AssertionError(f"task {task_id} stayed {Task.objects.get(pk=task_id).state}")
+
+
+def log_in(browser, url: str, username: str, viewport=(1280, 800)):
+    """A new page of ``browser`` signed in as ``username`` (the tests' password); (page, page errors seen)."""
+    from tests.conftest import PASSWORD
+
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + "/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page, errors

@@ -14,7 +14,8 @@ from annotator_web.data.models import Project
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
 from pipeline import boxframe, parts
 from pipeline.coco.densepose import decode_rle
-from tests.conftest import PASSWORD, SHOTS
+from tests import helpers
+from tests.conftest import SHOTS
 from tests.helpers import wait_task_state
 from tests.stack import wait_until
 
@@ -30,15 +31,7 @@ def orm_beside_playwright(monkeypatch):
 
 
 def log_in(browser, stack, username):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(stack.url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page, errors
+    return helpers.log_in(browser, stack.url, username)
 
 
 class BoxScreen:

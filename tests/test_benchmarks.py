@@ -1,6 +1,7 @@
 """Every benchmark runs once at a tiny size, so that none breaks unseen (their figures
 are measured by hand, at full size, and reported in the README)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -76,3 +77,15 @@ def test_learning_benchmark_runs_at_a_tiny_size(tmp_path):
               "--study-size", "4", "--out", str(tmp_path), "--cache", str(ASSET_CACHE))  # fmt: skip
     assert "| 8 images, sparse points |" in out and "sparse + teacher" in out and "dense (every truth point)" in out
     assert (tmp_path / "learning.png").read_bytes()[:4] == b"\x89PNG", out
+
+
+def test_the_teacher_study_runs_at_a_tiny_size(tmp_path):
+    out = run("learning.py", "--sizes", "8", "--seeds", "0", "--test-people", "4", "--iterations", "2",
+              "--study-size", "8", "--few", "2", "--teacher-study", "--teacher-iterations", "2", "--out", str(tmp_path),
+              "--cache", str(ASSET_CACHE))  # fmt: skip
+    assert "| at most 2 a part + teacher, weight 0.5 |" in out and "nearest fill: chart right" in out, out
+    study = json.loads((tmp_path / "teacher_study.json").read_text())
+    few = next(r for r in study if r["label"] == "at most 2 a part")
+    full = next(r for r in study if r["label"].startswith("sparse points"))
+    assert few["points_a_person"] < full["points_a_person"], "the sparser protocol has fewer points a person"
+    assert all(0 <= r["targets"]["teacher"]["chart_right"] <= 1 for r in study if "teacher" in r["label"])

@@ -8,8 +8,8 @@ from annotator_web.data.models import Project
 from annotator_web.work import services
 from annotator_web.work.models import Task
 from pipeline.correspond import ClickMapper
-from tests.conftest import PASSWORD, SHOTS
-from tests.helpers import wait_task_state
+from tests.conftest import SHOTS
+from tests.helpers import log_in, wait_task_state
 from tests.perfect import perfect_masks, true_answers
 from tests.stack import ASSET_CACHE, wait_until
 
@@ -27,7 +27,12 @@ def fits(page, *selectors: str) -> None:
     """No sideways scrolling, and each selector's first element lies wholly inside the window."""
     width = page.evaluate("window.innerWidth")
     scroll = page.evaluate("document.documentElement.scrollWidth")
-    assert scroll <= width, f"the page is {scroll} px wide in a {width} px window"
+    wide = page.evaluate(
+        "[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5)"
+        ".slice(0, 6).map((e) => `${e.tagName.toLowerCase()}.${e.className} "
+        "${Math.round(e.getBoundingClientRect().right)}`)"
+    )
+    assert scroll <= width, f"the page is {scroll} px wide in a {width} px window: {wide}"
     height = page.evaluate("window.innerHeight")
     for selector in selectors:
         box = page.locator(selector).first.bounding_box()
@@ -68,16 +73,12 @@ def test_every_page_fits_at_1440x900_and_800x600(stack, chromium, make_user, ass
     errors = []
     for w, h in SIZES:
         name = f"{w}x{h}"
-        page = chromium.new_page(viewport={"width": w, "height": h})
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(stack.url + "/login/")
-        page.fill("input[name=username]", "anna")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        page, seen = log_in(chromium, stack.url, "anna", (w, h))
 
         page.goto(stack.url + "/annotate/#project=look&stage=1")
         page.locator(".palette .part").first.wait_for()
+        canvas = "document.querySelector('.image-canvas')"  # laid out: the canvas fills its area
+        wait_until(page, f"{canvas}.style.width === {canvas}.parentElement.clientWidth + 'px'")
         fits(page, "#submit", "#skip", ".tools", ".image-canvas")
         page.screenshot(path=str(out / f"annotate-stage1-{name}.png"))
         page.goto(stack.url + "/annotate/#project=look&stage=2")
@@ -88,12 +89,7 @@ def test_every_page_fits_at_1440x900_and_800x600(stack, chromium, make_user, ass
         page.screenshot(path=str(out / f"annotate-stage2-{name}.png"))
         page.close()
 
-        admin = chromium.new_page(viewport={"width": w, "height": h})
-        admin.goto(stack.url + "/login/")
-        admin.fill("input[name=username]", "root")
-        admin.fill("input[name=password]", PASSWORD)
-        admin.click("button[type=submit]")
-        admin.wait_for_load_state()
+        admin, seen_by_admin = log_in(chromium, stack.url, "root", (w, h))
         admin.goto(stack.url + "/review/#project=look&stage=2")
         admin.locator(".point-progress .dot").first.wait_for()
         admin.keyboard.press("KeyO")
@@ -106,4 +102,5 @@ def test_every_page_fits_at_1440x900_and_800x600(stack, chromium, make_user, ass
             fits(admin, "h1")
             admin.screenshot(path=str(out / f"{shot}-{name}.png"), full_page=True)
         admin.close()
+        errors += seen + seen_by_admin
     assert not errors, errors
