@@ -17,7 +17,10 @@ GRID = np.array([(x, y) for x in (40, 80, 120) for y in (50, 100, 150)], dtype=n
 
 def test_answers_that_follow_their_neighbours_have_no_residual():
     residuals = review.neighbour_residuals(GRID, np.ones(len(GRID), int), plane(GRID))
-    assert np.allclose(residuals, 0, atol=1e-9)
+    judged = ~np.isnan(residuals)
+    # the grid's four corners lie 2.7 standard deviations outside their six neighbours: not judged
+    assert list(np.flatnonzero(~judged)) == [0, 2, 6, 8]
+    assert np.allclose(residuals[judged], 0, atol=1e-9)
     assert len(review.suspects(residuals)) == 0
 
 
@@ -29,7 +32,8 @@ def test_a_point_put_30_cm_away_is_the_first_suspect():
     assert residuals[4] == pytest.approx(0.3)
     assert list(review.suspects(residuals)) == [4]
     # and the wrong one, a neighbour of every other point, is left out of their fits: they are not suspects
-    assert np.allclose(residuals[np.arange(len(GRID)) != 4], 0, atol=1e-9)
+    others = np.delete(residuals, 4)
+    assert np.allclose(others[~np.isnan(others)], 0, atol=1e-9)
 
 
 def test_points_are_judged_by_their_own_part_only_and_need_three_answered_neighbours():
@@ -40,7 +44,8 @@ def test_points_are_judged_by_their_own_part_only_and_need_three_answered_neighb
     residuals = review.neighbour_residuals(GRID, part, surface)
     assert np.isnan(residuals[0]), "no surface point: nothing to judge"
     assert np.isnan(residuals[1:4]).all(), "part 1 has two other answered points: too few to predict one"
-    assert np.allclose(residuals[4:], 0, atol=1e-9)
+    judged = residuals[4:][~np.isnan(residuals[4:])]
+    assert len(judged) >= 2 and np.allclose(judged, 0, atol=1e-9)
 
 
 def test_neighbours_on_one_line_do_not_judge_a_point_off_it():
@@ -49,4 +54,5 @@ def test_neighbours_on_one_line_do_not_judge_a_point_off_it():
     surface = plane(xy)
     residuals = review.neighbour_residuals(xy, np.ones(len(xy), int), surface)
     assert np.isnan(residuals[4]), "four points on a line say nothing about the map across it"
-    assert np.allclose(residuals[:4], 0, atol=1e-9)
+    judged = residuals[:4][~np.isnan(residuals[:4])]
+    assert len(judged) >= 2 and np.allclose(judged, 0, atol=1e-9)
