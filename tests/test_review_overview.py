@@ -81,7 +81,9 @@ def test_the_review_overview_places_every_answer_and_puts_the_wrong_one_first(se
     assert task["points"][wrong]["id"] in ranked[:2], "the misplaced answer is among the first to look at"
     judged = [o for o in overview["points"] if o["residual_m"] is not None]
     assert len(judged) >= len(answers) // 2, "most answers are judged"
-    assert len(suspects) - 1 <= 0.15 * len(judged), "true answers are seldom suspected"
+    # most true answers are not suspected (how many are varies from person to person: the torso's silhouette)
+    true = [o["residual_m"] for o in judged if o["point"] != task["points"][wrong]["id"]]
+    assert len(suspects) - 1 <= len(judged) / 3 and np.median(true) < 0.05, sorted(true)
     picture = rita.get(overview["pictures"][1])
     assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
 
