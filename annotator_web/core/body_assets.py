@@ -110,14 +110,18 @@ def body_overview(body: str):
     return cached[1]
 
 
+def _asset_key(folder) -> str:
+    """The asset build's key (the folder is ``<body>-<key>``): asset URLs carry it, so browsers may cache them."""
+    return folder.name.rsplit("-", 1)[-1]
+
+
 def overview_picture_url(body: str, side: str) -> str | None:
     from django.urls import reverse
 
     folder = built_asset_folder(body)
     if folder is None:
         return None
-    key = folder.name.rsplit("-", 1)[-1]
-    return reverse("api-body-overview", args=[body, side]) + f"?key={key}"
+    return reverse("api-body-overview", args=[body, side]) + f"?key={_asset_key(folder)}"
 
 
 _lookups: dict[str, object] = {}
@@ -178,7 +182,7 @@ def body_info(body: str) -> dict | None:
     folder = built_asset_folder(body)
     if folder is None:
         return None
-    key = folder.name.rsplit("-", 1)[-1]
+    key = _asset_key(folder)
     return {
         "name": body,
         "key": key,
