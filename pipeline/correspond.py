@@ -194,3 +194,35 @@ class ClickMapper:
             surface = (self.face_offset[face] - origin_offset) / np.einsum("vni,vni->vn", normal, d_world)
         visible = seen & (np.abs(z - surface) <= visibility_tolerance(z, k[:, None, 0]))
         return xy, visible
+
+
+CLEAR_FACING = 0.9  # views that see a point within this share of the most head-on one's facing are clear
+
+
+def clearest_views(mapper, part: int, point, face: int | None = None):
+    """Where a surface point shows on its part's six views: (xy (6, 2), the views that show it, clearest first,
+    and which of those are clear). Given the point's ``face``, a view is clear when it sees the face nearly
+    head-on (within ``CLEAR_FACING`` of the best view's facing); without it every view that shows it is."""
+    point = np.asarray(point, dtype=np.float64)
+    xy, visible = mapper.project_to_views(part, point)
+    shown = np.flatnonzero(visible[:, 0])
+    clear = np.ones(len(shown), dtype=bool)
+    if face is not None and len(shown) > 1:
+        first = (part - 1) * mapper.n_views
+        normal = mapper.face_normal[face] / np.linalg.norm(mapper.face_normal[face])
+        to_camera = mapper.position[first + shown] - point
+        facing = np.abs(to_camera @ normal) / np.linalg.norm(to_camera, axis=1)
+        order = np.argsort(-facing, kind="stable")
+        shown, clear = shown[order], facing[order] >= CLEAR_FACING * facing.max()
+    return xy[:, 0], shown, clear
+
+
+def click_for(mapper, part: int, point, face: int | None = None) -> tuple[int, float, float] | None:
+    """The click that answers ``point`` (on ``part``): the clearest view showing it, at its exact projection,
+    when that click maps onto the part there; else the next view; None when no view shows it."""
+    xy, shown, _ = clearest_views(mapper, part, point, face)
+    for view in shown:
+        x, y = float(xy[view, 0]), float(xy[view, 1])
+        if mapper.map_clicks([part], [int(view)], [x], [y]).ok[0]:
+            return int(view), x, y
+    return None

@@ -73,7 +73,7 @@ def distance_table(vertices, faces, progress: Callable[[float], None] | None = N
     return out
 
 
-def _closest_on_faces(points: np.ndarray, triangles: np.ndarray, candidates: int = 8):
+def closest_on_faces(points: np.ndarray, triangles: np.ndarray, candidates: int = 8):
     """For each point, the nearest of ``triangles`` (F, 3, 3) among the ``candidates`` whose centroids are
     closest, and the clamped barycentric coordinates of the closest point on it."""
     from scipy.spatial import cKDTree
@@ -118,7 +118,7 @@ def symmetry_maps(vertices, faces, face_chart, corner_uv, progress: Progress | N
         _, _, point, inside = lookup.to_surface_inside(np.full(n, chart), gu.ravel(), gv.ravel())
         target = parts.CHART_FLIP[chart]
         sel = np.flatnonzero(face_chart == target)
-        face, bary = _closest_on_faces(point[inside] * mirror, vertices[faces[sel]])
+        face, bary = closest_on_faces(point[inside] * mirror, vertices[faces[sel]])
         uv = np.einsum("nk,nkj->nj", bary, corner_uv[sel[face]])
         u = np.zeros(n, dtype=np.float32)
         v = np.zeros(n, dtype=np.float32)

@@ -51,21 +51,17 @@ def simulated_click(rng, mapper, part: int, surface_point, behaviour: Behaviour,
     """Where a person clicks for a true surface point: on a view that shows it well (given the true ``face``:
     one that sees it nearly head-on, as a person picks the clearest view), or by mistake on one that shows the
     other side; off by Gaussian noise, on a pixel's centre. None when no view shows it."""
-    point = np.asarray(surface_point, dtype=np.float64)
-    xy, visible = mapper.project_to_views(part, point)
-    shown, hidden = np.flatnonzero(visible[:, 0]), np.flatnonzero(~visible[:, 0])
+    from pipeline.correspond import clearest_views
+
+    xy, shown, clear = clearest_views(mapper, part, surface_point, face)
     if not len(shown):
         return None
-    if face is not None and len(shown) > 1:
-        first = (part - 1) * mapper.n_views
-        normal = mapper.face_normal[face] / np.linalg.norm(mapper.face_normal[face])
-        to_camera = mapper.position[first + shown] - point
-        facing = np.abs(to_camera @ normal) / np.linalg.norm(to_camera, axis=1)
-        shown = shown[facing >= 0.9 * facing.max()]
+    hidden = np.setdiff1d(np.arange(mapper.n_views), shown)
+    shown = np.sort(shown[clear])  # a person picks among the clear views
     views = hidden if len(hidden) and rng.random() < behaviour.wrong_side else shown
     for _ in range(10):
         view = int(rng.choice(views))
-        x, y = xy[view, 0] + (rng.normal(0, behaviour.click_noise_px, 2) if behaviour.click_noise_px else 0)
+        x, y = xy[view] + (rng.normal(0, behaviour.click_noise_px, 2) if behaviour.click_noise_px else 0)
         x, y = np.floor(x) + 0.5, np.floor(y) + 0.5  # a click lands on a pixel
         if mapper.map_clicks([part], [view], [x], [y]).ok[0]:
             return view, float(x), float(y)
