@@ -133,6 +133,7 @@ JOB_KINDS = [
     "annotator_web.work.processing.process_submission",
     "annotator_web.studies.study.study_job",
     "annotator_web.densepose_io.training_job.train_job",
+    "annotator_web.densepose_io.preannotate.preannotate_job",
 ]
 
 INSTALLED_APPS = [

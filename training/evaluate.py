@@ -20,8 +20,8 @@ from .model import DensePoseRCNN, build_model
 from .runs import FINAL, checkpoints
 
 
-def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
-    """The model of a checkpoint file, or of a run folder (its final checkpoint, else its newest)."""
+def checkpoint_path(checkpoint: Path) -> Path:
+    """A checkpoint file, or a run folder's (its final checkpoint, else its newest)."""
     path = Path(checkpoint)
     if path.is_dir():
         found = checkpoints(path)
@@ -33,8 +33,23 @@ def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
             raise FileNotFoundError(f"{checkpoint}: no checkpoint in this run folder")
     if not path.exists():
         raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-    state = torch.load(path, map_location=device, weights_only=False)
-    if "config" not in state or "model" not in state:
+    return path
+
+
+def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
+    """The model of a checkpoint file, or of a run folder (its final checkpoint, else its newest)."""
+    return load_checkpoint(checkpoint, device)[0]
+
+
+def load_checkpoint(checkpoint: Path, device: str = "cpu") -> tuple[DensePoseRCNN, dict]:
+    """(model, {"path", "iteration", "charts"}) of a checkpoint file or run folder; ``charts`` is the chart set
+    it learned (body and asset key) or None when it does not say (trained without a chart-asset folder)."""
+    path = checkpoint_path(checkpoint)
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # a truncated or foreign file: pickle, zip and torch all raise their own errors
+        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or "config" not in state or "model" not in state:
         raise ValueError(f"{path}: not a checkpoint of this training module (no model and config inside)")
     from dataclasses import replace
 
@@ -43,7 +58,40 @@ def load_run(checkpoint: Path, device: str = "cpu") -> DensePoseRCNN:
         config = replace(config, norm="frozen_bn" if config.pretrained else "gn")
     model = build_model(replace(config, pretrained=""))
     model.load_state_dict(state["model"])
-    return model.to(device).eval()
+    info = {"path": str(path), "iteration": state.get("iteration"), "charts": state.get("charts")}
+    return model.to(device).eval(), info
+
+
+def box_maps(model: DensePoseRCNN, image: np.ndarray, boxes) -> list:
+    """The DensePose head's output on given person boxes (x, y, w, h) of an (H, W, 3) uint8 image, as
+    :class:`pipeline.preannotate.BoxMaps` in the 256 x 256 box frame (probabilities for the coarse segmentation
+    and the charts): the boxes are the dataset's, so nothing needs matching to a detection."""
+    from pipeline.preannotate import BoxMaps
+
+    boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
+    if not len(boxes):
+        return []
+    device = next(model.parameters()).device
+    detector, was_training = model.detector, model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            tensor = image_tensor(image).to(device)
+            batch, _ = detector.transform([tensor])
+            (h, w), (th, tw) = tensor.shape[-2:], batch.image_sizes[0]
+            xyxy = torch.cat([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], 1)
+            scaled = (xyxy * torch.tensor([tw / w, th / h, tw / w, th / h])).to(device)
+            features = detector.backbone(batch.tensors)
+            heads = detector.roi_heads
+            out = heads.dp_head(heads.dp_pooler(features, [scaled], batch.image_sizes))
+            size = (parts.MASK_SIZE, parts.MASK_SIZE)
+            up = {k: F.interpolate(v.float(), size=size, mode="bilinear", align_corners=False).cpu()
+                  for k, v in out.items()}  # fmt: skip
+            segm, index = up["segm"].softmax(1).numpy(), up["index"].softmax(1).numpy()
+            u, v = up["u"].numpy(), up["v"].numpy()
+    finally:
+        model.train(was_training)
+    return [BoxMaps(segm[k], index[k], u[k], v[k]) for k in range(len(boxes))]
 
 
 def records_of(output: dict, image_id: int) -> list[dict]:

@@ -22,7 +22,7 @@ import torch
 from .config import Config, scaled_iterations
 from .data import DensePoseCoco, to_tensors
 from .model import build_model, resolve_norm
-from .runs import FINAL, checkpoint_name, checkpoints
+from .runs import FINAL, chart_set_of, checkpoint_name, checkpoints
 
 EVAL_MAX_IMAGES = 200  # evaluation during training looks at this many images at most
 
@@ -161,6 +161,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
             raise TrainingError("flip augmentation needs the chart set's mirror map: pass --chart-assets")
         if (evaluate_every or eval_data) and chart_assets is None:
             raise TrainingError("evaluation needs the evaluation mesh: pass --chart-assets")
+        charts = chart_set_of(chart_assets)
         dataset = DensePoseCoco(data, images, chart_assets, augment=True, sizes=None, flip=config.flip,
                                 seed=config.seed, extra_points=extra_points)  # fmt: skip
         if not len(dataset):
@@ -246,7 +247,7 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
                 if dist.main:
                     _save(out / checkpoint_name(done), {"model": model.state_dict(),
                           "optimizer": optimizer.state_dict(), "iteration": done, "config": config.to_dict(),
-                          "rng": rng, "scaler": precision.state_dict()})  # fmt: skip
+                          "rng": rng, "scaler": precision.state_dict(), "charts": charts})  # fmt: skip
             if evaluator is not None and (done % evaluate_every == 0 or done == total):
                 numbers = evaluator(model)
                 model.train()
@@ -259,7 +260,8 @@ def train(config: Config, data: Path, images: Path, out: Path, chart_assets: Pat
                 raise TrainingError(f"the processes' weights differ after training: {sums}")
             record["ranks_in_sync"] = True
         if dist.main:
-            _save(out / FINAL, {"model": model.state_dict(), "iteration": total, "config": config.to_dict()})
+            _save(out / FINAL, {"model": model.state_dict(), "iteration": total, "config": config.to_dict(),
+                                "charts": charts})  # fmt: skip
             sync = {"ranks_in_sync": True} if dist.world > 1 else {}
             _log(out, writer, {"iteration": total, "done": True, **sync}, on_log)
             if writer is not None:

@@ -13,6 +13,11 @@ class Project(models.Model):
         default=MAX_POINTS_PER_PART, validators=[MinValueValidator(1), MaxValueValidator(MAX_POINTS_PER_PART)]
     )
     review_fraction = models.FloatField(default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    preannotated_review_fraction = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="the share of pre-annotated work (a model proposed it) that goes to review",
+    )
     lease_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     paused = models.BooleanField(default=False)
     allow_self_review = models.BooleanField(

@@ -34,6 +34,7 @@ def task_json(task: Task) -> dict:
         ]
         extra["body"] = body_assets.body_info(task.project.body_model)
         extra["flagged_points"] = list(task.flagged_points or [])
+    extra["proposal"] = proposal_json(task, extra.get("points"))
     return {
         **extra,
         "id": task.pk,
@@ -55,6 +56,22 @@ def task_json(task: Task) -> dict:
             },
         },
     }
+
+
+def proposal_json(task: Task, points: list | None) -> dict | None:
+    """What a model proposed, as the editors read it: stage 1 the part masks and the model's confidence per part,
+    stage 2 a click per sampled point it has a proposal for (on the view that shows it most clearly)."""
+    proposal = task.proposal
+    if not proposal:
+        return None
+    out = {"source": proposal.get("source", ""), "made_at": proposal.get("made_at")}
+    if task.stage == Task.Stage.MASKS:
+        out["dp_masks"] = proposal.get("dp_masks") or []
+        out["confidence"] = [{"part": int(k), "confidence": c} for k, c in (proposal.get("confidence") or {}).items()]
+    else:
+        given = proposal.get("points") or {}
+        out["points"] = [{"point": p["id"], **given[str(p["id"])]} for p in points or [] if str(p["id"]) in given]
+    return out
 
 
 def _requires(check, refusal: str):

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from annotator_web.data.models import Person, Project
+from pipeline import preannotate
 
 
 class Task(models.Model):
@@ -52,6 +53,9 @@ class Task(models.Model):
     flagged_points = models.JSONField(
         default=list, blank=True, help_text="stage 2: the points the last rejection sends back (sampled point ids)"
     )
+    proposal = models.JSONField(
+        null=True, blank=True, help_text="what a model proposed for this task (pre-annotation): see densepose_io"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,12 +85,24 @@ class Submission(models.Model):
         return f"submission {self.pk} of task {self.task_id}"
 
 
+class Origin(models.TextChoices):
+    """Where a stored answer comes from (see :mod:`pipeline.preannotate`)."""
+
+    CLICK = preannotate.CLICK, "annotated, no proposal"
+    CONFIRMED = preannotate.CONFIRMED, "a model's proposal, confirmed as it was"
+    CORRECTED = preannotate.CORRECTED, "a model's proposal, corrected"
+
+
 class PartMasks(models.Model):
     """Stage 1's result: the 14 part masks of a person (DensePose dp_masks, 256 × 256 box frame, RLE)."""
 
     person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="part_masks")
     dp_masks = models.JSONField()
     submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.CLICK)
+    changed_pixels = models.PositiveIntegerField(
+        null=True, blank=True, help_text="pixels of the box frame whose label differs from the proposal's"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -133,6 +149,7 @@ class Correspondence(models.Model):
     u = models.FloatField(null=True, blank=True)
     v = models.FloatField(null=True, blank=True)
     surface = models.JSONField(null=True, blank=True, help_text="3-D point on the template, metres")
+    origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.CLICK)
     seconds_spent = models.FloatField(default=0.0)
     submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

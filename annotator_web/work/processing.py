@@ -9,6 +9,7 @@ from annotator_web.core.models import Job
 from annotator_web.work import services
 from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
 from annotator_web.work.services import PROCESS_KIND
+from pipeline import preannotate
 from pipeline.coco.densepose import labels_from_dp_masks
 from pipeline.sampling import sample_points
 
@@ -18,10 +19,16 @@ def process_stage1(submission: Submission) -> dict:
     person = task.person
     labels = labels_from_dp_masks(submission.data["dp_masks"])
     points = sample_points(labels, seed=person.pk, cap=task.project.points_per_part)
+    proposed = (task.proposal or {}).get("dp_masks")
+    origin, changed = preannotate.origin_of_masks(labels, labels_from_dp_masks(proposed) if proposed else None)
     with transaction.atomic():
         PartMasks.objects.update_or_create(
-            person=person, defaults={"dp_masks": submission.data["dp_masks"], "submission": submission}
-        )
+            person=person,
+            defaults={"dp_masks": submission.data["dp_masks"], "submission": submission, "origin": origin,
+                      "changed_pixels": changed if proposed else None},
+        )  # fmt: skip
+        # new points: a stage-2 proposal made for the old ones no longer applies
+        Task.objects.filter(person=person, stage=Task.Stage.POINTS).update(proposal=None)
         SampledPoint.objects.filter(person=person).delete()
         SampledPoint.objects.bulk_create(
             SampledPoint(person=person, part=part, order=k, box_x=float(x), box_y=float(y))
@@ -54,9 +61,11 @@ def process_stage2(submission: Submission) -> dict:
         if not mapped.ok.all():
             raise JobError("a click no longer maps onto its part (were the assets rebuilt?)")
     per_point = submission.seconds_spent / max(len(answers), 1)
+    proposed = (task.proposal or {}).get("points") or {}
     rows, c = [], 0
     for answer in answers:
-        row = Correspondence(point=points[answer["point"]], status=answer.get("status", "ok"),
+        origin = preannotate.origin_of_answer(answer, proposed.get(str(answer["point"])))
+        row = Correspondence(point=points[answer["point"]], status=answer.get("status", "ok"), origin=origin,
                              seconds_spent=per_point, submission=submission)  # fmt: skip
         if row.status == "ok":
             row.view, row.click_x, row.click_y = int(answer["view"]), float(answer["x"]), float(answer["y"])
@@ -70,6 +79,8 @@ def process_stage2(submission: Submission) -> dict:
         Correspondence.objects.bulk_create(rows)
         state = services.processed(task, submission)
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "not_visible", "unsure")}
+    if proposed:
+        counts["origins"] = {o: sum(r.origin == o for r in rows) for o in preannotate.ORIGINS}
     return {"person": task.person_id, **counts, "state": state,
             "message": f"{counts['ok']} correspondences mapped; {state}"}  # fmt: skip
 

@@ -67,6 +67,29 @@ class BodyRef(serializers.Serializer):
     picture_url = serializers.CharField(help_text="with {part} and {view}: one of the six pictures")
 
 
+class PartConfidence(serializers.Serializer):
+    part = serializers.IntegerField(min_value=1, max_value=14)
+    confidence = serializers.FloatField(help_text="the model's mean probability over the part's pixels")
+
+
+class ProposedPoint(serializers.Serializer):
+    point = serializers.IntegerField(help_text="a sampled point's id")
+    view = serializers.IntegerField(min_value=0, max_value=VIEWS_PER_PART - 1)
+    x = serializers.FloatField(help_text="where the proposed surface point shows in the view, pixels")
+    y = serializers.FloatField()
+    confidence = serializers.FloatField(allow_null=True, help_text="the model's probability of the chart")
+
+
+class Proposal(serializers.Serializer):
+    """What a model proposed (pre-annotation): confirm it or correct it."""
+
+    source = serializers.CharField(help_text="the model: a checkpoint, or the truth plus noise of a known size")
+    made_at = serializers.DateTimeField(allow_null=True)
+    dp_masks = serializers.ListField(child=DpMaskField(), required=False, help_text="stage 1: 14 entries")
+    confidence = PartConfidence(many=True, required=False, help_text="stage 1: per proposed part")
+    points = ProposedPoint(many=True, required=False, help_text="stage 2: the points it has a proposal for")
+
+
 class TaskResponse(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField()
@@ -87,6 +110,7 @@ class TaskResponse(serializers.Serializer):
     flagged_points = serializers.ListField(child=serializers.IntegerField(), required=False,
                                            help_text="stage 2: the points a reviewer sent back to redo (none: "
                                                      "all)")  # fmt: skip
+    proposal = Proposal(allow_null=True, help_text="a model's proposal for this task, if it has one")
 
 
 class OverviewSpot(serializers.Serializer):

@@ -346,8 +346,9 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
 
 
 def needs_review(task: Task, submission: Submission) -> bool:
-    """A reproducible sample of ``review_fraction`` of the submissions goes to review."""
-    fraction = task.project.review_fraction
+    """A reproducible sample of ``review_fraction`` of the submissions goes to review (of
+    ``preannotated_review_fraction`` when a model proposed the work)."""
+    fraction = task.project.preannotated_review_fraction if task.proposal else task.project.review_fraction
     if fraction >= 1:
         return True
     if fraction <= 0:

@@ -637,6 +637,14 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Job"][];
         };
+        PartConfidence: {
+            part: number;
+            /**
+             * Format: double
+             * @description the model's mean probability over the part's pixels
+             */
+            confidence: number;
+        };
         PausedResponse: {
             paused: boolean;
         };
@@ -662,6 +670,43 @@ export interface components {
         Priority: {
             tasks: number[];
             priority: number;
+        };
+        /** @description What a model proposed (pre-annotation): confirm it or correct it. */
+        Proposal: {
+            /** @description the model: a checkpoint, or the truth plus noise of a known size */
+            source: string;
+            /** Format: date-time */
+            made_at: string | null;
+            /** @description stage 1: 14 entries */
+            dp_masks?: ({
+                size: [
+                    number,
+                    number
+                ];
+                counts: string | number[];
+            } | [
+            ])[];
+            /** @description stage 1: per proposed part */
+            confidence?: components["schemas"]["PartConfidence"][];
+            /** @description stage 2: the points it has a proposal for */
+            points?: components["schemas"]["ProposedPoint"][];
+        };
+        ProposedPoint: {
+            /** @description a sampled point's id */
+            point: number;
+            view: number;
+            /**
+             * Format: double
+             * @description where the proposed surface point shows in the view, pixels
+             */
+            x: number;
+            /** Format: double */
+            y: number;
+            /**
+             * Format: double
+             * @description the model's probability of the chart
+             */
+            confidence: number | null;
         };
         /**
          * @description * `hidden` - hidden
@@ -710,6 +755,8 @@ export interface components {
             body?: components["schemas"]["BodyRef"] | null;
             /** @description stage 2: the points a reviewer sent back to redo (none: all) */
             flagged_points?: number[];
+            /** @description a model's proposal for this task, if it has one */
+            proposal: components["schemas"]["Proposal"] | null;
             /** @description what the annotator submitted */
             submission: components["schemas"]["WorkData"] | null;
             /** @description stage 2: every answer on the whole body */
@@ -801,6 +848,8 @@ export interface components {
             body?: components["schemas"]["BodyRef"] | null;
             /** @description stage 2: the points a reviewer sent back to redo (none: all) */
             flagged_points?: number[];
+            /** @description a model's proposal for this task, if it has one */
+            proposal: components["schemas"]["Proposal"] | null;
         };
         /**
          * @description * `pending` - Pending

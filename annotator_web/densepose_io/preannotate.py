@@ -1,0 +1,228 @@
+"""Pre-annotation: a model proposes part masks (stage 1) or surface points (stage 2) for a project's pending
+tasks; annotators confirm or correct them (the proposals live on the task, never in the answers, until a
+person submits). The model is a checkpoint of the training module (run on the people's own boxes,
+:func:`training.evaluate.box_maps`) or, on synthetic projects, a model of known quality: the truth moved by
+noise of a given size (:mod:`pipeline.preannotate`).
+
+Everything is checked before anything is written: the project, the stage, the checkpoint (it exists, is this
+module's, learned this body's chart set). Only pending tasks with no draft get a proposal (work in progress is
+never overwritten); running it again replaces the earlier proposals. With ``uncertain_first`` the queue is
+ordered by the model's uncertainty (the mean entropy of its chart or part distribution over the person)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
+from annotator_web.core.models import Job
+from annotator_web.data.models import Project, project_names
+from annotator_web.work.models import Task
+from pipeline import preannotate as P
+
+KIND = "preannotate"
+MODEL, KNOWN = "model", "truth+noise"
+UNCERTAINTY_PRIORITY = 1000  # priority = round(uncertainty x this): the most uncertain person first
+
+
+class PreannotateError(ValueError):
+    """A pre-annotation refused before anything was written."""
+
+
+def _checkpoint_path(checkpoint: str, inside_data: bool) -> Path:
+    path = Path(checkpoint)
+    if not path.is_absolute():
+        path = Path(settings.MEDIA_ROOT) / path
+    if inside_data:  # a job names checkpoints of the data folder only (a checkpoint file is a pickle)
+        root = Path(settings.MEDIA_ROOT).resolve()
+        if not path.resolve().is_relative_to(root):
+            raise PreannotateError(f"checkpoint {checkpoint}: a job reads checkpoints inside the data folder only "
+                                   "(a training job's run folder); use the preannotate command for others")  # fmt: skip
+    return path
+
+
+class ModelSource:
+    """A training-module checkpoint, checked against the project's body and chart set."""
+
+    def __init__(self, project: Project, checkpoint: str, mapper, inside_data: bool = True):
+        from training.evaluate import load_checkpoint
+
+        path = _checkpoint_path(checkpoint, inside_data)
+        try:
+            self.model, info = load_checkpoint(path)
+        except (FileNotFoundError, ValueError) as exc:
+            raise PreannotateError(f"checkpoint: {exc}") from None
+        charts = info.get("charts")
+        if not charts:
+            raise PreannotateError(f"checkpoint {info['path']} does not say which chart set it learned (trained "
+                                   "without a chart-asset folder): its U and V cannot be read; retrain it "
+                                   "with --chart-assets, or with the training job")  # fmt: skip
+        if charts.get("body") != project.body_model:
+            raise PreannotateError(f"checkpoint {info['path']} learned the {charts.get('body')} body's charts; "
+                                   f"project {project.name} uses {project.body_model}")  # fmt: skip
+        if charts.get("asset_key") != mapper.assets.key:
+            raise PreannotateError(f"checkpoint {info['path']} learned another {project.body_model} chart set "
+                                   f"(assets {charts.get('asset_key')}; this server's are {mapper.assets.key}): "
+                                   "its U and V would land elsewhere on the body")  # fmt: skip
+        self.name = f"model {info['path']} (iteration {info.get('iteration')})"
+
+    def maps(self, image: np.ndarray, boxes: list) -> list:
+        from training.evaluate import box_maps
+
+        return box_maps(self.model, image, boxes)
+
+
+def _image_array(image) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    with image.file.open("rb") as f:
+        return np.asarray(PILImage.open(f).convert("RGB"))
+
+
+def preannotate_project(project: Project, stage: int, source: str = MODEL, checkpoint: str = "",
+                        noise_mm: int = 50, min_score: float = 0.0, uncertain_first: bool = False,
+                        progress=None, inside_data: bool = True) -> dict:  # fmt: skip
+    """Propose work for the project's pending tasks of ``stage``; returns counts and what was used."""
+    from annotator_web.core.body_assets import click_mapper
+    from annotator_web.work.services import audit
+
+    report = progress or (lambda p, m: None)
+    if stage not in (Task.Stage.MASKS, Task.Stage.POINTS):
+        raise PreannotateError(f"stage is 1 (part masks) or 2 (surface points), got {stage!r}")
+    if not 0 <= min_score <= 1:
+        raise PreannotateError(f"min score is a probability 0..1, got {min_score}")
+    mapper = click_mapper(project.body_model)
+    if mapper is None:
+        raise PreannotateError(f"the {project.body_model} body assets are not built yet")
+    if source == MODEL:
+        if not checkpoint:
+            raise PreannotateError("name the model's checkpoint (a run folder or a .pth file)")
+        model = ModelSource(project, checkpoint, mapper, inside_data)
+        name = model.name
+    elif source == KNOWN:
+        if not project.synthetic:
+            raise PreannotateError(f"project {project.name} is not synthetic: a model of known quality needs "
+                                   "the truth")  # fmt: skip
+        if noise_mm < 0:
+            raise PreannotateError(f"noise is a size in millimetres, 0 or more, got {noise_mm}")
+        model, name = None, f"truth + {noise_mm} mm noise (a model of known quality)"
+    else:
+        raise PreannotateError(f"source is {MODEL!r} or {KNOWN!r}, got {source!r}")
+
+    tasks = list(
+        Task.objects.filter(project=project, stage=stage, state=Task.State.PENDING, draft__isnull=True)
+        .select_related("person__image")
+        .order_by("person__image_id", "id")
+    )
+    by_image = defaultdict(list)
+    for task in tasks:
+        by_image[task.person.image_id].append(task)
+    proposer = P.Proposer(mapper) if stage == Task.Stage.POINTS else None
+    truths = None
+    if model is None:
+        from annotator_web.data.truth import TruthCache
+
+        truths = TruthCache()
+    made_at = timezone.now().isoformat()
+    written = proposed = without = 0
+    confidences, uncertainties = [], {}
+    for n, group in enumerate(by_image.values()):
+        report(5 + 90 * n / max(len(by_image), 1), f"image {n + 1} of {len(by_image)}")
+        if model is not None:
+            maps = model.maps(_image_array(group[0].person.image), [t.person.bbox for t in group])
+        for k, task in enumerate(group):
+            person = task.person
+            rng = np.random.default_rng(person.pk)  # the same proposal each run for a person
+            record = {"format": P.PROPOSAL_FORMAT, "source": name, "made_at": made_at}
+            if stage == Task.Stage.MASKS:
+                if model is not None:
+                    dp_masks, confidence, uncertainty = P.masks_from_maps(maps[k], min_score)
+                else:
+                    found = truths.person(person)
+                    if found is None:
+                        without += 1
+                        continue
+                    truth, index = found
+                    dp_masks = P.masks_from_truth(truth.person(index)["dp_masks"], noise_mm / 10, rng)
+                    confidence, uncertainty = {}, 0.0
+                record.update(dp_masks=dp_masks, confidence={str(p): c for p, c in confidence.items()})
+                confidences += list(confidence.values())
+                proposed += sum(1 for m in dp_masks if m)
+            else:
+                points = list(person.sampled_points.all())
+                part = [p.part for p in points]
+                if model is not None:
+                    clicks, uncertainty = proposer.from_maps(maps[k], part, [p.box_x for p in points],
+                                                             [p.box_y for p in points], min_score)  # fmt: skip
+                else:
+                    found = truths.person(person)
+                    if found is None:
+                        without += 1
+                        continue
+                    truth, index = found
+                    true = truth.under(index, person.bbox, [p.box_x for p in points], [p.box_y for p in points])
+                    clicks = proposer.from_truth(part, true.shown, true.surface, noise_mm / 1000, rng)
+                    uncertainty = 0.0
+                given = {str(p.pk): c for p, c in zip(points, clicks, strict=True) if c is not None}
+                record["points"] = given
+                proposed += len(given)
+                confidences += [c["confidence"] for c in given.values() if c["confidence"] is not None]
+            record["uncertainty"] = round(uncertainty, 4)
+            uncertainties[task.pk] = uncertainty
+            # only if it is still untouched: an annotator may have taken it meanwhile
+            changes = {"proposal": record, "updated_at": timezone.now()}
+            if uncertain_first:
+                changes["priority"] = round(uncertainty * UNCERTAINTY_PRIORITY)
+            written += Task.objects.filter(pk=task.pk, state=Task.State.PENDING, draft__isnull=True).update(**changes)
+        if truths is not None:
+            truths.forget_images()
+    result = {
+        "project": project.name,
+        "stage": stage,
+        "source": name,
+        "tasks": written,
+        "without_truth": without,
+        "proposed": proposed,
+        "mean_confidence": round(float(np.mean(confidences)), 4) if confidences else None,
+        "uncertain_first": bool(uncertain_first),
+        "mean_uncertainty": round(float(np.mean(list(uncertainties.values()))), 4) if uncertainties else None,
+    }
+    what = "part masks" if stage == Task.Stage.MASKS else "surface points"
+    result["message"] = f"{written} tasks pre-annotated ({proposed} {what} proposed) by {name}"
+    audit(None, "preannotate", project=project, **{k: v for k, v in result.items() if k not in ("message", "project")})
+    report(100, result["message"])
+    return result
+
+
+@job_kind(
+    KIND,
+    title="Pre-annotate with a model",
+    queue="train",
+    roles=("admin",),
+    params=(
+        JobParam("project", "project", "choice", "", choices=project_names),
+        JobParam("stage", "stage", "choice", "1", choices=("1", "2")),
+        JobParam("source", "proposals from", "choice", MODEL, choices=(MODEL, KNOWN)),
+        JobParam("checkpoint", "checkpoint (a training job's run folder, in the data folder)", required=False),
+        JobParam("noise_mm", "truth+noise: the noise's median size, mm", "number", 50),
+        JobParam("min_score_percent", "propose only where the model is at least this sure, %", "number", 0),
+        JobParam("uncertain_first", "order the queue: the model's least certain people first", "boolean", False),
+    ),
+)
+def preannotate_job(job: Job, ctx: JobContext) -> dict:
+    project = Project.objects.filter(name=job.params.get("project")).first()
+    if project is None:
+        raise JobError(f"no project named {job.params.get('project')!r}")
+    try:
+        return preannotate_project(
+            project, int(job.params.get("stage") or 1), str(job.params.get("source") or MODEL),
+            str(job.params.get("checkpoint") or ""), int(job.params.get("noise_mm") or 0),
+            int(job.params.get("min_score_percent") or 0) / 100, bool(job.params.get("uncertain_first")),
+            ctx.progress,
+        )  # fmt: skip
+    except PreannotateError as exc:
+        raise JobError(str(exc)) from None

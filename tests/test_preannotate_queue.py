@@ -1,0 +1,143 @@
+"""Pre-annotation in the queue: the command and job write proposals on pending tasks only, annotators get them
+through the API, what they submit is stored with its origin (confirmed, corrected, click), pre-annotated work
+follows its own review fraction, and a bad checkpoint is refused before anything is written."""
+
+import numpy as np
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from annotator_web.core.body_assets import click_mapper
+from annotator_web.data.models import Project
+from annotator_web.work.models import Correspondence, PartMasks, Task
+from pipeline.coco.densepose import labels_from_dp_masks
+from tests.perfect import run_processing_jobs, true_answers, true_masks
+from tests.stack import ASSET_CACHE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def synth(settings, tmp_path, assets):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ASSET_CACHE_DIR = ASSET_CACHE
+    call_command("make_synthetic", project="pre", count=2, seed=5)
+    return Project.objects.get(name="pre")
+
+
+def checkpoint(path, charts):
+    """A checkpoint of the training module's tiny model (untrained) that says it learned ``charts``."""
+    from training import config as configs
+    from training.model import build_model
+
+    config = configs.get("tiny")
+    torch.save({"model": build_model(config).state_dict(), "config": config.to_dict(), "iteration": 0,
+                "charts": charts}, path)  # fmt: skip
+    return path
+
+
+def proposals():
+    return {t.pk: t.proposal for t in Task.objects.all()}
+
+
+def test_a_bad_checkpoint_is_refused_before_anything_is_written(synth, tmp_path):
+    key = click_mapper("anny").assets.key
+    cases = {
+        tmp_path / "missing.pth": "no such checkpoint",
+        tmp_path / "empty": "no checkpoint in this run folder",
+        checkpoint(tmp_path / "nocharts.pth", None): "does not say which chart set",
+        checkpoint(tmp_path / "smpl.pth", {"body": "smpl", "asset_key": key}): "learned the smpl body's charts",
+        checkpoint(tmp_path / "other.pth", {"body": "anny", "asset_key": "0123"}): "another anny chart set",
+    }
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    cases[tmp_path / "junk.pth"] = "not a readable checkpoint"
+    for path, reason in cases.items():
+        with pytest.raises(CommandError, match=reason):
+            call_command("preannotate", project="pre", checkpoint=str(path))
+    with pytest.raises(CommandError, match="name the model's checkpoint"):
+        call_command("preannotate", project="pre")
+    assert all(p is None for p in proposals().values())
+
+
+def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, users, client_for):
+    api = client_for(users["annotator"])
+    synth.review_fraction, synth.preannotated_review_fraction = 1.0, 0.0
+    synth.save()
+    # a task someone is working on keeps their work: it gets no proposal
+    held = api.post("/api/tasks/next", {"project": "pre", "stage": 1}, format="json").json()
+    call_command("preannotate", project="pre", stage=1, known_quality=0)
+    assert Task.objects.get(pk=held["id"]).proposal is None
+    stage1 = Task.objects.filter(stage=1).exclude(pk=held["id"])
+    assert stage1.count() >= 2 and all(t.proposal and t.proposal["dp_masks"] for t in stage1)
+
+    # the held task: submitted by hand, no proposal -> origin "click", goes to review (fraction 1)
+    assert api.post(f"/api/tasks/{held['id']}/submit", {"key": "h", "data": {"dp_masks": true_masks(held)}},
+                    format="json").status_code == 201  # fmt: skip
+    api.post(f"/api/tasks/{held['id']}/leave")
+    # the next ones carry the proposal: confirm one as it is, correct another
+    first = api.post("/api/tasks/next", {"project": "pre", "stage": 1}, format="json").json()
+    assert first["proposal"]["source"].startswith("truth + 0 mm") and len(first["proposal"]["dp_masks"]) == 14
+    submit = lambda task, key, data: api.post(f"/api/tasks/{task['id']}/submit", {"key": key, "data": data},  # noqa: E731
+                                              format="json").status_code  # fmt: skip
+    assert submit(first, "a", {"dp_masks": first["proposal"]["dp_masks"]}) == 201
+    second = api.post("/api/tasks/next", {"project": "pre", "stage": 1}, format="json").json()
+    labels = labels_from_dp_masks(second["proposal"]["dp_masks"])
+    from pipeline.coco.densepose import dp_masks_from_labels
+
+    labels[:, :8] = 0  # the annotator rubs out a strip
+    changed = int((labels_from_dp_masks(second["proposal"]["dp_masks"])[:, :8] > 0).sum())
+    assert changed > 0
+    assert submit(second, "b", {"dp_masks": dp_masks_from_labels(labels)}) == 201
+    run_processing_jobs()
+    masks = {m.person_id: (m.origin, m.changed_pixels) for m in PartMasks.objects.all()}
+    assert masks[held["person"]["id"]] == ("click", None)
+    assert masks[first["person"]["id"]] == ("confirmed", 0)
+    assert masks[second["person"]["id"]] == ("corrected", changed)
+    # review: hand-made work waits for a reviewer, pre-annotated work was accepted (its fraction is 0)
+    states = {t.pk: t.state for t in Task.objects.filter(stage=1)}
+    assert states[held["id"]] == "review" and states[first["id"]] == states[second["id"]] == "done"
+
+    # stage 2: proposals from a perfect model, one confirmed, one corrected, one replaced by "unsure"
+    call_command("preannotate", project="pre", stage=2, known_quality=0)
+    task = api.post("/api/tasks/next", {"project": "pre", "stage": 2}, format="json").json()
+    proposed = {p["point"]: p for p in task["proposal"]["points"]}
+    assert len(proposed) >= 0.8 * len(task["points"]), "a perfect model proposes every point the views show"
+    answers, _ = true_answers(task, click_mapper("anny"))
+    given = [a for a in answers if a["point"] in proposed]
+    confirm, move, unsure = given[0], given[1], given[2]
+    out = []
+    for a in answers:
+        p = proposed.get(a["point"])
+        if a is confirm:
+            out.append({"point": a["point"], "status": "ok", "view": p["view"], "x": p["x"], "y": p["y"]})
+        elif a is move:
+            out.append({**a, "x": a["x"] + 1.5} if a["view"] == p["view"] else a)
+        elif a is unsure:
+            out.append({"point": a["point"], "status": "unsure"})
+        else:
+            out.append(a)
+    resp = api.post(f"/api/tasks/{task['id']}/submit", {"key": "c", "data": {"answers": out}}, format="json")
+    assert resp.status_code == 201, resp.content
+    run_processing_jobs()
+    origin = dict(Correspondence.objects.values_list("point_id", "origin"))
+    assert origin[confirm["point"]] == "confirmed"
+    assert origin[move["point"]] == origin[unsure["point"]] == "corrected"
+    unproposed = [a["point"] for a in answers if a["point"] not in proposed]
+    assert all(origin[p] == "click" for p in unproposed)
+
+
+def test_a_model_checkpoint_proposes_with_its_confidence_and_orders_the_queue(synth, tmp_path):
+    key = click_mapper("anny").assets.key
+    path = checkpoint(tmp_path / "run.pth", {"body": "anny", "asset_key": key})
+    call_command("preannotate", project="pre", checkpoint=str(path), stage=1, uncertain_first=True)
+    tasks = list(Task.objects.filter(stage=1))
+    assert all(t.proposal["source"].startswith(f"model {path}") for t in tasks)
+    for t in tasks:
+        c = t.proposal["confidence"]
+        assert all(0 < v <= 1 for v in c.values()) and len(c) == sum(1 for m in t.proposal["dp_masks"] if m)
+        assert t.priority == round(t.proposal["uncertainty"] * 1000) > 0
+    # a threshold no untrained model reaches: no part proposed
+    call_command("preannotate", project="pre", checkpoint=str(path), stage=1, min_score=0.999)
+    assert all(not any(t.proposal["dp_masks"]) for t in Task.objects.filter(stage=1))
+    assert np.isfinite([t.proposal["uncertainty"] for t in Task.objects.filter(stage=1)]).all()
