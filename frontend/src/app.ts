@@ -49,6 +49,7 @@ const help = helpOverlay([
     ["Backspace", "drop the last polygon point"], ["Esc", "drop the polygon"], ["O", "overlay opacity"],
     ["Ctrl+Z", "undo"], ["Ctrl+Shift+Z", "redo"]]],
   ["Stage 2 · correspondences", [["click a view", "place the point; the next one shows 0.4 s later (click again meanwhile to move it)"],
+    ["Enter", "confirm the model's proposal (the hollow diamond), when there is one"],
     ["N", "not visible / cannot tell"], ["U", "unsure"], ["→ Space", "next point"], ["←", "previous point (to correct it)"],
     ["wheel on a view", "zoom that view (drag pans, 1:1 shows it whole)"]]],
   ...(review ? [["Review", [["A", "accept"], ["R", "reject (with a comment)"], ["F", "stage 2: flag the point (a rejection sends back only the flagged points)"],
@@ -93,13 +94,28 @@ function closeEditor(): void {
   taskInfo.textContent = "";
 }
 
+/** What the annotator is told about a model's proposal: who made it, how sure it is, what to do with it. */
+function proposalNotice(t: Task, proposal: NonNullable<Task["proposal"]>): string {
+  if (t.stage === 1) {
+    const sure = (proposal.confidence ?? [])
+      .map((c) => `${config.parts[c.part - 1].name} ${Math.round(100 * c.confidence)}%`).join(", ");
+    return `A model proposed these part masks: check every part and correct what is wrong (${proposal.source}).` +
+      (sure ? ` How sure it is: ${sure}.` : "");
+  }
+  const n = proposal.points?.length ?? 0;
+  return `A model proposed ${n} of ${t.points?.length ?? 0} points, drawn as a hollow diamond: Enter confirms one, ` +
+    `a click on a view corrects it. Proposed by: ${proposal.source}.`;
+}
+
 async function openTask(t: Task): Promise<void> {
   closeEditor();
   task = t;
   const readOnly = review;
   const data = review ? t.submission : t.draft;
+  // a model's proposal is where a fresh task starts (the annotator confirms or corrects it)
+  const proposal = review ? null : t.proposal;
   const ed = t.stage === 1
-    ? new MaskEditor(workspace, t, config, api, readOnly, data?.dp_masks)
+    ? new MaskEditor(workspace, t, config, api, readOnly, data?.dp_masks ?? proposal?.dp_masks ?? undefined)
     : new CorrespondenceEditor(workspace, t, config, api, readOnly, data?.answers, t.draft?.current ?? 0);
   ed.setErrorHandler((error) => {
     if (error instanceof ApiError && error.leaseLost) void taskTaken();
@@ -111,6 +127,7 @@ async function openTask(t: Task): Promise<void> {
   taskInfo.textContent = `Task ${t.id} · person ${t.person.id} · ${what}`;
   const redo = t.flagged_points?.length ? ` (${t.flagged_points.length} flagged point${t.flagged_points.length > 1 ? "s" : ""} to redo; the others stand)` : "";
   if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}${redo}`, "error");
+  else if (proposal) showNotice(proposalNotice(t, proposal));
   else clearNotice();
   await ed.start();
   submitButton.hidden = skipButton.hidden = review;

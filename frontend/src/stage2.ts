@@ -12,11 +12,13 @@ import { boxToImage } from "./geometry";
 import { ReviewOverview } from "./overview";
 import { PartSurface, type SurfaceHit } from "./surface";
 import { advanceDelay, countClick, recordLatency } from "./testhooks";
-import type { Answer, Config, Editor, SampledPoint, Task } from "./types";
+import type { Answer, Config, Editor, ProposedPoint, SampledPoint, Task } from "./types";
 import { viewIcon } from "./viewicon";
 
 // The chosen point on the views: one strong colour that no part colour or view shading is close to.
 const MARKER = "#ff1f5a";
+// A model's proposal, not yet confirmed: a hollow diamond in another colour (confirmed, it becomes a MARKER).
+const PROPOSAL_MARKER = "#00d5ff";
 
 // After a click, how long the answer stays on screen (markers on all six views) before the next point shows.
 export const ADVANCE_MS = 400;
@@ -40,6 +42,7 @@ export class CorrespondenceEditor implements Editor {
   private flagButton: HTMLButtonElement | null = null;
   private answers = new Map<number, Answer>();
   private hits = new Map<number, SurfaceHit>();
+  private proposals = new Map<number, ProposedPoint>(); // point id -> the model's click (pre-annotation)
   private current = 0;
   private surfaces = new Map<number, Promise<PartSurface>>();
   private img!: HTMLImageElement;
@@ -71,6 +74,7 @@ export class CorrespondenceEditor implements Editor {
     const redo = new Set(readOnly ? [] : (task.flagged_points ?? []));
     this.points = redo.size ? this.allPoints.filter((p) => redo.has(p.id)) : this.allPoints;
     for (const a of answers ?? []) this.answers.set(a.point, a);
+    if (!readOnly) for (const p of task.proposal?.points ?? []) this.proposals.set(p.point, p);
     this.current = Math.min(Math.max(0, current), Math.max(0, this.points.length - 1));
     if (!readOnly) {
       this.saver = new Autosaver(api, config.urls.draft.replace("{id}", String(task.id)),
@@ -124,6 +128,7 @@ export class CorrespondenceEditor implements Editor {
       return b;
     };
     add("Previous", "←", () => this.move(-1));
+    if (!this.readOnly && this.proposals.size) add("Confirm", "Enter", () => this.confirmProposal(), "confirm");
     if (!this.readOnly) {
       add("Not visible", "N", () => this.mark("not_visible"), "mark");
       add("Unsure", "U", () => this.mark("unsure"), "mark");
@@ -379,7 +384,7 @@ export class CorrespondenceEditor implements Editor {
         const o = this.task.overview?.points.find((q) => q.point === p.id);
         const dot = el("button", {
           class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}${this.flagged.has(p.id) ? " flagged" : ""}` +
-            `${o?.suspect ? " suspect" : ""}`,
+            `${o?.suspect ? " suspect" : ""}${!a && this.proposals.has(p.id) ? " proposed" : ""}`,
           title: `${this.config.parts[p.part - 1].name}, point ${k + 1}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
           style: `--part:${rgb(this.config.parts[p.part - 1].color)}`,
         });
@@ -431,7 +436,9 @@ export class CorrespondenceEditor implements Editor {
     const draw = (surface: PartSurface) => {
       if (this.points[this.current] !== p) return;
       const a = this.answers.get(p.id);
-      const hit = this.hits.get(p.id);
+      const proposal = a ? undefined : this.proposals.get(p.id);
+      const proposed = proposal ? surface.mapClick(proposal.view, proposal.x, proposal.y) : null;
+      const hit = this.hits.get(p.id) ?? proposed ?? undefined;
       const projections = hit ? surface.project(hit.point) : null;
       this.cells.forEach(({ cell, overlay, scale }, v) => {
         const ctx = overlay.getContext("2d")!;
@@ -444,7 +451,19 @@ export class CorrespondenceEditor implements Editor {
         cell.classList.add(q.visible ? "shown-point" : "hidden-point");
         const k = 1 / scale; // a zoomed view keeps the marker its usual size on screen
         ctx.lineWidth = 4 * k;
-        if (q.visible) {
+        if (proposed && q.visible) {
+          for (const [r, color, w] of [[15, "#111", 7], [15, PROPOSAL_MARKER, 4]] as const) {
+            ctx.beginPath();
+            ctx.moveTo(q.x, q.y - r * k);
+            ctx.lineTo(q.x + r * k, q.y);
+            ctx.lineTo(q.x, q.y + r * k);
+            ctx.lineTo(q.x - r * k, q.y);
+            ctx.closePath();
+            ctx.strokeStyle = color;
+            ctx.lineWidth = w * k;
+            ctx.stroke();
+          }
+        } else if (q.visible) {
           ctx.beginPath();
           ctx.arc(q.x, q.y, 11 * k, 0, 2 * Math.PI);
           ctx.fillStyle = MARKER;
@@ -468,7 +487,11 @@ export class CorrespondenceEditor implements Editor {
           ctx.fillText("hidden", q.x + 18 * k, q.y + 7 * k);
         }
       });
-      if (a?.status === "ok" && hit) {
+      if (proposed && proposal) {
+        const sure = proposal.confidence != null ? `, ${Math.round(100 * proposal.confidence)}% sure` : "";
+        this.info.textContent = `The model proposes ${this.config.charts[proposed.chart - 1] ?? `chart ${proposed.chart}`}` +
+          `${sure}: Enter confirms, a click on a view corrects.`;
+      } else if (a?.status === "ok" && hit) {
         this.info.textContent = `${this.config.charts[hit.chart - 1] ?? `chart ${hit.chart}`} · U ${hit.u.toFixed(3)} · V ${hit.v.toFixed(3)}`;
       } else if (a) this.info.textContent = `Marked ${STATUS_TEXT[a.status]}.`;
       else this.info.textContent = this.readOnly ? "No answer." : "Click the matching spot on any of the six views.";
@@ -539,6 +562,23 @@ export class CorrespondenceEditor implements Editor {
     }
   }
 
+  /** Enter: the model's proposal for this point becomes the answer, as it is; the next point shows. */
+  private confirmProposal(): void {
+    if (this.readOnly) return;
+    const p = this.points[this.current];
+    const proposal = this.proposals.get(p.id);
+    if (!proposal || this.answers.has(p.id)) return;
+    void this.surface(p.part).then((surface) => {
+      const hit = surface.mapClick(proposal.view, proposal.x, proposal.y);
+      if (!hit || this.points[this.current] !== p) return;
+      this.answers.set(p.id, { point: p.id, status: "ok", view: proposal.view, x: proposal.x, y: proposal.y });
+      this.hits.set(p.id, hit);
+      this.saver?.changed();
+      if (this.current < this.points.length - 1) this.show(this.current + 1);
+      else { this.drawMarkers(surface); this.renderProgress(); this.view.draw(); }
+    });
+  }
+
   private mark(status: "not_visible" | "unsure"): void {
     if (this.readOnly) return;
     const p = this.points[this.current];
@@ -557,6 +597,7 @@ export class CorrespondenceEditor implements Editor {
       case "ArrowLeft": e.preventDefault(); return this.move(-1);
       case "KeyD": if (!this.readOnly) this.move(1); return; // A and D also move, except in review (A accepts)
       case "KeyA": if (!this.readOnly) this.move(-1); return;
+      case "Enter": case "NumpadEnter": e.preventDefault(); return this.confirmProposal();
       case "KeyN": return this.mark("not_visible");
       case "KeyU": return this.mark("unsure");
       case "KeyF": return this.toggleFlag();

@@ -23,6 +23,7 @@ export interface Config {
 type Schemas = components["schemas"];
 export type SampledPoint = Schemas["PointRef"];
 export type Answer = Schemas["AnswerData"];
+export type ProposedPoint = Schemas["ProposedPoint"];
 /** A draft or a submission: stage 1 the part masks, stage 2 the answers. */
 export type WorkData = Schemas["WorkData"];
 /** A task to work on (``submission`` and ``overview`` only when it comes for review). */
