@@ -28,6 +28,8 @@ from pipeline import parts
 PROPOSAL_FORMAT = 1
 CLICK, CONFIRMED, CORRECTED = "click", "confirmed", "corrected"  # the origin of a stored answer
 ORIGINS = (CLICK, CONFIRMED, CORRECTED)
+ORIGIN_FIELD = "dp_origin"  # in an export with provenance, per point (DensePose's readers ignore it)
+MASKS_ORIGIN_FIELD = "dp_masks_origin"  # ... and per person, for the part masks
 SAME_CLICK_PX = 0.5  # an answer this close to the proposal's click, on its view, is the proposal confirmed
 
 

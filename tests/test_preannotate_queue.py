@@ -2,13 +2,15 @@
 through the API, what they submit is stored with its origin (confirmed, corrected, click), pre-annotated work
 follows its own review fraction, and a bad checkpoint is refused before anything is written."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from django.core.management import CommandError, call_command
 
 from annotator_web.core.body_assets import click_mapper
-from annotator_web.data.models import Project
+from annotator_web.data.models import Person, Project, images_folder
 from annotator_web.work.models import Correspondence, PartMasks, Task
 from pipeline.coco.densepose import labels_from_dp_masks
 from tests.perfect import run_processing_jobs, true_answers, true_masks
@@ -60,7 +62,7 @@ def test_a_bad_checkpoint_is_refused_before_anything_is_written(synth, tmp_path)
     assert all(p is None for p in proposals().values())
 
 
-def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, users, client_for):
+def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, users, client_for, tmp_path, settings):
     api = client_for(users["annotator"])
     synth.review_fraction, synth.preannotated_review_fraction = 1.0, 0.0
     synth.save()
@@ -125,6 +127,33 @@ def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, user
     assert origin[move["point"]] == origin[unsure["point"]] == "corrected"
     unproposed = [a["point"] for a in answers if a["point"] not in proposed]
     assert all(origin[p] == "click" for p in unproposed)
+
+    # the export says where each point comes from when asked, and can leave the confirmed proposals out
+    def exported(**options):
+        out = tmp_path / "export.json"
+        call_command("export_densepose", project="pre", out=str(out), **options)
+        return {a["id"]: a for a in json.loads(out.read_text())["annotations"]}[task["person"]["id"]]
+
+    plain, full = exported(), exported(provenance=True)
+    assert "dp_origin" not in plain and "dp_masks_origin" not in plain
+    clicked = [a for a in out if a["status"] == "ok"]
+    assert full["dp_origin"] == [origin[a["point"]] for a in clicked] and len(full["dp_x"]) == len(clicked)
+    assert full["dp_masks_origin"] == PartMasks.objects.get(person_id=task["person"]["id"]).origin
+    lean = exported(provenance=True, drop_confirmed=True)
+    # a true click on the proposal's view lands on the perfect model's proposal: confirmed too
+    confirmed = full["dp_origin"].count("confirmed")
+    assert confirmed >= 1 and len(lean["dp_x"]) == len(full["dp_x"]) - confirmed
+    assert "confirmed" not in lean["dp_origin"]
+    kept = [k for k, o in enumerate(full["dp_origin"]) if o != "confirmed"]
+    assert lean["dp_U"] == [full["dp_U"][k] for k in kept]
+    # read back, the origins come with the points
+    call_command("export_densepose", project="pre", out=str(tmp_path / "full.json"), provenance=True)
+    call_command("import_densepose", project="back", annotations=str(tmp_path / "full.json"),
+                 images=str(settings.MEDIA_ROOT / images_folder(synth.pk)))  # fmt: skip
+    person = Person.objects.get(image__project__name="back", source_id=str(task["person"]["id"]))
+    back = Correspondence.objects.filter(point__person=person).order_by("point__part", "point__order")
+    assert sorted(back.values_list("origin", flat=True)) == sorted(full["dp_origin"])
+    assert PartMasks.objects.get(person=person).origin == full["dp_masks_origin"]
 
 
 def test_a_model_checkpoint_proposes_with_its_confidence_and_orders_the_queue(synth, tmp_path):

@@ -18,11 +18,12 @@ from django.db import transaction
 from annotator_web.data.images import ingest
 from annotator_web.data.models import Image, Person, Project
 from annotator_web.densepose_io.coco_import import ImportReport, objects_only, read_coco, stage_images, valid_keypoints
-from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
+from annotator_web.work.models import Correspondence, Origin, PartMasks, SampledPoint, Submission, Task
 from pipeline import parts
 from pipeline.body import BODY_MODELS
 from pipeline.coco.densepose import decode_rle, encode_rle, validate_dataset
 from pipeline.coco.record import DensePosePerson
+from pipeline.preannotate import MASKS_ORIGIN_FIELD, ORIGIN_FIELD
 
 IMPORT_KEY = "import"
 
@@ -111,7 +112,12 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     masks = [encode_rle(decode_rle(m)) if m else [] for m in masks]
     task = Task.objects.create(project=project, person=person, stage=Task.Stage.MASKS, state=state)
     submission = Submission.objects.create(task=task, annotator=None, key=IMPORT_KEY, data={"dp_masks": masks})
-    PartMasks.objects.create(person=person, dp_masks=masks, submission=submission)
+    masks_origin = ann.get(MASKS_ORIGIN_FIELD, Origin.CLICK)
+    if masks_origin not in Origin.values:
+        report.problems.append(f"annotation {ann.get('id')}: {MASKS_ORIGIN_FIELD} is one of "
+                               f"{', '.join(Origin.values)}; read as {Origin.CLICK}")  # fmt: skip
+        masks_origin = Origin.CLICK
+    PartMasks.objects.create(person=person, dp_masks=masks, submission=submission, origin=masks_origin)
     if not record.has_points:
         return
     chart, u, v, box_x, box_y = record.chart, record.u, record.v, record.box_x, record.box_y
@@ -120,6 +126,11 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     submission2 = Submission.objects.create(task=task2, annotator=None, key=IMPORT_KEY, data={"answers": []})
     order: dict[int, int] = {}
     answers = []
+    origins = ann.get(ORIGIN_FIELD, [Origin.CLICK] * len(chart))  # an export with provenance says where from
+    if not (isinstance(origins, list) and len(origins) == len(chart) and all(o in Origin.values for o in origins)):
+        report.problems.append(f"annotation {ann.get('id')}: {ORIGIN_FIELD} lists one of {', '.join(Origin.values)} "
+                               f"for each point; read as {Origin.CLICK}")  # fmt: skip
+        origins = [Origin.CLICK] * len(chart)
     for k in range(len(chart)):
         part = parts.CHART_TO_MASK_PART[int(chart[k])]
         order[part] = order.get(part, -1) + 1
@@ -134,7 +145,7 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
         Correspondence.objects.create(
             point=point, status=Correspondence.Status.OK, view=view, click_x=click[0], click_y=click[1],
             face=int(face[k]), bary=bary[k].tolist(), chart=int(chart[k]), u=float(u[k]), v=float(v[k]),
-            surface=surface[k].tolist(), submission=submission2,
+            surface=surface[k].tolist(), submission=submission2, origin=origins[k],
         )  # fmt: skip
         answer = {"point": point.pk, "status": "ok"}
         if view is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -11,9 +12,10 @@ from django.conf import settings
 from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
 from annotator_web.data.models import Person, Project, project_names
-from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
+from annotator_web.work.models import Correspondence, Origin, PartMasks, SampledPoint, Task
 from pipeline.coco import densepose as dp
 from pipeline.coco.record import DatasetWriter, DensePosePerson, annotation_json, image_record
+from pipeline.preannotate import MASKS_ORIGIN_FIELD, ORIGIN_FIELD
 
 KIND = "export_densepose"
 
@@ -29,8 +31,18 @@ ONLY_ACCEPTED = False
 CHUNK_IMAGES = 500  # images whose people, masks, task states and points are read in one query each
 
 
-def _points_by_person(person_ids: list[int]) -> dict[int, list[tuple]]:
-    """The "ok" correspondences of these people: person -> [(box_x, box_y, chart, u, v)], in the order the
+@dataclass(frozen=True)
+class Selection:
+    """What goes into an export: everyone with part masks or only the accepted; with each answer's origin
+    (``dp_origin``, ``dp_masks_origin``); without the points that are a model's proposal confirmed as it was."""
+
+    only_accepted: bool = ONLY_ACCEPTED
+    provenance: bool = False
+    drop_confirmed: bool = False
+
+
+def _points_by_person(person_ids: list[int], drop_confirmed: bool = False) -> dict[int, list[tuple]]:
+    """The "ok" correspondences of these people: person -> [(box_x, box_y, chart, u, v, origin)], in the order the
     points were sampled (part, then order). Two indexed queries (points of the people, then their
     correspondences by point id): as one join, PostgreSQL's planner scans the whole correspondence table."""
     from django.db import connection
@@ -47,26 +59,27 @@ def _points_by_person(person_ids: list[int]) -> dict[int, list[tuple]]:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT point_id, chart, u, v FROM {table} WHERE point_id = ANY(%s) AND status = %s",
+                f"SELECT point_id, chart, u, v, origin FROM {table} WHERE point_id = ANY(%s) AND status = %s",
                 [[p[0] for p in points], Correspondence.Status.OK],
             )
         else:
             marks = ", ".join(["%s"] * len(person_ids))
             cursor.execute(
-                f"SELECT c.point_id, c.chart, c.u, c.v FROM {table} c JOIN {q(SampledPoint._meta.db_table)} p "
-                f"ON c.point_id = p.id WHERE p.person_id IN ({marks}) AND c.status = %s",
+                f"SELECT c.point_id, c.chart, c.u, c.v, c.origin FROM {table} c "
+                f"JOIN {q(SampledPoint._meta.db_table)} p ON c.point_id = p.id "
+                f"WHERE p.person_id IN ({marks}) AND c.status = %s",
                 [*person_ids, Correspondence.Status.OK],
             )
         answers = {row[0]: row[1:] for row in cursor.fetchall()}
     out: dict[int, list[tuple]] = {}
     for point_id, person_id, x, y in points:
         answer = answers.get(point_id)
-        if answer is not None:
+        if answer is not None and not (drop_confirmed and answer[-1] == Origin.CONFIRMED):
             out.setdefault(person_id, []).append((x, y, *answer))
     return out
 
 
-def _annotations(image_rows: list[tuple], only_accepted: bool):
+def _annotations(image_rows: list[tuple], selection: Selection):
     """(annotation, image size) for each exportable person of these images, in image then person order."""
     ids = [row[0] for row in image_rows]
     sizes = {row[0]: (row[2], row[3]) for row in image_rows}
@@ -75,7 +88,10 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
         .order_by("image_id", "id")
         .values_list("id", "image_id", "x", "y", "w", "h", "keypoints")
     )
-    masks = dict(PartMasks.objects.filter(person__image_id__in=ids).values_list("person_id", "dp_masks"))
+    found = PartMasks.objects.filter(person__image_id__in=ids).values_list("person_id", "dp_masks", "origin")
+    masks, masks_origin = {}, {}
+    for person_id, dp_masks, origin in found:
+        masks[person_id], masks_origin[person_id] = dp_masks, origin
     done = {
         (pid, stage)
         for pid, stage in Task.objects.filter(person__image_id__in=ids, state=Task.State.DONE).values_list(
@@ -85,8 +101,8 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
     accepted = {pid for pid, stage in done if stage == Task.Stage.MASKS} & {
         pid for pid, stage in done if stage == Task.Stage.POINTS
     }
-    keep = [p for p in people if p[0] in masks and (not only_accepted or p[0] in accepted)]
-    points = _points_by_person([p[0] for p in keep])
+    keep = [p for p in people if p[0] in masks and (not selection.only_accepted or p[0] in accepted)]
+    points = _points_by_person([p[0] for p in keep], selection.drop_confirmed)
     for person_id, image_id, x, y, w, h, keypoints in keep:
         width, height = sizes[image_id]
         segmentation, area = dp.person_segmentation(dp.union_mask(masks[person_id]), (x, y, w, h), width, height)
@@ -96,6 +112,8 @@ def _annotations(image_rows: list[tuple], only_accepted: bool):
             segmentation=segmentation, dp_masks=masks[person_id], keypoints=keypoints or None,
             box_x=[r[0] for r in rows], box_y=[r[1] for r in rows], chart=[r[2] for r in rows],
             u=[r[3] for r in rows], v=[r[4] for r in rows],
+            extra={ORIGIN_FIELD: [r[5] for r in rows], MASKS_ORIGIN_FIELD: masks_origin[person_id]}
+            if selection.provenance else {},
         )  # fmt: skip
         yield person.to_json(), (width, height)
 
@@ -118,13 +136,13 @@ def _image_chunks(project: Project, split: str | None = None):
         yield chunk
 
 
-def _write_chunk(chunk: list, only_accepted: bool, path: Path) -> dict:
+def _write_chunk(chunk: list, selection: Selection, path: Path) -> dict:
     """One chunk's annotations, comma-separated, into ``path``; each checked as it is written."""
     stats = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
     images = set()
     with open(path, "w") as f:
         first = True
-        for ann, size in _annotations(chunk, only_accepted):
+        for ann, size in _annotations(chunk, selection):
             reasons = dp.check_annotation(ann, size)
             if reasons:
                 stats["problem_count"] += len(reasons)
@@ -144,7 +162,7 @@ def _add(total: dict, stats: dict) -> None:
     total["problems"] += stats["problems"][: max(0, 5 - len(total["problems"]))]
 
 
-def _chunks_in_processes(project: Project, only_accepted: bool, split, work: Path, workers: int, report) -> dict:
+def _chunks_in_processes(project: Project, selection: Selection, split, work: Path, workers: int, report) -> dict:
     """Write every chunk file with ``workers`` forked processes (chunk c goes to worker c mod workers).
     os.fork, not multiprocessing: it also works inside a Celery pool process, which may not have children
     through multiprocessing. Database connections are closed first; each process opens its own."""
@@ -163,7 +181,7 @@ def _chunks_in_processes(project: Project, only_accepted: bool, split, work: Pat
                 total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
                 for c, chunk in enumerate(_image_chunks(project, split)):
                     if c % workers == k:
-                        _add(total, _write_chunk(chunk, only_accepted, work / f"chunk-{c:07d}.json"))
+                        _add(total, _write_chunk(chunk, selection, work / f"chunk-{c:07d}.json"))
                 (work / f"worker-{k}.stats").write_text(json.dumps(total))
             except BaseException:
                 (work / f"worker-{k}.error").write_text(traceback.format_exc())
@@ -212,13 +230,17 @@ def export_project(
     progress=None,
     workers: int | None = None,
     split: str | None = None,
+    provenance: bool = False,
+    drop_confirmed: bool = False,
 ) -> dict:
     """Write DensePose-COCO JSON for the project to ``out``; returns counts.
 
     Images are read and written in chunks of ``CHUNK_IMAGES`` (memory does not grow with the project), by
     ``workers`` processes (default ``settings.EXPORT_WORKERS``) when there is more than one chunk; the chunk
-    files are then joined in image order. ``split``: only the images of that split. Nothing is left behind
-    when the export fails."""
+    files are then joined in image order. ``split``: only the images of that split. ``provenance``: each
+    point's origin in ``dp_origin`` (click, confirmed, corrected) and the part masks' in ``dp_masks_origin``;
+    ``drop_confirmed``: without the points that are a model's proposal confirmed as it was. Nothing is left
+    behind when the export fails."""
     import shutil
     import tempfile
 
@@ -235,17 +257,20 @@ def export_project(
         "dp_xy": "box-relative, as DensePose-COCO defines it: x = x0 + dp_x * w / 255",
         "only_accepted": only_accepted,
         "split": split,
+        "provenance": provenance,
+        "confirmed_proposals": "left out" if drop_confirmed else "included",
     }
+    selection = Selection(only_accepted, provenance, drop_confirmed)
     workers = settings.EXPORT_WORKERS if workers is None else workers
     chunks = -(-_images(project, split).count() // CHUNK_IMAGES)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         if workers > 1 and chunks > 1 and hasattr(os, "fork"):
-            total = _chunks_in_processes(project, only_accepted, split, work, min(workers, chunks), report)
+            total = _chunks_in_processes(project, selection, split, work, min(workers, chunks), report)
         else:
             total = {"people": 0, "points": 0, "images": 0, "problems": [], "problem_count": 0}
             for c, chunk in enumerate(_image_chunks(project, split)):
-                _add(total, _write_chunk(chunk, only_accepted, work / f"chunk-{c:07d}.json"))
+                _add(total, _write_chunk(chunk, selection, work / f"chunk-{c:07d}.json"))
                 report(
                     min(99, 100 * (c + 1) / max(chunks, 1)),
                     f"image {min((c + 1) * CHUNK_IMAGES, chunks * CHUNK_IMAGES)}",
@@ -277,6 +302,10 @@ def export_project(
         JobParam("project", "project", "choice", "", choices=project_names),
         JobParam("split", "split (empty: every image)", "text", "", required=False),
         JobParam("only_accepted", "only accepted people", "boolean", ONLY_ACCEPTED),
+        JobParam("provenance", "each point's origin (click, confirmed or corrected proposal)", "boolean", False),
+        JobParam(
+            "drop_confirmed", "leave out points that are a model's proposal confirmed as it was", "boolean", False
+        ),
     ),
 )
 def export_job(job: Job, ctx: JobContext) -> dict:
@@ -294,6 +323,8 @@ def export_job(job: Job, ctx: JobContext) -> dict:
             bool(job.params.get("only_accepted", ONLY_ACCEPTED)),
             ctx.progress,
             split=job.params.get("split") or None,
+            provenance=bool(job.params.get("provenance")),
+            drop_confirmed=bool(job.params.get("drop_confirmed")),
         )
     except ExportError as exc:
         raise JobError(str(exc)) from None

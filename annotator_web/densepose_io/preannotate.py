@@ -176,7 +176,7 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
             # only if it is still untouched: an annotator may have taken it meanwhile
             changes = {"proposal": record, "updated_at": timezone.now()}
             if uncertain_first:
-                changes["priority"] = round(uncertainty * UNCERTAINTY_PRIORITY)
+                changes["priority"] = round(record["uncertainty"] * UNCERTAINTY_PRIORITY)
             written += Task.objects.filter(pk=task.pk, state=Task.State.PENDING, draft__isnull=True).update(**changes)
         if truths is not None:
             truths.forget_images()
