@@ -146,6 +146,14 @@ def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, user
     assert "confirmed" not in lean["dp_origin"]
     kept = [k for k, o in enumerate(full["dp_origin"]) if o != "confirmed"]
     assert lean["dp_U"] == [full["dp_U"][k] for k in kept]
+    # the accuracy study tells the confirmed proposals (of a perfect model here) from the corrected ones
+    from annotator_web.studies.study import run_study
+
+    study = run_study(synth, tmp_path / "study")
+    assert {"confirmed", "corrected"} <= set(study["origins"])
+    assert study["origins"]["confirmed"]["points"] >= 1 and study["origins"]["confirmed"]["median_cm"] < 1.0
+    assert sum(o["points"] for o in study["origins"].values()) == study["overall"]["points"]
+    assert "a model's proposal, confirmed as it was" in (tmp_path / "study" / "table.md").read_text()
     # read back, the origins come with the points
     call_command("export_densepose", project="pre", out=str(tmp_path / "full.json"), provenance=True)
     call_command("import_densepose", project="back", annotations=str(tmp_path / "full.json"),

@@ -13,7 +13,7 @@ from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
 from annotator_web.data.models import Project, project_names
 from annotator_web.data.truth import TruthCache
-from annotator_web.work.models import Correspondence
+from annotator_web.work.models import Correspondence, Origin
 
 KIND = "accuracy_study"
 
@@ -74,7 +74,7 @@ def run_study(project: Project, out: Path, progress=None) -> dict:
     vertex = assets.faces[true_face, np.argmax(true_bary, axis=1)]
     people = [(vertex[person == p], errors[person == p]) for p in np.unique(person)]
     per_vertex = error_map(mesh, people)
-    summary = summarise(errors, part, who)
+    summary = summarise(errors, part, who, [c.origin for c in corr])
     report(80, "drawing the pictures")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,6 +118,13 @@ def table_markdown(summary: dict) -> str:
     for name, s in summary["annotators"].items():
         lines.append(f"| {name} | {s['points']} | {s['mean_cm']} | {s['median_cm']} | {s['p90_cm']} | "
                      f"{s['auc10']} | {s['auc30']} |")  # fmt: skip
+    origins = summary.get("origins") or {}
+    if set(origins) - {"click"}:  # a model proposed some of the points
+        lines += ["", "| origin | points | mean cm | median cm | p90 cm |", "|---|---:|---:|---:|---:|"]
+        names = dict(Origin.choices)
+        for name, s in origins.items():
+            lines.append(f"| {names.get(name, name)} | {s['points']} | {s['mean_cm']} | {s['median_cm']} | "
+                         f"{s['p90_cm']} |")  # fmt: skip
     pw = summary["pointwise"]
     lines += ["", f"Pointwise, all annotators: AUC10 {pw['auc10']:.3f}, AUC30 {pw['auc30']:.3f} "
               "(the paper's human annotators: 0.563, 0.835)."]  # fmt: skip

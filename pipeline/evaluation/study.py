@@ -75,7 +75,9 @@ def _stats(errors_m: np.ndarray) -> dict:
     }
 
 
-def summarise(errors_m: np.ndarray, part: np.ndarray, annotator: list[str]) -> dict:
+def summarise(errors_m: np.ndarray, part: np.ndarray, annotator: list[str], origin: list[str] | None = None) -> dict:
+    """Error statistics overall, per part and per annotator; given each point's ``origin`` (a click, a model's
+    proposal confirmed or corrected), also per origin, overall and per part."""
     errors_m, part = np.asarray(errors_m, dtype=np.float64), np.asarray(part, dtype=np.int64)
     annotator = np.asarray(annotator, dtype=object)
     by_part = {parts.mask_part_name(p): _stats(errors_m[part == p]) for p in parts.MASK_PARTS if (part == p).any()}
@@ -85,7 +87,16 @@ def summarise(errors_m: np.ndarray, part: np.ndarray, annotator: list[str]) -> d
         curve = pointwise(mine)
         by_annotator[name] = {**_stats(mine), "auc10": round(curve["auc10"], 3), "auc30": round(curve["auc30"], 3)}
     overall = pointwise(errors_m)
-    return {"overall": _stats(errors_m), "parts": by_part, "annotators": by_annotator, "pointwise": overall}
+    out = {"overall": _stats(errors_m), "parts": by_part, "annotators": by_annotator, "pointwise": overall}
+    if origin is not None:
+        origin = np.asarray(origin, dtype=object)
+        out["origins"] = {}
+        for name in sorted(set(origin.tolist())):
+            mine = origin == name
+            out["origins"][name] = {**_stats(errors_m[mine]), "parts": {
+                parts.mask_part_name(p): _stats(errors_m[mine & (part == p)]) for p in parts.MASK_PARTS
+                if (mine & (part == p)).any()}}  # fmt: skip
+    return out
 
 
 def expected_click_error(camera, point: np.ndarray, sigma_px: float, part_mesh, samples: int = 128) -> float:
