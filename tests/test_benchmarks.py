@@ -89,3 +89,13 @@ def test_the_teacher_study_runs_at_a_tiny_size(tmp_path):
     full = next(r for r in study if r["label"].startswith("sparse points"))
     assert few["points_a_person"] < full["points_a_person"], "the sparser protocol has fewer points a person"
     assert all(0 <= r["targets"]["teacher"]["chart_right"] <= 1 for r in study if "teacher" in r["label"])
+
+
+def test_the_preannotation_benchmark_runs_at_a_tiny_size(assets, tmp_path):
+    from tests.test_preannotate_queue import checkpoint
+
+    tiny = checkpoint(tmp_path / "tiny.pth", None)  # untrained: the mechanics, not the figures
+    out = run("preannotate.py", "--images", "1", "--sizes", "5", "--tolerances", "5", "--checkpoint", str(tiny),
+              "--cache", str(ASSET_CACHE))  # fmt: skip
+    assert "| no pre-annotation | - | - | 0 % |" in out and "| truth + 5 cm | 5 |" in out, out
+    assert "| tiny (" in out and "| none (paint from scratch) |" in out and "| truth, boundary 2 px |" in out, out
