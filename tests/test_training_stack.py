@@ -18,12 +18,21 @@ def test_training_job_on_the_train_queue(stack, anny, assets, settings, tmp_path
     path = coco.write([generator.generate(seed=3, index=i, size=(320, 240)) for i in range(3)], tmp_path / "set")
     call_command("import_densepose", project="learn", annotations=str(path), images=str(tmp_path / "set"),
                  accepted=True)  # fmt: skip
+    # one more person, not annotated yet: the new model pre-annotates it when the run is done
+    from annotator_web.data.models import Person, Project
+    from annotator_web.work.models import Task
+
+    learn = Project.objects.get(name="learn")
+    image = learn.images.first()
+    waiting = Person.objects.create(image=image, x=20, y=20, w=120, h=200)
+    Task.objects.create(project=learn, person=waiting, stage=Task.Stage.MASKS)
+    pending = Task.objects.filter(project=learn, stage=1, state="pending").count()
 
     bad = stack.post("/api/jobs", {"kind": "train", "params": {"project": "learn", "config": "huge"}})
     assert bad.status_code == 400 and "config: one of tiny, r50_fpn, not 'huge'" in bad.json()["params"][0]
 
-    job = stack.post("/api/jobs", {"kind": "train", "params": {"project": "learn", "config": "tiny",
-                                                               "iterations": 20}}).json()  # fmt: skip
+    job = stack.post("/api/jobs", {"kind": "train", "params": {"project": "learn", "config": "tiny", "iterations": 20,
+                                                               "then_preannotate": "stage 1"}}).json()  # fmt: skip
     seen, pictures_while_running = [], []
 
     def watch(j):
@@ -41,7 +50,7 @@ def test_training_job_on_the_train_queue(stack, anny, assets, settings, tmp_path
     assert result["iterations"] == 20 and result["final_loss"] < result["first_loss"]
     assert result["evaluation"]["pointwise"]["points"] > 0
     # the figures the job reports are those of the checkpoint it kept, on the data it exported
-    from annotator_web.data.models import Project, images_folder
+    from annotator_web.data.models import images_folder
     from pipeline.charts import interchange
     from training.evaluate import Evaluator, load_run
 
@@ -55,3 +64,7 @@ def test_training_job_on_the_train_queue(stack, anny, assets, settings, tmp_path
     picture = stack.get(f"/api/jobs/{job['id']}/result", params={"file": "loss.png"})
     assert picture.status_code == 200 and picture.content[:4] == b"\x89PNG"
     assert (stack.media / result["checkpoint"]).exists()
+    # the chain: the new model's proposal waits in the pending task
+    assert result["preannotated"] == {"1": pending} and f"pre-annotated {pending} stage-1 tasks" in done["message"]
+    proposal = Task.objects.get(person=waiting, stage=1).proposal
+    assert proposal["source"].startswith(f"model {checkpoint}") and len(proposal["dp_masks"]) == 14

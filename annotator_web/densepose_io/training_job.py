@@ -14,8 +14,10 @@ from annotator_web.core.jobs import JobContext, JobError, JobParam, job_kind
 from annotator_web.core.models import Job
 from annotator_web.data.models import Project, images_folder, project_names
 from training.config import CONFIGS
+from training.runs import FINAL
 
 KIND = "train"
+CHAIN = ("no", "stage 1", "stage 2", "stages 1 and 2")  # what the job pre-annotates once trained
 
 
 @job_kind(
@@ -28,6 +30,7 @@ KIND = "train"
         JobParam("config", "config", "choice", "tiny", choices=tuple(CONFIGS)),
         JobParam("iterations", "iterations (0: the config's)", "number", 0),
         JobParam("teacher", "teacher targets", "boolean", False),
+        JobParam("then_preannotate", "then pre-annotate the pending tasks with it", "choice", "no", choices=CHAIN),
     ),
 )
 def train_job(job: Job, ctx: JobContext) -> dict:
@@ -109,10 +112,26 @@ def train_job(job: Job, ctx: JobContext) -> dict:
         "final_loss": losses[-1]["loss"] if losses else None,
         "s_per_iter": losses[-1]["s_per_iter"] if losses else None,
         "evaluation": evals[-1]["eval"] if evals else None,
-        "checkpoint": (run / "model_final.pth").relative_to(settings.MEDIA_ROOT).as_posix(),
+        "checkpoint": (run / FINAL).relative_to(settings.MEDIA_ROOT).as_posix(),
         "result_path": picture.relative_to(settings.MEDIA_ROOT).as_posix(),
     }
     ap = f", GPS AP {evals[-1]['eval']['gps']['AP']:.3f} on the training images" if evals else ""
     loss = f", loss {result['first_loss']:.3f} → {result['final_loss']:.3f}" if losses else ""
     result["message"] = f"{result['iterations']} iterations{loss}{ap}"
+    chain = job.params.get("then_preannotate") or "no"
+    if chain != "no":  # the loop closed: the new model proposes the next round's work
+        from annotator_web.densepose_io.preannotate import MODEL, PreannotateError, preannotate_project
+
+        result["preannotated"] = {}
+        for stage in (1, 2):
+            if str(stage) not in chain:
+                continue
+            say = lambda p, m, s=stage: ctx.progress(99, f"pre-annotating stage {s}: {m}")  # noqa: E731
+            try:
+                done = preannotate_project(project, stage, MODEL, str(run / FINAL), progress=say)
+            except PreannotateError as exc:
+                raise JobError(f"trained, but pre-annotation failed: {exc}") from None
+            result["preannotated"][str(stage)] = done["tasks"]
+        counts = ", ".join(f"{n} stage-{s} tasks" for s, n in result["preannotated"].items())
+        result["message"] += f"; pre-annotated {counts}"
     return result
