@@ -31,11 +31,30 @@ def test_the_annotator_confirms_one_proposal_with_enter_and_corrects_another(sta
     SHOTS.mkdir(parents=True, exist_ok=True)
     make_user("anna", "annotator")
     assert run_job(stack, "make_synthetic", {"project": "pre", "count": 1, "seed": 5})["state"] == "succeeded"
-    Project.objects.filter(name="pre").update(review_fraction=0.0, preannotated_review_fraction=1.0)
+    Project.objects.filter(name="pre").update(review_fraction=0.0, preannotated_review_fraction=0.0)
+    # stage 1 proposed by a checkpoint of the training module (untrained: the mechanics, not the masks)
+    from tests.test_preannotate_queue import checkpoint
+
+    (stack.media / "runs").mkdir(parents=True, exist_ok=True)
+    checkpoint(stack.media / "runs" / "tiny.pth", {"body": "anny", "asset_key": assets.key})
+    done = run_job(stack, "preannotate", {"project": "pre", "stage": "1", "checkpoint": "runs/tiny.pth"})
+    assert done["state"] == "succeeded" and done["result"]["tasks"] == Task.objects.filter(stage=1).count(), done
+    page, errors = log_in(chromium, stack.url, "anna")
+    page.select_option("#project", "pre")
+    page.click("#start")
+    page.locator(".palette .part").first.wait_for()
+    assert "A model proposed these part masks" in page.locator(".notice").inner_text()
+    badges = page.locator(".palette .proposal-confidence")
+    proposed_parts = len(Task.objects.filter(stage=1).order_by("-priority", "id").first().proposal["confidence"])
+    assert badges.count() == proposed_parts > 0 and badges.first.inner_text().endswith("%")
+    page.screenshot(path=str(SHOTS / "annotate-stage1-proposal.png"))
+    page.close()
     anna = stack.as_user("anna", PASSWORD)
     task = anna.post("/api/tasks/next", {"project": "pre", "stage": 1}).json()
+    assert task["proposal"]["dp_masks"] and task["draft"] is None
     assert anna.post(f"/api/tasks/{task['id']}/submit", {"key": "m", "data": {"dp_masks": true_masks(task)}}).ok
     wait_task_state(task["id"], ("done",))
+    Project.objects.filter(name="pre").update(preannotated_review_fraction=1.0)
     stage2 = Task.objects.get(person_id=task["person"]["id"], stage=2)
 
     # a checkpoint outside the data folder, or none at all: the job fails with the reason and writes nothing

@@ -67,4 +67,4 @@ def test_training_job_on_the_train_queue(stack, anny, assets, settings, tmp_path
     # the chain: the new model's proposal waits in the pending task
     assert result["preannotated"] == {"1": pending} and f"pre-annotated {pending} stage-1 tasks" in done["message"]
     proposal = Task.objects.get(person=waiting, stage=1).proposal
-    assert proposal["source"].startswith(f"model {checkpoint}") and len(proposal["dp_masks"]) == 14
+    assert proposal["source"] == f"model {result['checkpoint']} (iteration 20)" and len(proposal["dp_masks"]) == 14

@@ -68,7 +68,11 @@ class ModelSource:
             raise PreannotateError(f"checkpoint {info['path']} learned another {project.body_model} chart set "
                                    f"(assets {charts.get('asset_key')}; this server's are {mapper.assets.key}): "
                                    "its U and V would land elsewhere on the body")  # fmt: skip
-        self.name = f"model {info['path']} (iteration {info.get('iteration')})"
+        shown = Path(info["path"])
+        root = Path(settings.MEDIA_ROOT).resolve()
+        if shown.resolve().is_relative_to(root):  # a training job's run: named within the data folder
+            shown = shown.resolve().relative_to(root)
+        self.name = f"model {shown} (iteration {info.get('iteration')})"
 
     def maps(self, image: np.ndarray, boxes: list) -> list:
         from training.evaluate import box_maps

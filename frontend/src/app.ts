@@ -115,7 +115,8 @@ async function openTask(t: Task): Promise<void> {
   // a model's proposal is where a fresh task starts (the annotator confirms or corrects it)
   const proposal = review ? null : t.proposal;
   const ed = t.stage === 1
-    ? new MaskEditor(workspace, t, config, api, readOnly, data?.dp_masks ?? proposal?.dp_masks ?? undefined)
+    ? new MaskEditor(workspace, t, config, api, readOnly, data?.dp_masks ?? proposal?.dp_masks ?? undefined,
+      !data?.dp_masks && !!proposal?.dp_masks)
     : new CorrespondenceEditor(workspace, t, config, api, readOnly, data?.answers, t.draft?.current ?? 0);
   ed.setErrorHandler((error) => {
     if (error instanceof ApiError && error.leaseLost) void taskTaken();

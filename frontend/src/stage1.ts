@@ -70,6 +70,7 @@ export class MaskEditor implements Editor {
     api: Api,
     private readonly readOnly: boolean,
     masks: DpMask[] | undefined,
+    proposed = false, // the masks are a model's proposal, not a saved draft
   ) {
     this.box = task.person.bbox;
     this.labels = masks ? LabelMap.fromDpMasks(masks) : new LabelMap();
@@ -77,7 +78,7 @@ export class MaskEditor implements Editor {
     this.figure = new BodyFigure(config.parts, (label) => this.pickPart(label));
     if (!readOnly) {
       this.saver = new Autosaver(api, config.urls.draft.replace("{id}", String(task.id)),
-        () => ({ dp_masks: this.labels.toDpMasks() }), config.autosave_ms, this.status, !!masks);
+        () => ({ dp_masks: this.labels.toDpMasks() }), config.autosave_ms, this.status, !!masks && !proposed);
       window.addEventListener("beforeunload", () => this.saver?.beacon(), { signal: this.abort.signal });
     }
   }
@@ -98,6 +99,11 @@ export class MaskEditor implements Editor {
         el("span", { class: "swatch", style: `background:${rgb(part.color)}` }),
         el("span", { class: "name", text: part.name }),
         el("kbd", { text: keyForPart(part.label) }), count);
+      const sure = this.readOnly ? undefined : this.task.proposal?.confidence?.find((c) => c.part === part.label);
+      if (sure) {
+        row.append(el("span", { class: "proposal-confidence", text: `${Math.round(100 * sure.confidence)}%`,
+          title: "proposed by a model: how sure it is of this part (check it, correct it)" }));
+      }
       row.addEventListener("click", () => this.pickPart(part.label));
       palette.append(row);
       this.partRows.set(part.label, { row, count });
