@@ -119,10 +119,15 @@ def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, user
             out.append({"point": a["point"], "status": "unsure"})
         else:
             out.append(a)
+    Project.objects.filter(pk=synth.pk).update(preannotated_review_fraction=1.0)  # this one is reviewed
     resp = api.post(f"/api/tasks/{task['id']}/submit", {"key": "c", "data": {"answers": out}}, format="json")
     assert resp.status_code == 201, resp.content
     run_processing_jobs()
     origin = dict(Correspondence.objects.values_list("point_id", "origin"))
+    # the reviewer is told how much of it is the model's
+    review = client_for(users["reviewer"]).get("/api/reviews/next", {"project": "pre", "stage": 2}).json()
+    assert review["id"] == task["id"] and review["proposal"]["points"]
+    assert review["origins"] == {o: list(origin.values()).count(o) for o in ("click", "confirmed", "corrected")}
     assert origin[confirm["point"]] == "confirmed"
     assert origin[move["point"]] == origin[unsure["point"]] == "corrected"
     unproposed = [a["point"] for a in answers if a["point"] not in proposed]

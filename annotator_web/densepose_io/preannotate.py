@@ -133,11 +133,16 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
         truths = TruthCache()
     made_at = timezone.now().isoformat()
     written = proposed = without = 0
-    confidences, uncertainties = [], {}
+    confidences, uncertainties, unreadable = [], {}, []
     for n, group in enumerate(by_image.values()):
         report(5 + 90 * n / max(len(by_image), 1), f"image {n + 1} of {len(by_image)}")
         if model is not None:
-            maps = model.maps(_image_array(group[0].person.image), [t.person.bbox for t in group])
+            try:
+                pixels = _image_array(group[0].person.image)
+            except (OSError, ValueError) as exc:  # a missing or broken file: its people get no proposal
+                unreadable.append(f"image {group[0].person.image_id}: {exc}")
+                continue
+            maps = model.maps(pixels, [t.person.bbox for t in group])
         for k, task in enumerate(group):
             person = task.person
             rng = np.random.default_rng(person.pk)  # the same proposal each run for a person
@@ -190,6 +195,7 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
         "source": name,
         "tasks": written,
         "without_truth": without,
+        "unreadable_images": unreadable[:10],
         "proposed": proposed,
         "mean_confidence": round(float(np.mean(confidences)), 4) if confidences else None,
         "uncertain_first": bool(uncertain_first),
@@ -197,6 +203,8 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
     }
     what = "part masks" if stage == Task.Stage.MASKS else "surface points"
     result["message"] = f"{written} tasks pre-annotated ({proposed} {what} proposed) by {name}"
+    if unreadable:
+        result["message"] += f"; {len(unreadable)} images could not be read (first: {unreadable[0]})"
     audit(None, "preannotate", project=project, **{k: v for k, v in result.items() if k not in ("message", "project")})
     report(100, result["message"])
     return result

@@ -223,6 +223,8 @@ class NextReviewView(ReviewerView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         submission = task.submissions.order_by("-created_at").first()
         extra = {"overview": stage2_overview(task)} if task.stage == Task.Stage.POINTS else {}
+        if task.proposal:  # the reviewer sees how much of it is the model's, confirmed as it was
+            extra["origins"] = services.origins(task)
         return Response({**task_json(task), "submission": submission.data if submission else None, **extra})
 
 

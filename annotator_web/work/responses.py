@@ -141,6 +141,9 @@ class Overview(serializers.Serializer):
 class ReviewTaskResponse(TaskResponse):
     submission = WorkData(allow_null=True, help_text="what the annotator submitted")
     overview = Overview(required=False, allow_null=True, help_text="stage 2: every answer on the whole body")
+    origins = serializers.DictField(child=serializers.IntegerField(), required=False,
+                                    help_text="pre-annotated work: how many answers are the model's proposal "
+                                              "confirmed, corrected, or clicks")  # fmt: skip
 
 
 class DraftSavedResponse(serializers.Serializer):

@@ -375,6 +375,22 @@ def _accept(task: Task) -> None:
         )
 
 
+def origins(task: Task) -> dict[str, int]:
+    """How many of a processed task's stored answers are a model's proposal confirmed, corrected, or plain clicks
+    (stage 1: the part masks, one)."""
+    from django.db.models import Count
+
+    from annotator_web.work.models import Correspondence, Origin, PartMasks
+
+    if task.stage == Task.Stage.MASKS:
+        rows = PartMasks.objects.filter(person_id=task.person_id).values("origin").annotate(n=Count("id"))
+    else:
+        rows = Correspondence.objects.filter(point__person_id=task.person_id).values("origin").annotate(n=Count("id"))
+    counts = {o: 0 for o in Origin.values}
+    counts.update({r["origin"]: r["n"] for r in rows})
+    return counts
+
+
 def next_review(project: Project, stage: int, reviewer=None) -> Task | None:
     """The oldest task waiting for review; never the reviewer's own work unless the project allows it."""
     waiting = Task.objects.filter(project=project, stage=stage, state=Task.State.REVIEW).order_by("updated_at", "id")

@@ -761,6 +761,10 @@ export interface components {
             submission: components["schemas"]["WorkData"] | null;
             /** @description stage 2: every answer on the whole body */
             overview?: components["schemas"]["Overview"] | null;
+            /** @description pre-annotated work: how many answers are the model's proposal confirmed, corrected, or clicks */
+            origins?: {
+                [key: string]: number;
+            };
         };
         /**
          * @description * `admin` - admin

@@ -129,6 +129,12 @@ async function openTask(t: Task): Promise<void> {
   const redo = t.flagged_points?.length ? ` (${t.flagged_points.length} flagged point${t.flagged_points.length > 1 ? "s" : ""} to redo; the others stand)` : "";
   if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}${redo}`, "error");
   else if (proposal) showNotice(proposalNotice(t, proposal));
+  else if (review && t.proposal) {
+    const o = t.origins ?? {};
+    const what = t.stage === 1 ? "part masks" : "points";
+    showNotice(`Pre-annotated by ${t.proposal.source}: of the ${what}, ${o.confirmed ?? 0} are the model's proposal ` +
+      `confirmed as it was, ${o.corrected ?? 0} corrected, ${o.click ?? 0} clicked. Check the confirmed ones too.`);
+  }
   else clearNotice();
   await ed.start();
   submitButton.hidden = skipButton.hidden = review;
