@@ -63,6 +63,15 @@ def sample_part(mask: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     return chosen[order]
 
 
+def person_seed(image_digest: str, bbox) -> int:
+    """The k-means seed of a person: from their image's content hash and their box, so that the same person gets
+    the same points in any database (an id would differ from one installation to the next)."""
+    import hashlib
+
+    box = ",".join(f"{float(v):.3f}" for v in bbox)
+    return int.from_bytes(hashlib.sha256(f"{image_digest}:{box}".encode()).digest()[:4], "big")
+
+
 def sample_points(label_map: np.ndarray, seed: int = 0, cap: int = MAX_POINTS_PER_PART) -> dict[int, np.ndarray]:
     """Points for every part present in a label map (0 = background, 1..14 = mask parts)."""
     points = {}

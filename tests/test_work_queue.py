@@ -294,3 +294,31 @@ def test_an_admin_gives_a_skipped_person_to_someone_else(project, users, client_
     given = boss.post(f"/api/tasks/{first['id']}/assign", {"username": "otto"}, format="json").json()
     assert (given["state"], given["assignee"]) == ("leased", "otto")
     assert Task.objects.get(pk=first["id"]).skip_reason == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_person_gets_the_same_points_in_any_database(users, client_for, settings, tmp_path):
+    """k-means is seeded from the image's content and the box, not from a database id: the same person in
+    another project (another installation) gets the same stage-2 points; another box gets others."""
+    from annotator_web.data.models import Project
+    from tests.helpers import make_person
+    from tests.perfect import run_processing_jobs
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    anna = client_for(users["annotator"])
+    points = {}
+    for name in ("first", "second", "third"):
+        project = Project.objects.create(name=name, review_fraction=0.0)
+        for _ in range(3 if name == "second" else 0):  # other people (without tasks) first: another id
+            make_person(project)
+        person = make_person(project)
+        if name == "third":
+            Person.objects.filter(pk=person.pk).update(x=2)
+        Task.objects.create(project=project, person=person, stage=1)
+        task = anna.post("/api/tasks/next", {"project": name, "stage": 1}, format="json").json()
+        assert anna.post(f"/api/tasks/{task['id']}/submit", {"key": "k", "data": masks_payload()},
+                         format="json").status_code == 201  # fmt: skip
+        run_processing_jobs()
+        points[name] = list(SampledPoint.objects.filter(person=person).values_list("part", "box_x", "box_y"))
+    assert points["first"] and points["first"] == points["second"]
+    assert points["third"] != points["first"]

@@ -11,14 +11,14 @@ from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, S
 from annotator_web.work.services import PROCESS_KIND
 from pipeline import preannotate
 from pipeline.coco.densepose import labels_from_dp_masks
-from pipeline.sampling import sample_points
+from pipeline.sampling import person_seed, sample_points
 
 
 def process_stage1(submission: Submission) -> dict:
     task = submission.task
     person = task.person
     labels = labels_from_dp_masks(submission.data["dp_masks"])
-    points = sample_points(labels, seed=person.pk, cap=task.project.points_per_part)
+    points = sample_points(labels, seed=person_seed(person.image.sha256, person.bbox), cap=task.project.points_per_part)
     proposed = (task.proposal or {}).get("dp_masks")
     origin, changed = preannotate.origin_of_masks(labels, labels_from_dp_masks(proposed) if proposed else None)
     with transaction.atomic():
@@ -88,7 +88,7 @@ def process_stage2(submission: Submission) -> dict:
 @job_kind(PROCESS_KIND, title="Process a submission", queue="default", roles=())
 def process_submission(job: Job, ctx: JobContext) -> dict:
     submission = (
-        Submission.objects.select_related("task__person", "task__project")
+        Submission.objects.select_related("task__person__image", "task__project")
         .filter(pk=job.params.get("submission"))
         .first()
     )
