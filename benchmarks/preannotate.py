@@ -165,7 +165,14 @@ def main(argv=None) -> int:
     from pipeline.coco.densepose import labels_from_dp_masks
     from pipeline.correspond import ClickMapper
     from pipeline.evaluation.mesh import EvalMesh
-    from pipeline.preannotate import Proposer, mask_iou, masks_from_maps, masks_from_truth, origin_of_masks
+    from pipeline.preannotate import (
+        Proposer,
+        mask_iou,
+        mask_mirror_disagreement,
+        masks_from_maps,
+        masks_from_truth,
+        origin_of_masks,
+    )
     from pipeline.synthetic.scene import SceneGenerator
 
     t0 = time.monotonic()
@@ -191,20 +198,26 @@ def main(argv=None) -> int:
         labels_from_dp_masks(masks_from_truth(p["dp_masks"], args.boundary_px, rng)) for p in people
     ]
     if args.checkpoint:
-        from training.evaluate import box_maps, load_checkpoint
+        from training.evaluate import box_maps, load_checkpoint, mirrored_box_maps
 
         model, info = load_checkpoint(Path(args.checkpoint))
         t1 = time.monotonic()
-        errors, labels = [], []
+        errors, labels, doubts = [], [], []
         for p in people:
             maps = box_maps(model, p["image"], [p["bbox"]])[0]
-            clicks, _ = proposer.from_maps(maps, p["part"], p["box_xy"][:, 0], p["box_xy"][:, 1])
+            mirrored = mirrored_box_maps(model, p["image"], [p["bbox"]])[0]
+            xs, ys = p["box_xy"][:, 0], p["box_xy"][:, 1]
+            clicks, entropy = proposer.from_maps(maps, p["part"], xs, ys)
             errors.append(proposal_errors(mesh, assets, mapper, p, clicks))
-            labels.append(labels_from_dp_masks(masks_from_maps(maps)[0]))
+            dp_masks, _, mask_entropy = masks_from_maps(maps)
+            labels.append(labels_from_dp_masks(dp_masks))
+            doubts.append((entropy, proposer.mirror_disagreement(maps, mirrored, p["part"], xs, ys).mean(),
+                           mask_entropy, mask_mirror_disagreement(maps, mirrored)))  # fmt: skip
         name = f"tiny ({Path(info['path']).parent.name}/{Path(info['path']).name})"
         proposed[name] = errors
         masks[name] = labels
-        print(f"tiny: {(time.monotonic() - t1) / len(people) * 1000:.0f} ms a person", file=sys.stderr)
+        print(f"tiny: {(time.monotonic() - t1) / len(people) * 1000:.0f} ms a person (twice: the mirror too)",
+              file=sys.stderr)  # fmt: skip
 
     print(
         f"\n## Stage 2: {len(people)} people, {points} points; annotator {args.human_cm:g} cm + {args.click_px:g} px; "
@@ -232,6 +245,25 @@ def main(argv=None) -> int:
         changed = sum(origin_of_masks(p["labels"], prop)[1] for prop, p in zip(proposals, people, strict=True))
         fix = sum(regions(p["labels"] != prop) for prop, p in zip(proposals, people, strict=True))
         print(f"| {name} | {np.mean(ious):.3f} | {changed} ({100 * changed / scratch:.0f} %) | {fix} |")
+    if args.checkpoint:
+        from scipy.stats import spearmanr
+
+        tiny = next(n for n in masks if n.startswith("tiny"))
+        worst = [np.median(e[np.isfinite(e)]) if np.isfinite(e).any() else np.nan for e in proposed[tiny]]
+        miss = [1 - np.mean(list(mask_iou(prop, p["labels"]).values())) for prop, p in zip(masks[tiny], people,
+                                                                                           strict=True)]  # fmt: skip
+        d = np.array(doubts)
+        print(
+            f"\n## Uncertain first: does the model's uncertainty find its worst people? ({tiny}, {len(people)} "
+            "people; Spearman rank correlation with the person's true error)\n"
+        )
+        print("| uncertainty | stage 2: the proposals' median error | stage 1: 1 - mean part IoU |")
+        print("|---|---:|---:|")
+        for name, k2, k1 in (("entropy", 0, 2), ("disagreement with the mirror image", 1, 3)):
+            print(
+                f"| {name} | {spearmanr(d[:, k2], worst, nan_policy='omit')[0]:.2f} | "
+                f"{spearmanr(d[:, k1], miss)[0]:.2f} |"
+            )
     print(f"\n{time.monotonic() - t0:.0f} s in all", file=sys.stderr)
     return 0
 

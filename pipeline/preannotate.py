@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import parts
+from pipeline.body.base import MIRROR
 
 PROPOSAL_FORMAT = 1
 CLICK, CONFIRMED, CORRECTED = "click", "confirmed", "corrected"  # the origin of a stored answer
@@ -144,6 +145,21 @@ class Proposer:
         proposals = [p if reading.confidence[k] >= min_score else None for k, p in enumerate(proposals)]
         return proposals, float(reading.entropy.mean())
 
+    def mirror_disagreement(self, maps: BoxMaps, mirrored: BoxMaps, part, box_x, box_y) -> np.ndarray:
+        """How far apart (metres) the model puts each point when it sees the image and when it sees its mirror
+        image: the point (x, y) of a part is (256 - x, y) of the mirrored part there, and its surface point,
+        mirrored back through the body's plane of symmetry, should be the same. ``mirrored``: the maps of the
+        mirrored image's box (:func:`training.evaluate.box_maps` on ``image[:, ::-1]``)."""
+        part = np.asarray(part, dtype=np.int64).ravel()
+        if not len(part):
+            return np.zeros(0)
+        box_x = np.asarray(box_x, dtype=np.float64).ravel()
+        here = chart_at_points(maps, part, box_x, box_y)
+        there = chart_at_points(mirrored, np.array(parts.MASK_FLIP)[part], parts.MASK_SIZE - box_x, box_y)
+        p = self.lookup.to_surface(here.chart, here.u, here.v)[2]
+        q = self.lookup.to_surface(there.chart, there.u, there.v)[2] * MIRROR
+        return np.linalg.norm(p - q, axis=1)
+
     def from_truth(self, part, shown, surface, size_m: float, rng) -> list[dict | None]:
         """A model of known quality: the true surface points (where ``shown``) moved by noise of median
         ``size_m`` (:func:`noisy_surface`)."""
@@ -173,6 +189,15 @@ def masks_from_maps(maps: BoxMaps, min_score: float = 0.0) -> tuple[list, dict[i
     person = labels > 0
     uncertainty = float(entropy[person].mean()) if person.any() else float(entropy.mean())
     return dp_masks_from_labels(labels), confidence, uncertainty
+
+
+def mask_mirror_disagreement(maps: BoxMaps, mirrored: BoxMaps) -> float:
+    """The share of the person's pixels (either view's) whose part label differs between the image and its
+    mirror image (the mirror's labels flipped back: columns reversed, left and right parts swapped)."""
+    labels = maps.segm.argmax(axis=0)
+    back = np.array(parts.MASK_FLIP)[mirrored.segm.argmax(axis=0)[:, ::-1]]
+    person = (labels > 0) | (back > 0)
+    return float((labels != back)[person].mean()) if person.any() else 0.0
 
 
 def masks_from_truth(true_masks: list, boundary_px: float, rng) -> list:

@@ -99,3 +99,4 @@ def test_the_preannotation_benchmark_runs_at_a_tiny_size(assets, tmp_path):
               "--cache", str(ASSET_CACHE))  # fmt: skip
     assert "| no pre-annotation | - | - | 0 % |" in out and "| truth + 5 cm | 5 |" in out, out
     assert "| tiny (" in out and "| none (paint from scratch) |" in out and "| truth, boundary 2 px |" in out, out
+    assert "| disagreement with the mirror image |" in out, out

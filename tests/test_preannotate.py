@@ -140,3 +140,41 @@ def test_proposals_from_maps_put_a_models_iuv_back_on_the_surface(mapper, assets
         assert np.linalg.norm(hit.point[0] - point[i]) < 0.01, parts.mask_part_name(int(part[i]))
         none, _ = proposer.from_maps(maps, [part[i]], [40.5], [60.5], min_score=0.95)
         assert none == [None]
+
+
+def test_mask_mirror_disagreement_flips_columns_and_sides_back():
+    maps, mirrored = flat_maps(), flat_maps()
+    for m in (maps, mirrored):
+        m.segm[:] = 0.0
+        m.segm[0] = 1.0
+    maps.segm[0, 10:60, 0:50], maps.segm[2, 10:60, 0:50] = 0.0, 1.0  # the right hand at the left of the box
+    mirrored.segm[0, 10:60, 206:], mirrored.segm[3, 10:60, 206:] = 0.0, 1.0  # seen mirrored: a left hand, right
+    assert P.mask_mirror_disagreement(maps, mirrored) == 0.0
+    mirrored.segm[3, 10:60, 206:], mirrored.segm[2, 10:60, 206:] = 0.0, 1.0  # the model calls it a right hand
+    assert P.mask_mirror_disagreement(maps, mirrored) == 1.0
+    mirrored.segm[2, 10:60, 206:231], mirrored.segm[3, 10:60, 206:231] = 0.0, 1.0  # half of it
+    assert P.mask_mirror_disagreement(maps, mirrored) == pytest.approx(0.5)
+
+
+def test_mirror_disagreement_of_surface_points(mapper, assets, surface_points):
+    """A model that reads the mirror image as the mirror of the body agrees with itself; one that gives both the
+    same chart and U, V (its left and right confused) does not."""
+    from pipeline.body.base import MIRROR
+    from pipeline.charts.interchange import closest_on_faces
+
+    part, face, point = surface_points
+    proposer = P.Proposer(mapper)
+    for i in (0, 22 * 9 + 3, 22 * 11 + 7):  # torso, upper arm left, lower arm left
+        chart = int(assets.face_chart[face[i]])
+        u, v = assets.corner_uv[face[i]].mean(axis=0)
+        twin = np.flatnonzero(assets.face_chart == parts.CHART_FLIP[chart])
+        f, b = closest_on_faces((point[i] * MIRROR)[None], assets.vertices[assets.faces[twin]])
+        mu, mv = b[0] @ assets.corner_uv[twin[f[0]]]
+        here = flat_maps(chart=chart, u=u, v=v)
+        mirrored = flat_maps(chart=parts.CHART_FLIP[chart], u=mu, v=mv)
+        agree = proposer.mirror_disagreement(here, mirrored, [part[i]], [40.5], [60.5])
+        assert agree[0] < 0.01, (parts.mask_part_name(int(part[i])), agree)
+        if parts.CHART_FLIP[chart] != chart:
+            confused = flat_maps(chart=chart, u=u, v=v)  # the mirrored limb read as the same side
+            far = proposer.mirror_disagreement(here, confused, [part[i]], [40.5], [60.5])
+            assert far[0] > 0.1, far

@@ -183,3 +183,7 @@ def test_a_model_checkpoint_proposes_with_its_confidence_and_orders_the_queue(sy
     call_command("preannotate", project="pre", checkpoint=str(path), stage=1, min_score=0.999)
     assert all(not any(t.proposal["dp_masks"]) for t in Task.objects.filter(stage=1))
     assert np.isfinite([t.proposal["uncertainty"] for t in Task.objects.filter(stage=1)]).all()
+    # the model's disagreement with itself on the mirror image: a share of the person's pixels
+    call_command("preannotate", project="pre", checkpoint=str(path), stage=1, uncertainty="mirror")
+    for t in Task.objects.filter(stage=1):
+        assert t.proposal["uncertainty_measure"] == "mirror" and 0 <= t.proposal["uncertainty"] <= 1

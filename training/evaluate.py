@@ -153,6 +153,14 @@ def predict_images(model: DensePoseRCNN, images: list[tuple[int, np.ndarray]]) -
     return results
 
 
+def mirrored_box_maps(model: DensePoseRCNN, image: np.ndarray, boxes) -> list:
+    """:func:`box_maps` of the mirror image (``image[:, ::-1]``) on the mirrored boxes: each in its mirrored box's
+    frame (column x there is column 256 - x of the box, and left and right are swapped)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
+    boxes[:, 0] = image.shape[1] - boxes[:, 0] - boxes[:, 2]
+    return box_maps(model, np.ascontiguousarray(image[:, ::-1]), boxes)
+
+
 def iter_images(data: dict, images: Path):
     from PIL import Image
 

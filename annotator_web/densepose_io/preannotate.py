@@ -26,6 +26,7 @@ from pipeline import preannotate as P
 
 KIND = "preannotate"
 MODEL, KNOWN = "model", "truth+noise"
+ENTROPY, MIRROR = "entropy", "mirror"  # the model's uncertainty about a person: see preannotate_project
 UNCERTAINTY_PRIORITY = 1000  # priority = round(uncertainty x this): the most uncertain person first
 
 
@@ -79,6 +80,11 @@ class ModelSource:
 
         return box_maps(self.model, image, boxes)
 
+    def mirrored_maps(self, image: np.ndarray, boxes: list) -> list:
+        from training.evaluate import mirrored_box_maps
+
+        return mirrored_box_maps(self.model, image, boxes)
+
 
 def _image_array(image) -> np.ndarray:
     from PIL import Image as PILImage
@@ -89,14 +95,22 @@ def _image_array(image) -> np.ndarray:
 
 def preannotate_project(project: Project, stage: int, source: str = MODEL, checkpoint: str = "",
                         noise_mm: int = 50, min_score: float = 0.0, uncertain_first: bool = False,
-                        progress=None, inside_data: bool = True) -> dict:  # fmt: skip
-    """Propose work for the project's pending tasks of ``stage``; returns counts and what was used."""
+                        progress=None, inside_data: bool = True, uncertainty: str = ENTROPY) -> dict:  # fmt: skip
+    """Propose work for the project's pending tasks of ``stage``; returns counts and what was used.
+
+    A task's uncertainty (which ``uncertain_first`` orders the queue by), with ``uncertainty``: ``entropy``, the
+    mean entropy of the model's chart distribution at the sampled points (stage 2) or of its part distribution
+    over the person (stage 1); ``mirror``, how much the model disagrees with itself on the mirror image: the
+    mean distance between the surface points it gives a point and its mirror image (metres, stage 2), or the
+    share of the person's pixels whose part differs (stage 1); twice the inference."""
     from annotator_web.core.body_assets import click_mapper
     from annotator_web.work.services import audit
 
     report = progress or (lambda p, m: None)
     if stage not in (Task.Stage.MASKS, Task.Stage.POINTS):
         raise PreannotateError(f"stage is 1 (part masks) or 2 (surface points), got {stage!r}")
+    if uncertainty not in (ENTROPY, MIRROR):
+        raise PreannotateError(f"uncertainty is {ENTROPY!r} or {MIRROR!r}, got {uncertainty!r}")
     if not 0 <= min_score <= 1:
         raise PreannotateError(f"min score is a probability 0..1, got {min_score}")
     mapper = click_mapper(project.body_model)
@@ -143,13 +157,17 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                 unreadable.append(f"image {group[0].person.image_id}: {exc}")
                 continue
             maps = model.maps(pixels, [t.person.bbox for t in group])
+            if uncertainty == MIRROR:
+                mirrored = model.mirrored_maps(pixels, [t.person.bbox for t in group])
         for k, task in enumerate(group):
             person = task.person
             rng = np.random.default_rng(person.pk)  # the same proposal each run for a person
             record = {"format": P.PROPOSAL_FORMAT, "source": name, "made_at": made_at}
             if stage == Task.Stage.MASKS:
                 if model is not None:
-                    dp_masks, confidence, uncertainty = P.masks_from_maps(maps[k], min_score)
+                    dp_masks, confidence, doubt = P.masks_from_maps(maps[k], min_score)
+                    if uncertainty == MIRROR:
+                        doubt = P.mask_mirror_disagreement(maps[k], mirrored[k])
                 else:
                     found = truths.person(person)
                     if found is None:
@@ -157,7 +175,7 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                         continue
                     truth, index = found
                     dp_masks = P.masks_from_truth(truth.person(index)["dp_masks"], noise_mm / 10, rng)
-                    confidence, uncertainty = {}, 0.0
+                    confidence, doubt = {}, 0.0
                 record.update(dp_masks=dp_masks, confidence={str(p): c for p, c in confidence.items()})
                 confidences += list(confidence.values())
                 proposed += sum(1 for m in dp_masks if m)
@@ -165,8 +183,10 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                 points = list(person.sampled_points.all())
                 part = [p.part for p in points]
                 if model is not None:
-                    clicks, uncertainty = proposer.from_maps(maps[k], part, [p.box_x for p in points],
-                                                             [p.box_y for p in points], min_score)  # fmt: skip
+                    xs, ys = [p.box_x for p in points], [p.box_y for p in points]
+                    clicks, doubt = proposer.from_maps(maps[k], part, xs, ys, min_score)
+                    if uncertainty == MIRROR and points:
+                        doubt = float(proposer.mirror_disagreement(maps[k], mirrored[k], part, xs, ys).mean())
                 else:
                     found = truths.person(person)
                     if found is None:
@@ -175,13 +195,14 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                     truth, index = found
                     true = truth.under(index, person.bbox, [p.box_x for p in points], [p.box_y for p in points])
                     clicks = proposer.from_truth(part, true.shown, true.surface, noise_mm / 1000, rng)
-                    uncertainty = 0.0
+                    doubt = 0.0
                 given = {str(p.pk): c for p, c in zip(points, clicks, strict=True) if c is not None}
                 record["points"] = given
                 proposed += len(given)
                 confidences += [c["confidence"] for c in given.values() if c["confidence"] is not None]
-            record["uncertainty"] = round(uncertainty, 4)
-            uncertainties[task.pk] = uncertainty
+            record["uncertainty"] = round(doubt, 4)
+            record["uncertainty_measure"] = uncertainty if model is not None else None
+            uncertainties[task.pk] = doubt
             # only if it is still untouched: an annotator may have taken it meanwhile
             changes = {"proposal": record, "updated_at": timezone.now()}
             if uncertain_first:
@@ -199,6 +220,7 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
         "proposed": proposed,
         "mean_confidence": round(float(np.mean(confidences)), 4) if confidences else None,
         "uncertain_first": bool(uncertain_first),
+        "uncertainty": uncertainty,
         "mean_uncertainty": round(float(np.mean(list(uncertainties.values()))), 4) if uncertainties else None,
     }
     what = "part masks" if stage == Task.Stage.MASKS else "surface points"
@@ -223,6 +245,13 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
         JobParam("noise_mm", "truth+noise: the noise's median size, mm", "number", 50),
         JobParam("min_score_percent", "propose only where the model is at least this sure, %", "number", 0),
         JobParam("uncertain_first", "order the queue: the model's least certain people first", "boolean", False),
+        JobParam(
+            "uncertainty",
+            "uncertainty: entropy, or disagreement with the mirror image (twice the time)",
+            "choice",
+            ENTROPY,
+            choices=(ENTROPY, MIRROR),
+        ),
     ),
 )
 def preannotate_job(job: Job, ctx: JobContext) -> dict:
@@ -234,7 +263,7 @@ def preannotate_job(job: Job, ctx: JobContext) -> dict:
             project, int(job.params.get("stage") or 1), str(job.params.get("source") or MODEL),
             str(job.params.get("checkpoint") or ""), int(job.params.get("noise_mm") or 0),
             int(job.params.get("min_score_percent") or 0) / 100, bool(job.params.get("uncertain_first")),
-            ctx.progress,
+            ctx.progress, uncertainty=str(job.params.get("uncertainty") or ENTROPY),
         )  # fmt: skip
     except PreannotateError as exc:
         raise JobError(str(exc)) from None

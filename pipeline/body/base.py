@@ -13,6 +13,7 @@ import numpy as np
 UP = np.array([0.0, 0.0, 1.0])
 FRONT = np.array([0.0, -1.0, 0.0])
 LEFT = np.array([1.0, 0.0, 0.0])
+MIRROR = 1.0 - 2.0 * LEFT  # a point times this: its mirror image through the plane of symmetry (x = 0)
 
 
 class BodyModelError(Exception):

@@ -111,7 +111,8 @@ def symmetry_maps(vertices, faces, face_chart, corner_uv, progress: Progress | N
     u_maps = np.zeros((parts.NUM_CHARTS, TEXELS, TEXELS), dtype=np.float32)
     v_maps = np.zeros_like(u_maps)
     used = np.zeros(u_maps.shape, dtype=bool)
-    mirror = np.array([-1.0, 1.0, 1.0])  # the sagittal plane x = 0 (the canonical frame: left is +x)
+    from pipeline.body.base import MIRROR as mirror  # the sagittal plane x = 0 (the canonical frame: left is +x)
+
     for chart in parts.CHARTS:
         report(100 * (chart - 1) / parts.NUM_CHARTS, f"mirroring chart {chart}")
         n = TEXELS * TEXELS

@@ -3,7 +3,14 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator_web.data.models import Project
-from annotator_web.densepose_io.preannotate import KNOWN, MODEL, PreannotateError, preannotate_project
+from annotator_web.densepose_io.preannotate import (
+    ENTROPY,
+    KNOWN,
+    MIRROR,
+    MODEL,
+    PreannotateError,
+    preannotate_project,
+)
 
 
 class Command(BaseCommand):
@@ -20,8 +27,12 @@ class Command(BaseCommand):
                                  "instead of a model's output")  # fmt: skip
         parser.add_argument("--uncertain-first", action="store_true",
                             help="order the queue by the model's uncertainty, least certain first")  # fmt: skip
+        parser.add_argument("--uncertainty", choices=(ENTROPY, MIRROR), default=ENTROPY,
+                            help="entropy of the model's distribution, or its disagreement with itself on the "
+                                 "mirror image (twice the inference)")  # fmt: skip
 
-    def handle(self, *args, project, checkpoint, stage, min_score, known_quality, uncertain_first, **options):
+    def handle(self, *args, project, checkpoint, stage, min_score, known_quality, uncertain_first, uncertainty,
+               **options):  # fmt: skip
         found = Project.objects.filter(name=project).first()
         if found is None:
             raise CommandError(f"no project named {project!r}")
@@ -30,7 +41,7 @@ class Command(BaseCommand):
         source = KNOWN if known_quality is not None else MODEL
         try:
             result = preannotate_project(found, stage, source, checkpoint, round(known_quality or 0), min_score,
-                                         uncertain_first, inside_data=False)  # fmt: skip
+                                         uncertain_first, inside_data=False, uncertainty=uncertainty)  # fmt: skip
         except PreannotateError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(result["message"])
