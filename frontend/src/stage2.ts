@@ -378,13 +378,13 @@ export class CorrespondenceEditor implements Editor {
   }
 
   private renderProgress(): void {
+    const suspects = new Set((this.task.overview?.points ?? []).filter((q) => q.suspect).map((q) => q.point));
     this.progress.replaceChildren(
       ...this.points.map((p, k) => {
         const a = this.answers.get(p.id);
-        const o = this.task.overview?.points.find((q) => q.point === p.id);
         const dot = el("button", {
           class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}${this.flagged.has(p.id) ? " flagged" : ""}` +
-            `${o?.suspect ? " suspect" : ""}${!a && this.proposals.has(p.id) ? " proposed" : ""}`,
+            `${suspects.has(p.id) ? " suspect" : ""}${!a && this.proposals.has(p.id) ? " proposed" : ""}`,
           title: `${this.config.parts[p.part - 1].name}, point ${k + 1}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
           style: `--part:${rgb(this.config.parts[p.part - 1].color)}`,
         });
