@@ -1,9 +1,9 @@
 """Model in the loop: what a model proposes for a person, and how an answer relates to the proposal.
 
 A proposal is made from a person's box, never from a detection the model chose: the model's DensePose head runs
-on the box the dataset already has (``training.infer.box_maps``), so proposal and person cannot be mismatched.
+on the box the dataset already has (``training.evaluate.box_maps``), so proposal and person cannot be mismatched.
 
-- Stage 1: :func:`mask_proposal` turns the coarse segmentation (15 classes in the 256 x 256 box frame) into the
+- Stage 1: :func:`masks_from_maps` turns the coarse segmentation (15 classes in the 256 x 256 box frame) into the
   14 ``dp_masks`` and the model's confidence in each part (the mean probability of the chosen label over the
   part's pixels).
 - Stage 2: :func:`chart_at_points` reads the chart (restricted to the sampled point's part: the annotator's part
@@ -53,10 +53,8 @@ class BoxMaps:
                 raise ValueError(f"box maps: {name} is {shape}, expected {(channels, *size)}")
 
 
-def mask_proposal(maps: BoxMaps) -> tuple[list, dict[int, float], np.ndarray]:
-    """(dp_masks: 14 RLEs or [], {part: confidence 0..1}, label map (256, 256)) from the coarse segmentation."""
-    from pipeline.coco.densepose import dp_masks_from_labels
-
+def _labels_and_confidence(maps: BoxMaps) -> tuple[dict[int, float], np.ndarray]:
+    """({part: confidence 0..1}, label map (256, 256)) from the coarse segmentation."""
     labels = maps.segm.argmax(axis=0).astype(np.uint8)
     best = np.take_along_axis(maps.segm, labels[None].astype(np.int64), axis=0)[0]
     confidence = {}
@@ -64,7 +62,7 @@ def mask_proposal(maps: BoxMaps) -> tuple[list, dict[int, float], np.ndarray]:
         mask = labels == part
         if mask.any():
             confidence[part] = round(float(best[mask].mean()), 4)
-    return dp_masks_from_labels(labels), confidence, labels
+    return confidence, labels
 
 
 def mask_iou(labels_a: np.ndarray, labels_b: np.ndarray) -> dict[int, float]:
@@ -179,7 +177,7 @@ def masks_from_maps(maps: BoxMaps, min_score: float = 0.0) -> tuple[list, dict[i
     segmentation over the person's pixels."""
     from pipeline.coco.densepose import dp_masks_from_labels
 
-    _, confidence, labels = mask_proposal(maps)
+    confidence, labels = _labels_and_confidence(maps)
     for part, c in list(confidence.items()):
         if c < min_score:
             labels[labels == part] = 0
