@@ -23,6 +23,7 @@ from annotator_web.core.models import Job
 from annotator_web.data.models import Project, project_names
 from annotator_web.work.models import Task
 from pipeline import preannotate as P
+from pipeline.sampling import person_seed
 
 KIND = "preannotate"
 MODEL, KNOWN = "model", "truth+noise"
@@ -161,19 +162,20 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                 mirrored = model.mirrored_maps(pixels, [t.person.bbox for t in group])
         for k, task in enumerate(group):
             person = task.person
-            rng = np.random.default_rng(person.pk)  # the same proposal each run for a person
+            rng = np.random.default_rng(person_seed(person.image.sha256, person.bbox))  # the same each run
             record = {"format": P.PROPOSAL_FORMAT, "source": name, "made_at": made_at}
+            if model is None:  # the truth, moved by noise
+                found = truths.person(person)
+                if found is None:
+                    without += 1
+                    continue
+                truth, index = found
             if stage == Task.Stage.MASKS:
                 if model is not None:
                     dp_masks, confidence, doubt = P.masks_from_maps(maps[k], min_score)
                     if uncertainty == MIRROR:
                         doubt = P.mask_mirror_disagreement(maps[k], mirrored[k])
                 else:
-                    found = truths.person(person)
-                    if found is None:
-                        without += 1
-                        continue
-                    truth, index = found
                     dp_masks = P.masks_from_truth(truth.person(index)["dp_masks"], noise_mm / 10, rng)
                     confidence, doubt = {}, 0.0
                 record.update(dp_masks=dp_masks, confidence={str(p): c for p, c in confidence.items()})
@@ -188,11 +190,6 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                     if uncertainty == MIRROR and points:
                         doubt = float(proposer.mirror_disagreement(maps[k], mirrored[k], part, xs, ys).mean())
                 else:
-                    found = truths.person(person)
-                    if found is None:
-                        without += 1
-                        continue
-                    truth, index = found
                     true = truth.under(index, person.bbox, [p.box_x for p in points], [p.box_y for p in points])
                     clicks = proposer.from_truth(part, true.shown, true.surface, noise_mm / 1000, rng)
                     doubt = 0.0
