@@ -128,6 +128,7 @@ def test_proposals_reach_the_annotator_and_answers_keep_their_origin(synth, user
     review = client_for(users["reviewer"]).get("/api/reviews/next", {"project": "pre", "stage": 2}).json()
     assert review["id"] == task["id"] and review["proposal"]["points"]
     assert review["origins"] == {o: list(origin.values()).count(o) for o in ("click", "confirmed", "corrected")}
+    assert {o["point"]: o["origin"] for o in review["overview"]["points"]} == origin  # which ones, point by point
     assert origin[confirm["point"]] == "confirmed"
     assert origin[move["point"]] == origin[unsure["point"]] == "corrected"
     unproposed = [a["point"] for a in answers if a["point"] not in proposed]

@@ -43,6 +43,7 @@ def stage2_overview(task: Task) -> dict | None:
             "point": p.pk,
             "status": c.status if c else None,
             "chart": c.chart if c else None,
+            "origin": c.origin if c else None,
             "residual_m": None if np.isnan(residuals[k]) else round(float(residuals[k]), 4),
             "suspect": k in suspect,
             "at": spots(k),

@@ -123,6 +123,7 @@ class OverviewPoint(serializers.Serializer):
     point = serializers.IntegerField()
     status = serializers.CharField(allow_null=True)
     chart = serializers.IntegerField(allow_null=True)
+    origin = serializers.CharField(allow_null=True, help_text="click, or a model's proposal confirmed or corrected")
     residual_m = serializers.FloatField(allow_null=True, help_text="distance from where its neighbours put it")
     suspect = serializers.BooleanField(help_text="residual above suspect_m: look at it first")
     at = OverviewSpot(many=True, allow_null=True, help_text="on the front and back pictures (answered points)")

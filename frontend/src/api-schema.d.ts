@@ -602,6 +602,8 @@ export interface components {
             point: number;
             status: string | null;
             chart: number | null;
+            /** @description click, or a model's proposal confirmed or corrected */
+            origin: string | null;
             /**
              * Format: double
              * @description distance from where its neighbours put it

@@ -379,12 +379,13 @@ export class CorrespondenceEditor implements Editor {
 
   private renderProgress(): void {
     const suspects = new Set((this.task.overview?.points ?? []).filter((q) => q.suspect).map((q) => q.point));
+    const confirmed = new Set((this.task.overview?.points ?? []).filter((q) => q.origin === "confirmed").map((q) => q.point));
     this.progress.replaceChildren(
       ...this.points.map((p, k) => {
         const a = this.answers.get(p.id);
         const dot = el("button", {
           class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}${this.flagged.has(p.id) ? " flagged" : ""}` +
-            `${suspects.has(p.id) ? " suspect" : ""}${!a && this.proposals.has(p.id) ? " proposed" : ""}`,
+            `${suspects.has(p.id) ? " suspect" : ""}${(!a && this.proposals.has(p.id)) || confirmed.has(p.id) ? " proposed" : ""}`,
           title: `${this.config.parts[p.part - 1].name}, point ${k + 1}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
           style: `--part:${rgb(this.config.parts[p.part - 1].color)}`,
         });
@@ -492,7 +493,9 @@ export class CorrespondenceEditor implements Editor {
         this.info.textContent = `The model proposes ${this.config.charts[proposed.chart - 1] ?? `chart ${proposed.chart}`}` +
           `${sure}: Enter confirms, a click on a view corrects.`;
       } else if (a?.status === "ok" && hit) {
-        this.info.textContent = `${this.config.charts[hit.chart - 1] ?? `chart ${hit.chart}`} · U ${hit.u.toFixed(3)} · V ${hit.v.toFixed(3)}`;
+        const from = this.task.overview?.points.find((q) => q.point === p.id)?.origin === "confirmed"
+          ? " · the model's proposal, confirmed as it was" : "";
+        this.info.textContent = `${this.config.charts[hit.chart - 1] ?? `chart ${hit.chart}`} · U ${hit.u.toFixed(3)} · V ${hit.v.toFixed(3)}${from}`;
       } else if (a) this.info.textContent = `Marked ${STATUS_TEXT[a.status]}.`;
       else this.info.textContent = this.readOnly ? "No answer." : "Click the matching spot on any of the six views.";
     };
