@@ -30,7 +30,7 @@ CHAIN = ("no", "stage 1", "stage 2", "stages 1 and 2")  # what the job pre-annot
         JobParam("config", "config", "choice", "tiny", choices=tuple(CONFIGS)),
         JobParam("iterations", "iterations (0: the config's)", "number", 0),
         JobParam("teacher", "teacher targets", "boolean", False),
-        JobParam("then_preannotate", "then pre-annotate the pending tasks with it", "choice", "no", choices=CHAIN),
+        JobParam("then_preannotate", "then pre-annotate", "choice", "no", choices=CHAIN),
     ),
 )
 def train_job(job: Job, ctx: JobContext) -> dict:
