@@ -78,8 +78,9 @@ def fill(database: str, people: int, per_person: int) -> float:
     now = "2026-01-01 00:00:00+00"
     with psycopg.connect(database, autocommit=False) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO data_project (name, title, body_model, points_per_part, review_fraction, "
-                    "lease_minutes, paused, synthetic, allow_self_review, created_at) VALUES ('scale', '', 'anny', 14, "
-                    "1.0, 30, false, false, false, now()) RETURNING id")  # fmt: skip
+                    "preannotated_review_fraction, lease_minutes, paused, synthetic, allow_self_review, created_at) "
+                    "VALUES ('scale', '', 'anny', 14, 1.0, 1.0, 30, false, false, false, now()) "
+                    "RETURNING id")  # fmt: skip
         (project,) = cur.fetchone()
         copy(cur, "data_image", ["id", "project_id", "file", "width", "height", "sha256", "source", "source_id",
                                  "split", "created_at"],
@@ -88,8 +89,8 @@ def fill(database: str, people: int, per_person: int) -> float:
         copy(cur, "data_person", ["id", "image_id", "x", "y", "w", "h", "source_id", "created_at"],
              (f"{p}\t{(p - 1) // PER_IMAGE + 1}\t{40 + 290 * ((p - 1) % PER_IMAGE)}\t40\t200\t400\t\t{now}\n"
               for p in range(1, people + 1)))  # fmt: skip
-        copy(cur, "work_partmasks", ["person_id", "dp_masks", "created_at"],
-             (f"{p}\t{masks_json}\t{now}\n" for p in range(1, people + 1)))  # fmt: skip
+        copy(cur, "work_partmasks", ["person_id", "dp_masks", "origin", "created_at"],
+             (f"{p}\t{masks_json}\tclick\t{now}\n" for p in range(1, people + 1)))  # fmt: skip
         copy(cur, "work_task", ["project_id", "person_id", "stage", "state", "priority", "review_comment",
                                 "rejections", "skip_reason", "skip_note", "flagged_points", "created_at", "updated_at"],
              (f"{project}\t{p}\t{s}\tdone\t0\t\t0\t\t\t[]\t{now}\t{now}\n"
@@ -98,8 +99,9 @@ def fill(database: str, people: int, per_person: int) -> float:
              (f"{(p - 1) * per_person + k + 1}\t{p}\t{part}\t{order}\t{x}\t{y}\n"
               for p in range(1, people + 1) for k, (part, order, x, y, _) in enumerate(layout)))  # fmt: skip
         u = np.round(rng.random(per_person), 4)
-        copy(cur, "work_correspondence", ["point_id", "status", "chart", "u", "v", "seconds_spent", "created_at"],
-             (f"{(p - 1) * per_person + k + 1}\tok\t{chart}\t{u[k]}\t{u[-k - 1]}\t3\t{now}\n"
+        copy(cur, "work_correspondence", ["point_id", "status", "chart", "u", "v", "origin", "seconds_spent",
+                                          "created_at"],
+             (f"{(p - 1) * per_person + k + 1}\tok\t{chart}\t{u[k]}\t{u[-k - 1]}\tclick\t3\t{now}\n"
               for p in range(1, people + 1) for k, (_, _, _, _, chart) in enumerate(layout)))  # fmt: skip
         for table in ("data_image", "data_person", "work_sampledpoint"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
