@@ -128,7 +128,8 @@ def test_job_parameters_are_checked_by_their_type_and_completed_with_one_default
     started = api.post("/api/jobs", {"kind": "export_densepose", "params": {"project": "p"}}, format="json")
     assert started.status_code == 201
     params = Job.objects.get(pk=started.json()["id"])
-    assert params.params == {"project": "p", "split": "", "only_accepted": ONLY_ACCEPTED}, "the defaults, stored"
+    assert params.params == {"project": "p", "split": "", "only_accepted": ONLY_ACCEPTED, "provenance": False,
+                             "drop_confirmed": False}, "the defaults, stored"  # fmt: skip
     for params, reason in [
         ({}, "project: required"),
         ({"project": "nope"}, "project: one of p, not 'nope'"),
