@@ -296,6 +296,8 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
         assert page.locator(f".view-cell[data-view='{view}']").get_attribute("class").count("chosen") == 1
         page.keyboard.press("ArrowRight")
     assert len(clicked) >= len(points) // 3
+    # each click's latency is recorded at the next frame after its markers are drawn: wait for the last one
+    wait_until(page, f"(window.__clickLatencies || []).length >= {len(clicked) + 2}")
     latencies = page.evaluate("window.__clickLatencies")
     assert len(latencies) == len(clicked) + 2 and all(0 < ms < 5000 for ms in latencies), latencies
 
