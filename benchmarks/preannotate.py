@@ -56,14 +56,15 @@ def scratch_regions(labels: np.ndarray) -> int:
 def collect(args, generator, assets, mapper, rng):
     """The people of the synthetic images: image, box, true label map, the sampled points with their truth and the
     annotator's own click (made once: the same with and without proposals)."""
-    from pipeline import boxframe
     from pipeline.correspond import click_for
     from pipeline.preannotate import noisy_surface
     from pipeline.sampling import sample_points
+    from pipeline.synthetic.truth import SyntheticTruth
 
     people = []
     for index in range(args.images):
         img = generator.generate(seed=args.seed, index=index, size=SIZE)
+        truth = SyntheticTruth(img.instance, img.face, img.bary, img.surface)
         for person in img.people:
             if person.ignore:
                 continue
@@ -73,12 +74,9 @@ def collect(args, generator, assets, mapper, rng):
             if not len(part):
                 continue
             xy = np.concatenate([xy for xy in sampled.values()])
-            row, col = boxframe.pixel(person.bbox, xy[:, 0], xy[:, 1], img.instance.shape)
-            shown = (img.instance[row, col] == person.index) & (img.face[row, col] >= 0)
-            shown &= assets.face_part[np.maximum(img.face[row, col], 0)] == part  # the truth lies on the point's part
-            face = img.face[row, col].astype(np.int64)
-            bary = img.bary[row, col].astype(np.float64)
-            surface = img.surface[row, col].astype(np.float64)
+            true = truth.under(person.index, person.bbox, xy[:, 0], xy[:, 1])
+            face, bary, surface = true.face, true.bary, true.surface
+            shown = true.shown & (assets.face_part[np.maximum(face, 0)] == part)  # the truth lies on the point's part
             k = np.flatnonzero(shown)
             meant_face, _, meant = noisy_surface(assets, part[k], surface[k], args.human_cm / 100, rng)
             clicks = []

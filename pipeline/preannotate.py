@@ -88,6 +88,12 @@ class ChartReading:
     entropy: np.ndarray
 
 
+def entropy(prob: np.ndarray, axis: int) -> np.ndarray:
+    """The entropy (nats) of probability distributions along ``axis`` (0 log 0 taken as 0)."""
+    safe = np.clip(prob, 1e-12, 1)
+    return -(safe * np.log(safe)).sum(axis=axis)
+
+
 def chart_at_points(maps: BoxMaps, part, box_x, box_y) -> ChartReading:
     """The model's (I, U, V) at box-frame points (0..256) of the given mask parts: the chart is the most probable
     one among the part's own charts (the part is the annotator's)."""
@@ -103,9 +109,7 @@ def chart_at_points(maps: BoxMaps, part, box_x, box_y) -> ChartReading:
     pick = np.arange(len(part))
     u = np.clip(maps.u[chart, row, col], 0, 1)
     v = np.clip(maps.v[chart, row, col], 0, 1)
-    safe = np.clip(prob, 1e-12, 1)
-    entropy = -(safe * np.log(safe)).sum(axis=1)
-    return ChartReading(chart, u, v, prob[pick, chart], entropy)
+    return ChartReading(chart, u, v, prob[pick, chart], entropy(prob, axis=1))
 
 
 class Proposer:
@@ -182,10 +186,9 @@ def masks_from_maps(maps: BoxMaps, min_score: float = 0.0) -> tuple[list, dict[i
         if c < min_score:
             labels[labels == part] = 0
             del confidence[part]
-    safe = np.clip(maps.segm, 1e-12, 1)
-    entropy = -(safe * np.log(safe)).sum(axis=0)
+    spread = entropy(maps.segm, axis=0)
     person = labels > 0
-    uncertainty = float(entropy[person].mean()) if person.any() else float(entropy.mean())
+    uncertainty = float(spread[person].mean()) if person.any() else float(spread.mean())
     return dp_masks_from_labels(labels), confidence, uncertainty
 
 
