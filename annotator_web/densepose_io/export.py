@@ -302,10 +302,8 @@ def export_project(
         JobParam("project", "project", "choice", "", choices=project_names),
         JobParam("split", "split (empty: every image)", "text", "", required=False),
         JobParam("only_accepted", "only accepted people", "boolean", ONLY_ACCEPTED),
-        JobParam("provenance", "each point's origin (click, confirmed or corrected proposal)", "boolean", False),
-        JobParam(
-            "drop_confirmed", "leave out points that are a model's proposal confirmed as it was", "boolean", False
-        ),
+        JobParam("provenance", "with each point's origin", "boolean", False),
+        JobParam("drop_confirmed", "without confirmed proposals", "boolean", False),
     ),
 )
 def export_job(job: Job, ctx: JobContext) -> dict:
