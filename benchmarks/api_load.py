@@ -198,7 +198,7 @@ def client_process(url, tokens, first_index, plan, args, out) -> None:
     timings, lock = {}, threading.Lock()
     threads = [
         Planned(url, token, f"load-{first_index + i}", "load", None, Behaviour(think_seconds=args.think),
-                seed=first_index + i, idle_seconds=3, stages=(2, 1), max_tasks=args.rounds, timings=timings,
+                seed=first_index + i, idle_seconds=3, stages=args.stages, max_tasks=args.rounds, timings=timings,
                 lock=lock)
         for i, token in enumerate(tokens)
     ]  # fmt: skip
@@ -303,6 +303,7 @@ def main() -> None:
                     help="mean seconds a client waits before each call (4: the UI's pace, see the README)")  # fmt: skip
     ap.add_argument("--drafts", type=int, default=5, choices=range(MAX_DRAFTS + 1), help="drafts saved each task")
     ap.add_argument("--stage2-share", type=float, default=0.5, help="share of the people already through stage 1")
+    ap.add_argument("--stages", default="2,1", help="the queues a client asks, in order (1: stage 1 only)")
     ap.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/densepose_bench")
     ap.add_argument("--web-workers", type=int, default=0, help="gunicorn workers (default: its configuration's)")
     ap.add_argument("--web-threads", type=int, default=0, help="threads a gunicorn worker (default: configured)")
@@ -319,6 +320,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     steps = [int(c) for c in args.sweep.split(",") if c.strip()] or [args.clients]
+    args.stages = tuple(int(s) for s in args.stages.split(","))
+    if not args.stages or not set(args.stages) <= {1, 2}:
+        sys.exit("--stages lists 1 and/or 2, e.g. 2,1")
 
     people = int((sum(steps) * args.rounds + args.warmup * WARMUP_ROUNDS) * 1.1) + 40
     kept = f"{args.database.rsplit('/', 1)[1]}_v{PLAN_VERSION}_{people}_{args.stage2_share:g}".replace(".", "_")

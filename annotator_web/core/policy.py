@@ -12,15 +12,25 @@ ANNOTATOR = "annotator"
 ROLES = (ADMIN, REVIEWER, ANNOTATOR)
 
 
+GROUP_NAMES = "_role_group_names"  # a user's role groups, when read in the query that read the user
+
+
+def remember_role_groups(user, names) -> None:
+    """Keep on ``user`` the role groups they are in (read with the user, see ``core.tokens``): ``role_of`` reads no
+    more."""
+    setattr(user, GROUP_NAMES, set(names))
+
+
 def role_of(user) -> str | None:
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     if user.is_superuser:
         return ADMIN
-    # read once per user object (a request's user): adding or removing a group empties this cache
     user = getattr(user, "_wrapped", user)  # a request's lazy user (evaluated above): cache on the real one
-    prefetch_related_objects([user], "groups")
-    names = {group.name for group in user.groups.all()}
+    names = getattr(user, GROUP_NAMES, None)  # read with the user by the token authentication
+    if names is None:  # read once per user object (a request's user): adding or removing a group empties this cache
+        prefetch_related_objects([user], "groups")
+        names = {group.name for group in user.groups.all()}
     for role in ROLES:
         if role in names:
             return role

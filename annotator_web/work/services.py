@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import timedelta
+from functools import cache
 
 import numpy as np
 from django.db import transaction
@@ -182,21 +183,50 @@ def skip(user, task_id: int, reason, note="") -> Task:
 
 def save_draft(user, task_id: int, draft: dict):
     """Keep ``draft`` on the task and renew the lease; (saved at, lease expires at). The draft's update is one
-    statement that holds the rule itself (only on the annotator's live lease), so no lock is taken."""
+    statement that holds the rule itself (only on the annotator's live lease), so no lock is taken. Drafts are most
+    of the calls the annotators make (the UI saves one every few seconds), so both statements are written out once
+    (:func:`_draft_statements`) rather than built by the ORM on every call (about 1 ms of a 3 ms call)."""
+    from django.db import connection
+
     _check_draft_shape(draft)
-    lease = Task.objects.filter(pk=task_id).values_list("project__lease_minutes", flat=True).first()
-    if lease is None:
-        raise WorkError(f"task {task_id} does not exist", status=404)
-    now = timezone.now()
-    until = now + timedelta(minutes=lease)
-    live = Task.objects.filter(pk=task_id, assignee=user, state=Task.State.LEASED, lease_expires_at__gt=now)
-    if not live.update(draft=draft, draft_saved_at=now, lease_expires_at=until, updated_at=now):
+    lookup, update = _draft_statements()
+    adapt, now = connection.ops.adapt_datetimefield_value, timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(lookup, [task_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise WorkError(f"task {task_id} does not exist", status=404)
+        until = now + timedelta(minutes=row[0])
+        draft_value = Task._meta.get_field("draft").get_db_prep_save(draft, connection)
+        cursor.execute(update, [draft_value, adapt(now), adapt(until), adapt(now),
+                                task_id, user.pk, Task.State.LEASED.value, adapt(now)])  # fmt: skip
+        saved = cursor.rowcount == 1
+    if not saved:
         task = Task.objects.filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
         _check_lease(user, task)  # why not: someone else's, submitted, or expired
         raise WorkError(f"task {task_id} changed while the draft was saved; try again", status=409, code=LEASE_LOST)
     return now, until
+
+
+@cache
+def _draft_statements() -> tuple[str, str]:
+    """(the task's lease length in minutes, for a task id; the draft's update on the caller's live lease)."""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+
+    def col(model, name: str) -> str:
+        return q(model._meta.get_field(name).column)
+
+    tasks, projects = q(Task._meta.db_table), q(Project._meta.db_table)
+    lookup = (f"SELECT p.{col(Project, 'lease_minutes')} FROM {tasks} t INNER JOIN {projects} p "
+              f"ON p.{col(Project, 'id')} = t.{col(Task, 'project')} WHERE t.{col(Task, 'id')} = %s")  # fmt: skip
+    sets = ", ".join(f"{col(Task, f)} = %s" for f in ("draft", "draft_saved_at", "lease_expires_at", "updated_at"))
+    update = (f"UPDATE {tasks} SET {sets} WHERE {col(Task, 'id')} = %s AND {col(Task, 'assignee')} = %s "
+              f"AND {col(Task, 'state')} = %s AND {col(Task, 'lease_expires_at')} > %s")  # fmt: skip
+    return lookup, update
 
 
 DRAFT_SHAPE = "a draft is {'dp_masks': [RLE or []]} or {'answers': [{point, status, ...}], 'current': n}"
