@@ -81,6 +81,29 @@ def test_tokens_expire_rotate_with_the_password_and_are_revoked_at_logout(users,
     assert me.get("/api/me").status_code == 401 and not Token.objects.filter(user=anna).exists()
 
 
+def test_every_call_reads_the_token_its_user_and_their_role_afresh(users, client_for):
+    """A call's token, user and role are read together (one query, annotator_web.core.tokens): a role given or
+    taken away and an account switched off count from the very next call; an unknown token is refused."""
+    from django.contrib.auth.models import Group
+
+    anna, me = users["annotator"], client_for(users["annotator"])
+    assert me.get("/api/me").json()["role"] == "annotator"
+    assert me.post("/api/tasks/next", {"project": "none"}, format="json").status_code == 400, "an annotator's call"
+    anna.groups.add(Group.objects.get(name="reviewer"))
+    assert me.get("/api/me").json()["role"] == "reviewer", "the highest of the roles, from the next call"
+    anna.groups.clear()
+    assert me.get("/api/me").json()["role"] is None
+    assert me.post("/api/tasks/next", {"project": "none"}, format="json").status_code == 403, "no role, no work"
+    anna.is_active = False
+    anna.save()
+    switched_off = me.get("/api/me")
+    assert switched_off.status_code == 401 and switched_off.json()["detail"] == "User inactive or deleted."
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    unknown = stranger.get("/api/me")
+    assert unknown.status_code == 401 and unknown.json()["detail"] == "Invalid token."
+
+
 def test_pages_send_a_content_security_policy(users):
     page = Client().get("/login/")
     policy = page["Content-Security-Policy"]

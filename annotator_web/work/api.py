@@ -28,10 +28,7 @@ def task_json(task: Task) -> dict:
         extra["expected_parts"] = parts.expected_parts(person.keypoints)
         extra["seen_from"] = parts.seen_from(person.keypoints)
     if task.stage == Task.Stage.POINTS:
-        extra["points"] = [
-            {"id": p.pk, "part": p.part, "order": p.order, "box_x": p.box_x, "box_y": p.box_y}
-            for p in person.sampled_points.all()
-        ]
+        extra["points"] = list(person.sampled_points.values("id", "part", "order", "box_x", "box_y"))
         extra["body"] = body_assets.body_info(task.project.body_model)
         extra["flagged_points"] = list(task.flagged_points or [])
     extra["proposal"] = proposal_json(task, extra.get("points"))

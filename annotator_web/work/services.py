@@ -291,7 +291,7 @@ def validate_stage2(data: dict, task: Task) -> dict:
     answers = data.get("answers") if isinstance(data, dict) else None
     if not isinstance(answers, list):
         raise WorkError("stage 2 submits {'answers': [{point, status, view, x, y}, ...]}", field="answers")
-    points = {p.pk: p for p in SampledPoint.objects.filter(person_id=task.person_id)}
+    points = dict(SampledPoint.objects.filter(person_id=task.person_id).values_list("pk", "part"))  # id -> part
     seen, clicks, clean = set(), [], []
     for k, answer in enumerate(answers):
         where = f"answers[{k}]"
@@ -310,7 +310,7 @@ def validate_stage2(data: dict, task: Task) -> dict:
             if not (finite_number(x) and finite_number(y)):
                 raise WorkError(f"{where}: a click needs x and y as finite numbers", field=where)
             x, y = float(x), float(y)
-            clicks.append((k, points[answer["point"]].part, view, x, y))
+            clicks.append((k, points[answer["point"]], view, x, y))
             clean.append({"point": answer["point"], "status": status, "view": view, "x": x, "y": y})
         else:
             clean.append({"point": answer["point"], "status": status})
