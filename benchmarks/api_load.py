@@ -138,6 +138,24 @@ def setup(people: int, stage2_share: float) -> None:
     Project.objects.filter(name="load").update(review_fraction=1.0)
 
 
+def queue_behind(count: int) -> None:
+    """``count`` more pending stage-1 tasks at a lower priority than the planned ones (people with boxes on the
+    project's first image), as a project of a real size has: the queue's cost must not grow with them."""
+    from annotator_web.data.models import Image, Person
+    from annotator_web.work.models import Task
+
+    image = Image.objects.filter(project__name="load").order_by("id").first()
+    people = Person.objects.bulk_create(
+        [Person(image=image, x=1, y=1, w=10, h=10, source_id="queued") for _ in range(count)], batch_size=5000
+    )
+    Task.objects.bulk_create([Task(project=image.project, person=p, stage=1, priority=-1) for p in people],
+                             batch_size=5000)  # fmt: skip
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # statistics for the planner, as autovacuum would gather them in time
+        cursor.execute("ANALYZE")
+
+
 def plans(seed: int = 0) -> dict:
     """What a simulated annotator sends for each person of the project, worked out now: person id -> stage ->
     (drafts in the order the UI would save them, the submitted data)."""
@@ -304,6 +322,12 @@ def main() -> None:
     ap.add_argument("--drafts", type=int, default=5, choices=range(MAX_DRAFTS + 1), help="drafts saved each task")
     ap.add_argument("--stage2-share", type=float, default=0.5, help="share of the people already through stage 1")
     ap.add_argument("--stages", default="2,1", help="the queues a client asks, in order (1: stage 1 only)")
+    ap.add_argument(
+        "--queued",
+        type=int,
+        default=0,
+        help="more pending stage-1 tasks behind the planned ones (a large queue, never reached)",
+    )
     ap.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/densepose_bench")
     ap.add_argument("--web-workers", type=int, default=0, help="gunicorn workers (default: its configuration's)")
     ap.add_argument("--web-threads", type=int, default=0, help="threads a gunicorn worker (default: configured)")
@@ -373,6 +397,8 @@ def main() -> None:
         ensure_database(args.database.rsplit("/", 1)[0] + "/" + kept, template=args.database.rsplit("/", 1)[1])
         with open(data_dir / "plan.pkl", "wb") as f:
             pickle.dump(plan, f)
+    if args.queued:  # after the kept template is made: it holds the planned people only
+        queue_behind(args.queued)
     print(f"setup: {len(plan)} people {'reused' if reuse else 'planned'} in {time.perf_counter() - t0:.0f} s",
           flush=True)  # fmt: skip
 

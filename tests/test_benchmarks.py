@@ -33,7 +33,7 @@ def run(script: str, *args: str) -> str:
 
 
 def test_api_load_runs_the_real_mix_at_a_tiny_size(assets):
-    out = run("api_load.py", "--clients", "2", "--rounds", "2", "--think", "0", "--warmup", "0",
+    out = run("api_load.py", "--clients", "2", "--rounds", "2", "--think", "0", "--warmup", "0", "--queued", "300",
               "--database", f"{postgres_server()}/densepose_bench_smoke")  # fmt: skip
     assert "POST /api/tasks/{id}/submit" in out and "PUT /api/tasks/{id}/draft" in out, out
     assert "0 errors; 4 submissions acknowledged, 4 stored, 4 processed by the worker, 0 lost" in out, out

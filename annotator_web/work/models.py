@@ -62,7 +62,16 @@ class Task(models.Model):
     class Meta:
         ordering = ("-priority", "id")
         constraints = [models.UniqueConstraint(fields=("person", "stage"), name="one_task_per_person_stage")]
-        indexes = [models.Index(fields=("project", "stage", "state", "-priority", "id"))]
+        indexes = [
+            models.Index(fields=("project", "stage", "state", "-priority", "id")),
+            # the queue's order among the tasks it may hand out (pending, or leased with a lease that may have expired):
+            # the next task is the first row that qualifies, not a sort of every pending task of the project
+            models.Index(
+                fields=("project", "stage", "-priority", "id"),
+                condition=models.Q(state__in=("pending", "leased")),
+                name="task_queue_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"task {self.pk}: stage {self.stage} of person {self.person_id} ({self.state})"
