@@ -37,10 +37,11 @@ def _lookup_sql() -> str:
         f"WHERE ug.{q(groups.m2m_column_name())} = u.{q(user_model._meta.pk.column)} AND g.{q('name')} = %s)"
     )
     roles = ", ".join(f"{in_role} AS {q('_in_' + role)}" for role in ROLES)
+    token = {name: q(Token._meta.get_field(name).column) for name in ("key", "user", "created")}
     return (
-        f"SELECT {user_columns}, t.{q('created')} AS {q('_token_created')}, {roles} "
+        f"SELECT {user_columns}, t.{token['created']} AS {q('_token_created')}, {roles} "
         f"FROM {q(Token._meta.db_table)} t INNER JOIN {q(user_model._meta.db_table)} u "
-        f"ON u.{q(user_model._meta.pk.column)} = t.{q('user_id')} WHERE t.{q('key')} = %s"
+        f"ON u.{q(user_model._meta.pk.column)} = t.{token['user']} WHERE t.{token['key']} = %s"
     )
 
 
