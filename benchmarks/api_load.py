@@ -383,6 +383,9 @@ def main() -> None:
     DataDir(data_dir).ensure()
     t0 = time.perf_counter()
     if reuse:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # a kept setup made before the latest migrations
         with open(data_dir / "plan.pkl", "rb") as f:
             plan = pickle.load(f)
     else:
