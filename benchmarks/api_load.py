@@ -1,7 +1,7 @@
 """Load on the task API: simulated annotators doing the real mix on gunicorn + PostgreSQL + Redis + a worker.
 
     .venv/bin/python benchmarks/api_load.py [--clients 200] [--rounds 3] [--think 2] [--drafts 2]
-        [--sweep 50,100,200,300] [--restart-redis] [--database postgres://...]
+        [--sweep 50,100,200,300] [--restart-redis] [--queued 100000] [--stages 1] [--database postgres://...]
 
 It makes its own database (default: densepose_bench on the local PostgreSQL), data folder and Redis server (on a
 port of its own, never the machine's), renders a synthetic project, brings part of its people through stage 1
