@@ -344,9 +344,14 @@ def main() -> None:
     )
     args = ap.parse_args()
     steps = [int(c) for c in args.sweep.split(",") if c.strip()] or [args.clients]
-    args.stages = tuple(int(s) for s in args.stages.split(","))
+    try:
+        args.stages = tuple(int(s) for s in args.stages.split(","))
+    except ValueError:
+        args.stages = ()
     if not args.stages or not set(args.stages) <= {1, 2}:
         sys.exit("--stages lists 1 and/or 2, e.g. 2,1")
+    if args.queued < 0:
+        sys.exit(f"--queued is a number of tasks, 0 or more; got {args.queued}")
 
     people = int((sum(steps) * args.rounds + args.warmup * WARMUP_ROUNDS) * 1.1) + 40
     kept = f"{args.database.rsplit('/', 1)[1]}_v{PLAN_VERSION}_{people}_{args.stage2_share:g}".replace(".", "_")
