@@ -242,13 +242,7 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
         JobParam("noise_mm", "noise mm (truth+noise)", "number", 50),
         JobParam("min_score_percent", "min. score %", "number", 0),
         JobParam("uncertain_first", "uncertain first", "boolean", False),
-        JobParam(
-            "uncertainty",
-            "uncertainty",
-            "choice",
-            ENTROPY,
-            choices=(ENTROPY, MIRROR),
-        ),
+        JobParam("uncertainty", "uncertainty", "choice", ENTROPY, choices=(ENTROPY, MIRROR)),
     ),
 )
 def preannotate_job(job: Job, ctx: JobContext) -> dict:
