@@ -1,7 +1,8 @@
 """Request bodies the database can hold: JSON objects with only finite numbers (Python's json module takes NaN,
 Infinity and numbers beyond a float, 1e999 becoming inf), no NUL character (PostgreSQL's text and jsonb refuse
-it) and at most ``MAX_DEPTH`` levels of nesting; and query strings without NUL. Everything else is a 400 that
-says what is wrong, before any view sees it."""
+it), no lone surrogate (``"\\ud800"`` parses to a string that cannot be written as UTF-8) and at most
+``MAX_DEPTH`` levels of nesting; and query strings without NUL. Everything else is a 400 that says what is wrong,
+before any view sees it."""
 
 from __future__ import annotations
 
@@ -34,12 +35,18 @@ MAX_DEPTH = 64
 
 
 def check_storable(value, depth: int = 0) -> None:
-    """ValueError unless every string of ``value`` is free of NUL and it nests at most ``MAX_DEPTH`` deep."""
+    """ValueError unless every string of ``value`` is free of NUL and lone surrogates and it nests at most
+    ``MAX_DEPTH`` deep."""
     if depth > MAX_DEPTH:
         raise ValueError(f"the JSON nests more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("a string holds a NUL character (\\u0000)")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate (\\ud800-\\udfff), not a character") from None
     elif isinstance(value, dict):
         for key, item in value.items():
             check_storable(key, depth + 1)

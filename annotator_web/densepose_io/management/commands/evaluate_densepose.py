@@ -51,6 +51,8 @@ class Command(BaseCommand):
             numbers = evaluate(truth, results, mesh, kappa=kappa, point_scale=point_scale)
         except ValueError as exc:
             raise CommandError(f"{dt}: {exc}") from None
+        for warning in numbers.get("warnings", []):
+            self.stderr.write(f"{dt}: warning: {warning}")
         for name in ("gps", "gpsm"):
             row = numbers[name]
             self.stdout.write(f"{name.upper():5} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
