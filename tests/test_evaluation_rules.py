@@ -127,17 +127,112 @@ def test_a_point_just_left_of_the_box_reads_its_first_column(mesh):
     assert G.evaluate(gt, [det([10.6, 0, 245, 100], 1.0)], mesh)["gps"]["AP"] == 0, "-1.1 is outside"
 
 
-def test_a_raster_not_of_its_boxs_integer_size_is_refused(mesh):
-    """Reference: the raster is int(h) x int(w) at integer offsets (a smaller one cannot be read there)."""
-    gt = dataset(person(1, [0, 0, 100.7, 50.2]))
-    assert G.raster_size([0, 0, 100.7, 50.2]) == (50, 100)
-    too_small = det([0, 0, 100.7, 50.2], 1.0, size=(50, 99))
-    too_small["uv_shape"] = [3, 50, 100]  # the declared shape fits; the picture does not
-    with pytest.raises(ValueError, match=r"50x99 uv_data raster; its box needs 50x100"):
-        G.evaluate(gt, [too_small], mesh)
-    rounded = det([0, 0, 100.7, 50.2], 1.0, size=(50, 101))
-    with pytest.raises(ValueError, match=r"result 0: uv_shape \[3, 50, 101\] does not fit its box"):
-        G.evaluate(gt, [rounded], mesh)
+B = [0, 0, 100.7, 50.2]  # a box whose raster is int(h) x int(w) = 50 x 100
+
+
+def bigger(box, score, rows=1, cols=1, **kw):
+    """:func:`halves` over ``box`` with ``rows`` more rows and ``cols`` more columns, which hold U = 0.5 (a
+    vertex 0.1 m from both of :func:`person`'s points): no point reads them."""
+    h, w = G.raster_size(box)
+    u_map = np.full((h + rows, w + cols), 0.5)
+    u_map[:h, :w] = np.where(np.arange(w)[None, :] < w // 2, 0.1, 0.9)
+    return det(box, score, size=(h + rows, w + cols), u_map=u_map, **kw)
+
+
+def without_warnings(numbers):
+    return {k: v for k, v in numbers.items() if k != "warnings"}
+
+
+def test_a_raster_one_pixel_larger_is_read_at_its_top_left(mesh):
+    """Reference: the points' pixels are int(y - dy0) < int(h), int(x - dx0) < int(w), read from the decoded
+    array without a size check: a raster a pixel taller and wider than int(h) x int(w) reads as its top-left.
+    The person's points are each 0.2 m from the prediction (U 0.9 and 0.1 swapped): GPS (paper kappa)
+    exp(-0.04 / (2 * 0.255^2)) = 0.735, 5 of the 10 thresholds: AP 0.5 for the box-sized raster and the
+    larger one alike; the evaluation warns of the one larger raster."""
+    gt = dataset(person(1, B, u=(0.9, 0.1)))
+    exact = G.evaluate(gt, [halves(B, 1.0, 0.1, 0.9)], mesh, kappa="paper")
+    assert exact["gps"]["AP"] == pytest.approx(0.5) and exact["warnings"] == []
+    larger = G.evaluate(gt, [bigger(B, 1.0)], mesh, kappa="paper")
+    assert without_warnings(larger) == without_warnings(exact), "GPS, GPSm and the pointwise curve alike"
+    assert len(larger["warnings"]) == 1
+    assert larger["warnings"][0].startswith("1 result had a uv_data raster one pixel larger than the box's")
+    # the same with only the PNG that size (no uv_shape), and a pixel more in one direction only
+    undeclared = {k: v for k, v in bigger(B, 1.0).items() if k != "uv_shape"}
+    for more in (undeclared, bigger(B, 1.0, rows=0), bigger(B, 1.0, cols=0)):
+        assert G.evaluate(gt, [more], mesh, kappa="paper") == larger
+    both = G.evaluate(gt, [bigger(B, 1.0), undeclared], mesh, kappa="paper")["warnings"]
+    assert both[0].startswith("2 results had")
+
+
+def test_a_one_pixel_larger_raster_reaches_the_masks_bounds_as_detectron2s(mesh):
+    """Reference (detectron2): the detection's foreground is placed from int(x0) up to int(x0 + w), no wider than
+    the raster. Box [0.5, 0, 100.7, 50.2]: int(0.5 + 100.7) = 101 columns, the person's resized mask's width
+    (round(100.7)); a 50 x 100 raster covers 100 of them (IoU 100 / 101), a 51 x 101 one all 101 (IoU 1)."""
+    box, size = [0.5, 0, 100.7, 50.2], (800, 300)
+    t = G._truths(dataset(person(1, box), images=((1, *size),)), mesh, "per-part", 255)[1][0]
+    assert t.mask_on(size)[2].shape == (50, 101) and t.mask_on(size)[2].all()
+    exact = G.Detection(det(box, 1.0), np.array(box), 1.0)
+    larger = G.Detection(bigger(box, 1.0), np.array(box), 1.0)
+    assert G._mask_iou(exact.mask_on(size), t.mask_on(size), False) == pytest.approx(100 / 101)
+    assert G._mask_iou(larger.mask_on(size), t.mask_on(size), False) == 1.0
+
+
+@pytest.mark.parametrize(("size", "declared"), [((50, 99), True), ((50, 99), False), ((49, 100), True),
+                                                ((52, 102), True), ((50, 102), False), ((52, 100), True)])  # fmt: skip
+def test_a_raster_smaller_or_more_than_a_pixel_larger_is_refused(mesh, size, declared):
+    """Reference: a smaller raster cannot be read at the box's integer offsets (the reference fails, index out
+    of range); only one pixel more in each direction is taken. Refused with the record named, whether
+    ``uv_shape`` declares the size or only the PNG has it."""
+    wrong = det(B, 1.0, size=size)
+    if not declared:
+        del wrong["uv_shape"]
+    reason = (
+        rf"result 1: uv_data is a {size[0]}x{size[1]} raster; its box \[0, 0, 100.7, 50.2\] needs 50x100 "
+        r"\(int\(h\) x int\(w\), at least 1x1\); up to one pixel more in each direction \(51x101\) is accepted"
+    )
+    assert G.check_results([det(B, 1.0), wrong])[0].startswith(f"result 1: uv_data is a {size[0]}x{size[1]}")
+    with pytest.raises(ValueError, match=reason):
+        G.evaluate(dataset(person(1, B)), [det(B, 1.0), wrong], mesh)
+
+
+@pytest.mark.parametrize(("png", "shape"), [((50, 100), (51, 101)), ((51, 101), (50, 100)), ((50, 101), (51, 100))])
+def test_uv_shape_must_be_the_pngs_size(mesh, png, shape):
+    """Reference: the PNG's pixels are reshaped to uv_shape; a declared size that is not the PNG's is refused,
+    also when both would fit the box."""
+    record = {**det(B, 1.0, size=png), "uv_shape": [3, *shape]}
+    reason = rf"result 0: uv_shape \[3, {shape[0]}, {shape[1]}\] is not the size of its uv_data PNG, {png[0]}x{png[1]}"
+    with pytest.raises(ValueError, match=reason):
+        G.evaluate(dataset(person(1, B)), [record], mesh)
+
+
+def test_a_uv_shape_that_does_not_fit_the_box_is_refused(mesh):
+    record = {**det(B, 1.0), "uv_shape": [3, 48, 100]}
+    with pytest.raises(ValueError, match=r"result 0: uv_shape \[3, 48, 100\] does not fit its box: its box"):
+        G.evaluate(dataset(person(1, B)), [record], mesh)
+    for shape in ([50, 100], [1, 50, 100], "3x50x100"):
+        assert G.check_results([{**det(B, 1.0), "uv_shape": shape}]) == [
+            f"result 0: uv_shape must be [3, H, W], got {shape!r}"
+        ]
+    assert G.check_results([{**det(B, 1.0), "uv_data": "bm90IGEgcGljdHVyZQ=="}]) == [
+        "result 0: uv_data is not a base64 PNG"
+    ]
+
+
+def test_the_raster_size_keeps_at_least_one_pixel(mesh):
+    """A box under a pixel wide or tall has a 1-pixel raster (2 pixels accepted, 3 refused)."""
+    box = [0, 0, 0.4, 10]
+    assert G.raster_size(box) == (10, 1)
+    assert G.raster_fit((10, 1), box) == "exact" and G.raster_fit((11, 2), box) == "larger"
+    assert G.raster_fit((10, 0), box) is None and G.raster_fit((10, 3), box) is None
+    assert G.check_results([det(box, 1.0, size=(10, 2))]) == []
+    assert G.check_results([det(box, 1.0, size=(10, 3))])[0].startswith("result 0: uv_data is a 10x3 raster")
+
+
+def test_a_detection_built_directly_checks_its_raster_too():
+    d = G.Detection(det(B, 1.0, size=(50, 98)), np.array(B), 1.0)
+    with pytest.raises(ValueError, match=r"image 1 has a 50x98 uv_data raster; its box \[0.0, 0.0, 100.7, 50.2\]"):
+        d.raw  # noqa: B018
+    assert G.Detection(bigger(B, 1.0), np.array(B), 1.0).raw.shape == (51, 101, 3)
 
 
 def test_equal_scores_are_ordered_by_image_id(mesh):
@@ -238,3 +333,21 @@ def test_a_detection_box_outside_the_image_has_an_empty_mask(mesh):
     outside = G.Detection(det([-300, -300, 100, 200], 1.0), np.array([-300.0, -300, 100, 200]), 1.0)
     assert outside.mask_on((800, 300))[2].size == 0
     assert G.evaluate(gt, [det([-300, -300, 100, 200], 1.0)], mesh)["gpsm"]["AP"] == 0
+
+
+def test_the_evaluate_densepose_command_prints_the_warnings(mesh, tmp_path, monkeypatch):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from annotator_web.densepose_io.management.commands.evaluate_densepose import Command
+
+    monkeypatch.setattr(Command, "_mesh", lambda self, truth, gt, chart_assets: (mesh, "three vertices"))
+    (tmp_path / "gt.json").write_text(json.dumps(dataset(person(1, B))))
+    (tmp_path / "dt.json").write_text(json.dumps([bigger(B, 1.0)]))
+    err = io.StringIO()
+    call_command("evaluate_densepose", gt=str(tmp_path / "gt.json"), dt=str(tmp_path / "dt.json"),
+                 json_out=tmp_path / "numbers.json", stdout=io.StringIO(), stderr=err)  # fmt: skip
+    assert "dt.json: warning: 1 result had a uv_data raster one pixel larger" in err.getvalue()
+    assert json.loads((tmp_path / "numbers.json").read_text())["warnings"][0].startswith("1 result had")

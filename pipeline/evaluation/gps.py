@@ -10,7 +10,13 @@ The reference's rules, each followed here (and stated as a test with hand-worked
   pixel left of or above the box reads its first column or row); it is outside when that is not in
   ``[0, int(dw)) x [0, int(dh))``, and an outside point is predicted as background.
 - **A detection's raster** (``uv_data``) is the box's integer size, ``int(h) x int(w)`` (at least 1 x 1): I,
-  U x 255, V x 255, read at those integer offsets. Another size is refused with its record named.
+  U x 255, V x 255, read at those integer offsets. The reference indexes the decoded array without checking
+  its size, so a raster up to *one pixel larger* in each direction (``int(h)`` or ``int(h) + 1`` rows,
+  ``int(w)`` or ``int(w) + 1`` columns) is read too: accepted, whether ``uv_shape`` declares that size or only
+  the PNG has it; its points are read in its top-left ``int(h) x int(w)``, its foreground placed as GPSm's
+  rule says; the evaluation's ``warnings`` count such results. A smaller raster (the reference fails on it,
+  index out of range) or a still larger one is refused with its record named, as is a ``uv_shape`` that is
+  not the PNG's size (the reference reshapes the PNG's pixels to ``uv_shape``).
 - **GPS** of a detection and an annotated person: the mean over the person's points with a chart 1..24 of
   exp(-d^2 / 2 kappa^2), d the geodesic distance between the chart vertex nearest the true (I, U, V) and the
   one nearest the predicted (I, U, V) (infinite where the prediction is background or not a chart). kappa
@@ -18,7 +24,10 @@ The reference's rules, each followed here (and stated as a test with hand-worked
   chart) or the paper's 0.255 m (``"paper"``, a point 30 cm off scores 0.5).
 - **GPSm** = sqrt(GPS x IoU), the IoU of the detection's foreground (I > 0, placed at ``int(dx0), int(dy0)``)
   and the person's part-mask union (the 256 x 256 masks resized to the box by linear interpolation, kept
-  above 0.5, placed at ``int(x0), int(y0)``), both clipped to the image, at image resolution.
+  above 0.5, placed at ``int(x0), int(y0)``), both clipped to the image, at image resolution. A mask reaches
+  column ``int(x0 + w)`` at most (row ``int(y0 + h)``), as detectron2 places it: a one-pixel-larger raster's
+  last column counts where the fractions of ``x0`` and ``w`` add up to 1 or more (the 2019 challenge's
+  evaluator stops at ``int(x0) + int(w)``).
 - **Matching** as COCO's keypoint AP with GPS (GPSm) in place of OKS: at most 20 detections per image by
   score, thresholds 0.5:0.05:0.95, area ranges all / medium / large, 101-point interpolated precision.
   A person is *ignored* when they have no ``dp_x`` (no DensePose annotation) or are outside the area range.
@@ -77,6 +86,52 @@ def raster_size(bbox) -> tuple[int, int]:
     return max(int(bbox[3]), 1), max(int(bbox[2]), 1)
 
 
+def raster_fit(size, bbox) -> str | None:
+    """How a raster of ``size`` (height, width) fits a detection's box: ``"exact"`` (:func:`raster_size`),
+    ``"larger"`` (one pixel more in either direction or both: read as the reference reads it, see the module's
+    rules) or None (refused: smaller, or larger than that)."""
+    height, width = raster_size(bbox)
+    if tuple(size) == (height, width):
+        return "exact"
+    if size[0] in (height, height + 1) and size[1] in (width, width + 1):
+        return "larger"
+    return None
+
+
+def _raster_needs(bbox) -> str:
+    """What a box's raster must be, for refusals."""
+    height, width = raster_size(bbox)
+    bbox = bbox.tolist() if isinstance(bbox, np.ndarray) else list(bbox)
+    return (f"its box {bbox} needs {height}x{width} (int(h) x int(w), at least 1x1); up to one pixel more "
+            f"in each direction ({height + 1}x{width + 1}) is accepted and read at its top-left")  # fmt: skip
+
+
+def uv_data_size(data: str) -> tuple[int, int] | None:
+    """The (height, width) of a ``uv_data`` picture (a PNG's from its header, without decoding it); None when
+    it is not a base64 picture."""
+    import base64
+    import binascii
+    import io
+    import struct
+
+    head = "".join(data[:64].split())[:32]  # base64 may be broken into lines; 32 characters: 24 bytes
+    try:
+        start = base64.b64decode(head[: len(head) // 4 * 4])
+    except (binascii.Error, ValueError):
+        return None
+    if len(start) >= 24 and start[:8] == b"\x89PNG\r\n\x1a\n" and start[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", start[16:24])
+        return height, width
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(data))) as image:
+            width, height = image.size
+    except (binascii.Error, ValueError, OSError, UnidentifiedImageError):
+        return None
+    return height, width
+
+
 def raster_pixels(x: np.ndarray, y: np.ndarray, boxes: np.ndarray):
     """(D, P) raster row and column of image points in each of D boxes (x0, y0, w, h), as the reference finds
     them: ``int(x - x0)``, truncated toward zero; inside when in [0, int(w)) x [0, int(h)); 0 where outside."""
@@ -120,13 +175,14 @@ class Detection:
 
     @property
     def raw(self) -> np.ndarray:
-        """The uv_data PNG as (H, W, 3) bytes: I, U x 255, V x 255 (decoded once; its size checked)."""
+        """The uv_data PNG as (H, W, 3) bytes: I, U x 255, V x 255 (decoded once; its size checked: the box's
+        integer size or up to one pixel more, see :func:`raster_fit`; points read only its top-left
+        ``int(h) x int(w)``)."""
         if self._raw is None:
             raw = decode_uv_bytes(self.record["uv_data"])
-            if raw.shape[:2] != raster_size(self.bbox):
-                raise ValueError(f"a result on image {self.record.get('image_id')} (box {list(self.bbox)}) has a "
-                                 f"{raw.shape[0]}x{raw.shape[1]} uv_data raster; its box needs "
-                                 "{}x{} (int(h) x int(w))".format(*raster_size(self.bbox)))  # fmt: skip
+            if raster_fit(raw.shape[:2], self.bbox) is None:
+                raise ValueError(f"a result on image {self.record.get('image_id')} has a {raw.shape[0]}x"
+                                 f"{raw.shape[1]} uv_data raster; {_raster_needs(self.bbox)}")  # fmt: skip
             self._raw = raw
         return self._raw
 
@@ -258,11 +314,14 @@ def _truths(gt: dict, mesh, kappa: str, point_scale: float) -> dict:
     return by_image
 
 
-def check_results(results) -> list[str]:
-    """What makes a results list unreadable, as reasons naming the record (empty when it can be evaluated)."""
+def check_results(results, warnings: list | None = None) -> list[str]:
+    """What makes a results list unreadable, as reasons naming the record (empty when it can be evaluated).
+    ``warnings``, when given, gets what is read but worth knowing (rasters one pixel larger than their box's
+    integer size, see :func:`raster_fit`)."""
     if not isinstance(results, list):
         return ["results are a JSON list of records (image_id, category_id, bbox, score, uv_shape, uv_data)"]
     reasons = []
+    larger = 0
     for k, r in enumerate(results):
         problem = None
         if not isinstance(r, dict):
@@ -275,16 +334,41 @@ def check_results(results) -> list[str]:
             problem = f"score must be a finite number, got {r['score']!r}"
         elif not isinstance(r["uv_data"], str):
             problem = "uv_data must be a base64 PNG string"
-        elif "uv_shape" in r and list(r["uv_shape"]) != [3, *raster_size(r["bbox"])]:
-            problem = (f"uv_shape {r['uv_shape']} does not fit its box {r['bbox']}: the raster is the box's "
-                       "integer size, [3, {}, {}]".format(*raster_size(r["bbox"])))  # fmt: skip
+        else:
+            problem, fit = _raster_problem(r)
+            larger += fit == "larger"
         if problem:
             reasons.append(f"result {k}: {problem}")
+    if larger and warnings is not None:
+        warnings.append(f"{larger} result{'s' if larger > 1 else ''} had a uv_data raster one pixel larger than "
+                        "the box's integer size (int(h) x int(w)) in height or width; read as DensePose's "
+                        "reference evaluator reads it (points from its top-left int(h) x int(w))")  # fmt: skip
     return reasons
 
 
-def _detections(results: list[dict], known_images) -> dict:
-    reasons = check_results(results)
+def _raster_problem(r: dict) -> tuple[str | None, str | None]:
+    """A record's raster against its box: (why it is refused or None, :func:`raster_fit` of its size). The size
+    is the PNG's; ``uv_shape``, when given, must be [3, H, W] of that size (the reference reshapes to it)."""
+    size = uv_data_size(r["uv_data"])
+    if size is None:
+        return "uv_data is not a base64 PNG", None
+    fit = raster_fit(size, r["bbox"])
+    if fit is None:
+        return f"uv_data is a {size[0]}x{size[1]} raster; {_raster_needs(r['bbox'])}", None
+    shape = r.get("uv_shape")
+    if shape is not None:
+        integers = all(finite_number(v) and v == int(v) for v in shape) if isinstance(shape, list | tuple) else False
+        if not (integers and len(shape) == 3 and shape[0] == 3):
+            return f"uv_shape must be [3, H, W], got {shape!r}", None
+        if raster_fit([int(v) for v in shape[1:]], r["bbox"]) is None:
+            return f"uv_shape {list(shape)} does not fit its box: {_raster_needs(r['bbox'])}", None
+        if (int(shape[1]), int(shape[2])) != size:
+            return f"uv_shape {list(shape)} is not the size of its uv_data PNG, {size[0]}x{size[1]}", None
+    return None, fit
+
+
+def _detections(results: list[dict], known_images, warnings: list) -> dict:
+    reasons = check_results(results, warnings)
     if reasons:
         raise ValueError(f"{reasons[0]}" + (f" ({len(reasons)} results have problems)" if len(reasons) > 1 else ""))
     by_image: dict = {}
@@ -470,7 +554,8 @@ def _summary(results: dict) -> dict:
 
 def evaluate(gt: dict, results: list[dict], mesh, kappa: str = DEFAULT_KAPPA, workers: int | None = None,
              point_scale: float = parts.POINT_SCALE) -> dict:  # fmt: skip
-    """GPS and GPSm AP/AR and the pointwise curve: ``{"gps": {...}, "gpsm": {...}, "pointwise": {...}}``.
+    """GPS and GPSm AP/AR and the pointwise curve: ``{"gps": {...}, "gpsm": {...}, "pointwise": {...},
+    "warnings": [...]}`` (warnings: what was read as the reference reads it but is worth knowing, as sentences).
 
     ``point_scale``: 255 (DensePose-COCO's definition, the reference evaluator's) or 256 (how detectron2's
     training code reads dp_x). ``workers``: processes for the per-image work (default: up to 2 with enough
@@ -483,7 +568,8 @@ def evaluate(gt: dict, results: list[dict], mesh, kappa: str = DEFAULT_KAPPA, wo
     if point_scale not in (255, 256):
         raise ValueError(f"point_scale is 255 (DensePose-COCO) or 256 (detectron2's training), not {point_scale}")
     truths_by_image = _truths(gt, mesh, kappa, float(point_scale))
-    dets_by_image = _detections(results, truths_by_image)
+    warnings: list[str] = []
+    dets_by_image = _detections(results, truths_by_image, warnings)
     unsized = [img.get("id") for img in gt["images"] if not (finite_number(img.get("width"))
                                                             and finite_number(img.get("height")))]  # fmt: skip
     if unsized:
@@ -514,6 +600,7 @@ def evaluate(gt: dict, results: list[dict], mesh, kappa: str = DEFAULT_KAPPA, wo
         point_d += pairs
     summary = {name: _summary({a: _average_precision(v) for a, v in by_area.items()}) for name, by_area in per.items()}
     summary["pointwise"] = pointwise(np.concatenate(point_d) if point_d else np.zeros(0))
+    summary["warnings"] = warnings
     return summary
 
 
