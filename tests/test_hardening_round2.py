@@ -8,6 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from annotator_web.core.models import LoginFailure
+from annotator_web.work.models import Task
 from tests.conftest import PASSWORD
 
 NEXT = "/api/tasks/next"
@@ -118,3 +119,127 @@ def test_a_username_with_a_nul_or_a_lone_surrogate_is_a_400_everywhere(users, na
             page = Client().post(url, {"username": name, "password": "x"})
             assert page.status_code == 400, (url, page.status_code)
     assert not LoginFailure.objects.exists()
+
+
+# --- 3: no dead-end tasks ----------------------------------------------------------------------------------
+
+
+def _submitted(client, project_name="queue-test"):
+    """An annotator's stage-1 task, submitted: (task id, its processing job)."""
+    from annotator_web.core.models import Job
+    from annotator_web.work import services
+    from tests.helpers import masks_payload
+
+    task = client.post(NEXT, {"project": project_name, "stage": 1}, format="json").json()
+    resp = client.post(f"/api/tasks/{task['id']}/submit", {"key": "k1", "data": masks_payload()}, format="json")
+    assert resp.status_code == 201, resp.content
+    return task["id"], Job.objects.filter(kind=services.PROCESS_KIND).order_by("-id").first()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_annotator_cannot_cancel_the_processing_of_their_submission(project, users, client_for):
+    anna = client_for(users["annotator"])
+    task_id, job = _submitted(anna)
+    assert Task.objects.get(pk=task_id).state == "submitted"
+    listed = anna.get("/api/jobs/?kind=process_submission").json()["results"]
+    assert [j["id"] for j in listed] == [job.pk], "they see it"
+    refused = anna.post(f"/api/jobs/{job.pk}/cancel")
+    assert refused.status_code == 403 and "admin" in refused.json()["detail"]
+    job.refresh_from_db()
+    assert job.state == "queued" and not job.cancel_requested
+    assert Task.objects.get(pk=task_id).state == "submitted"
+
+
+def _assert_back_with_author(task_id, anna, reason_part):
+    from annotator_web.work.models import AuditEvent
+    from tests.helpers import masks_payload
+
+    task = Task.objects.get(pk=task_id)
+    assert task.state == "pending" and task.reserved_for.username == "anna", task.state
+    assert reason_part in task.processing_error
+    assert AuditEvent.objects.filter(task_id=task_id, action="processing_stopped").exists()
+    again = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
+    assert again["id"] == task_id, "their own work comes back to them first"
+    assert again["draft"] == masks_payload(), "with what they submitted, to submit again"
+    assert "could not be processed" in again["review_comment"] and reason_part in again["review_comment"]
+    resubmitted = anna.post(f"/api/tasks/{task_id}/submit", {"key": "k2", "data": again["draft"]}, format="json")
+    assert resubmitted.status_code == 201
+    assert Task.objects.get(pk=task_id).processing_error == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_processing_job_cancelled_by_an_admin_sends_the_work_back_to_its_author(project, users, client_for):
+    anna, boss = client_for(users["annotator"]), client_for(users["admin"])
+    task_id, job = _submitted(anna)
+    assert boss.post(f"/api/jobs/{job.pk}/cancel").json()["state"] == "cancelled"
+    _assert_back_with_author(task_id, anna, "cancelled")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_processing_job_that_fails_sends_the_work_back_to_its_author(project, users, client_for):
+    from annotator_web.core import jobs
+    from annotator_web.work.models import Submission
+
+    anna = client_for(users["annotator"])
+    task_id, job = _submitted(anna)
+    # what a worker cannot read (here a submission spoilt behind the API's back) fails its processing
+    Submission.objects.filter(task_id=task_id).update(data={"dp_masks": ["spoilt"]})
+    failed = jobs.execute(job.pk, worker="test")
+    assert failed.state == "failed"
+    task = Task.objects.get(pk=task_id)
+    assert task.state == "pending" and task.reserved_for.username == "anna"
+    assert task.processing_error == failed.error and task.draft == {"dp_masks": ["spoilt"]}, "what they submitted"
+    again = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
+    assert failed.error in again["review_comment"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_given_up_after_its_workers_died_sends_the_work_back(project, users, client_for, settings):
+    from annotator_web.core import jobs
+    from annotator_web.core.models import Job
+
+    anna = client_for(users["annotator"])
+    task_id, job = _submitted(anna)
+    Job.objects.filter(pk=job.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
+    assert jobs.execute(job.pk, worker="test") is None
+    assert Job.objects.get(pk=job.pk).state == "failed"
+    _assert_back_with_author(task_id, anna, "gave up after")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_sees_a_stopped_task_on_the_queues_page_and_retries_it(project, users, client_for, client):
+    from annotator_web.core import jobs
+    from annotator_web.core.models import Job
+
+    anna, boss = client_for(users["annotator"]), client_for(users["admin"])
+    task_id, job = _submitted(anna)
+    boss.post(f"/api/jobs/{job.pk}/cancel")
+    client.force_login(users["admin"])
+    page = client.get("/queues/").content.decode()
+    row = page[page.index(f'data-task="{task_id}"') :].split("</tr>")[0]
+    assert "data-stopped" in row and "processing stopped" in row and "cancelled" in row
+    for action in ("retry", "release", "requeue", "assign"):
+        assert f'data-task-action="{action}"' in row, action
+    retried = boss.post(f"/api/tasks/{task_id}/retry")
+    assert retried.status_code == 200 and retried.json()["state"] == "submitted"
+    again = Job.objects.filter(kind="process_submission").order_by("-id").first()
+    assert again.pk != job.pk and jobs.execute(again.pk, worker="test").state == "succeeded"
+    assert Task.objects.get(pk=task_id).state in ("review", "done")
+    assert boss.post(f"/api/tasks/{task_id}/retry").status_code == 409, "only a stopped task is retried"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("action", ["release", "requeue", "assign", "retry"])
+def test_a_task_left_submitted_with_nothing_processing_it_is_not_a_dead_end(project, users, client_for, action):
+    """A task jammed before processing failures went back to their authors: the admin's actions work on it."""
+    from annotator_web.core.models import Job
+
+    anna, boss = client_for(users["annotator"]), client_for(users["admin"])
+    task_id, job = _submitted(anna)
+    Job.objects.filter(pk=job.pk).update(state="cancelled", cancel_requested=True)  # ended, the task not told
+    assert Task.objects.get(pk=task_id).state == "submitted"
+    resp = boss.post(f"/api/tasks/{task_id}/{action}", {"username": "otto"} if action == "assign" else {},
+                     format="json")  # fmt: skip
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["state"] == {"release": "pending", "requeue": "pending", "assign": "leased",
+                                    "retry": "submitted"}[action]  # fmt: skip

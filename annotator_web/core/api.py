@@ -60,8 +60,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = self.get_object()
-        if not policy.can_cancel_job(request.user, job):
-            raise PermissionDenied("you may not cancel this job")
+        if not policy.can_cancel_job(request.user, job, jobs.kinds().get(job.kind)):
+            raise PermissionDenied("you may not cancel this job (the system's own jobs only an admin cancels)")
         return Response(JobSerializer(jobs.cancel_job(job)).data)
 
     @extend_schema(

@@ -108,22 +108,33 @@ class JobKind:
     title: str
     run: Callable[[Job, JobContext], dict]
     queue: str = "default"
-    roles: frozenset[str] = frozenset({"admin"})
+    roles: frozenset[str] = frozenset({"admin"})  # who may start it; none: the system's own (admins cancel those)
     params: tuple[JobParam, ...] = ()
+    # called once the job has ended without a result (failed or cancelled, however that came about): what
+    # waited for it is put where someone can act on it (see work.processing)
+    on_stop: Callable[[Job], None] | None = None
+    # a check of the cleaned parameters that the run itself would make at once: ValueError refuses the start
+    check: Callable[[dict], None] | None = None
+
+    @property
+    def system(self) -> bool:
+        """The system's own kind (no role starts it, e.g. processing a submission)."""
+        return not self.roles
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",), params=()):
-    """Declare ``run(job, ctx) -> result dict`` as a kind of job (``params`` are asked for on the Jobs page);
-    it runs once it is listed in ``settings.JOB_KINDS``."""
+def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",), params=(), on_stop=None, check=None):
+    """Declare ``run(job, ctx) -> result dict`` as a kind of job (``params`` are asked for on the Jobs page,
+    ``check`` refuses parameters the run would fail on at once, ``on_stop`` is told when a job ends without a
+    result); it runs once it is listed in ``settings.JOB_KINDS``."""
     if queue not in settings.JOB_QUEUES:
         raise ValueError(f"job kind {name!r}: unknown queue {queue!r}, expected one of {settings.JOB_QUEUES}")
 
     def declare(run):
         run.job_kind = JobKind(name=name, title=title, run=run, queue=queue, roles=frozenset(roles),
-                               params=tuple(params))  # fmt: skip
+                               params=tuple(params), on_stop=on_stop, check=check)  # fmt: skip
         return run
 
     return declare
@@ -170,6 +181,11 @@ def clean_params(kind: JobKind, params: dict) -> dict:
             problems.append(str(exc))
     if problems:
         raise JobError("; ".join(problems))
+    if kind.check is not None:
+        try:
+            kind.check(out)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
     return out
 
 
@@ -218,7 +234,21 @@ def cancel_job(job: Job) -> Job:
             job.message = "cancelling…"
         job.cancel_requested = True
         job.save()
+    if job.state == State.CANCELLED:
+        stopped(job)
     return job
+
+
+def stopped(job: Job) -> None:
+    """Tell the job's kind that it ended without a result (its ``on_stop``). A hook that fails is logged: the
+    job's end stands, and what waited for it stays where an admin finds it."""
+    kind = _KINDS.get(job.kind)
+    if kind is None or kind.on_stop is None:
+        return
+    try:
+        kind.on_stop(job)
+    except Exception:
+        log.exception("job %s (%s) ended as %s; telling its kind failed", job.pk, job.kind, job.state)
 
 
 # --- running ---------------------------------------------------------------------------------------------
@@ -245,12 +275,14 @@ def claim(job_id: int, worker: str) -> Job | None:
         if job.cancel_requested:
             job.state, job.finished_at, job.message = State.CANCELLED, now, "cancelled"
             job.save()
+            transaction.on_commit(lambda: stopped(job))
             return None
         if job.attempts >= settings.JOB_MAX_ATTEMPTS:
             job.state, job.finished_at = State.FAILED, now
             job.error = f"gave up after {job.attempts} attempts: the worker running it died each time"
             job.message = "failed"
             job.save()
+            transaction.on_commit(lambda: stopped(job))
             return None
         job.state = State.RUNNING
         job.attempts += 1
@@ -374,22 +406,27 @@ def execute(job_id: int, worker: str, listener=None) -> Job | None:
         log.warning("job %s attempt %s was taken over by another worker; stopping", job.pk, job.attempts)
         return None
     except JobCancelled:
-        _finish(job, state=State.CANCELLED, message="cancelled")
+        ended = _finish(job, state=State.CANCELLED, message="cancelled")
     except JobError as exc:
-        _finish(job, state=State.FAILED, error=str(exc), message="failed")
+        ended = _finish(job, state=State.FAILED, error=str(exc), message="failed")
     except Exception as exc:
         log.exception("job %s (%s) failed", job.pk, job.kind)
-        _finish(
+        ended = _finish(
             job,
             state=State.FAILED,
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc()[-20000:],
             message="failed",
         )
+    else:
+        ended = False
     finally:
         beat.stop.set()
         beat.join()
-    return Job.objects.get(pk=job.pk)
+    job = Job.objects.get(pk=job.pk)
+    if ended:
+        stopped(job)
+    return job
 
 
 # --- recovery --------------------------------------------------------------------------------------------

@@ -67,5 +67,10 @@ def can_start_job(user, kind) -> bool:
     return role_of(user) in kind.roles
 
 
-def can_cancel_job(user, job) -> bool:
-    return is_admin(user) or (role_of(user) is not None and job.created_by_id == user.pk)
+def can_cancel_job(user, job, kind) -> bool:
+    """Admins cancel any job; others the jobs they started, but never the system's own (processing their
+    submission: a queue's work depends on it)."""
+    if is_admin(user):
+        return True
+    system = kind is None or kind.system  # a kind this server does not know: treated as the system's
+    return not system and role_of(user) is not None and job.created_by_id == user.pk

@@ -11,6 +11,7 @@ from collections import defaultdict
 from django.db.models import Count
 
 from annotator_web.data.models import Project
+from annotator_web.work import services
 from annotator_web.work.models import Correspondence, Review, Submission, Task
 
 STATES = [s.value for s in Task.State]
@@ -35,17 +36,25 @@ NEXT_TASKS_SHOWN = 5  # per stage: the pending tasks the queue hands out next
 
 
 def tasks_in_hand(project: Project) -> list[Task]:
-    """The tasks an admin acts on one by one: held by an annotator, waiting for review or skipped by an annotator
-    (oldest first), then each stage's next pending ones in the order the queue hands them out (to change their
-    priority)."""
-    held = list(
-        Task.objects.filter(project=project, state__in=(Task.State.LEASED, Task.State.REVIEW, Task.State.SKIPPED))
-        .select_related("assignee", "person")
-        .order_by("state", "updated_at", "id")[:OPEN_TASKS_SHOWN]
-    )
-    pending = Task.objects.filter(project=project, state=Task.State.PENDING).select_related("assignee", "person")
+    """The tasks an admin acts on one by one: first those whose processing stopped (back with their author, or
+    left submitted with nothing processing them: ``stopped`` is set on those), then those held by an annotator,
+    being processed, waiting for review or skipped by an annotator (oldest first), then each stage's next pending
+    ones in the order the queue hands them out (to change their priority)."""
+    tasks = Task.objects.filter(project=project).select_related("assignee", "person", "reserved_for")
+    failed = list(tasks.exclude(processing_error="").exclude(state=Task.State.SUBMITTED).order_by("updated_at", "id"))
+    open_states = (Task.State.LEASED, Task.State.SUBMITTED, Task.State.REVIEW, Task.State.SKIPPED)
+    held = list(tasks.filter(state__in=open_states).order_by("state", "updated_at", "id")[:OPEN_TASKS_SHOWN])
+    for task in failed:
+        task.stopped = True
+    for task in held:
+        task.stopped = services.stuck(task)
+    held = failed[:OPEN_TASKS_SHOWN] + sorted(held, key=lambda t: not t.stopped)
+    shown = {t.pk for t in held}
+    pending = tasks.filter(state=Task.State.PENDING)
     for stage in (1, 2):
-        held += list(pending.filter(stage=stage).order_by("-priority", "id")[:NEXT_TASKS_SHOWN])
+        held += [
+            t for t in pending.filter(stage=stage).order_by("-priority", "id")[:NEXT_TASKS_SHOWN] if t.pk not in shown
+        ]
     return held
 
 

@@ -291,11 +291,14 @@ class TaskActionView(AdminView):
         ),
         responses=answers({200: R.TaskResponse}),
         description="release (back to the queue), assign (to username; the draft and review comment go with it "
-        "only with with_draft) or requeue (redo finished work).",
+        "only with with_draft), requeue (redo finished work) or retry (process the last submission again, after its "
+        "processing stopped).",
     )
     def post(self, request, pk: int, action: str):
         if action == "release":
             task = services.release(request.user, pk)
+        elif action == "retry":
+            task = services.retry_processing(request.user, pk)
         elif action == "requeue":
             task = services.requeue(request.user, pk, str(request.data.get("comment", "")))
         else:  # assign

@@ -56,6 +56,11 @@ class Task(models.Model):
     proposal = models.JSONField(
         null=True, blank=True, help_text="what a model proposed for this task (pre-annotation): see densepose_io"
     )
+    processing_error = models.TextField(
+        blank=True,
+        default="",
+        help_text="why processing the last submission stopped (the work went back to its author)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

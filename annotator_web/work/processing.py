@@ -85,7 +85,13 @@ def process_stage2(submission: Submission) -> dict:
             "message": f"{counts['ok']} correspondences mapped; {state}"}  # fmt: skip
 
 
-@job_kind(PROCESS_KIND, title="Process a submission", queue="default", roles=())
+def processing_stopped(job: Job) -> None:
+    """The job ended without a result: its task goes back to its author with the reason (see services)."""
+    reason = job.error if job.state == Job.State.FAILED else "its processing was cancelled"
+    services.processing_stopped(job.params.get("submission"), reason or "its processing failed")
+
+
+@job_kind(PROCESS_KIND, title="Process a submission", queue="default", roles=(), on_stop=processing_stopped)
 def process_submission(job: Job, ctx: JobContext) -> dict:
     submission = (
         Submission.objects.select_related("task__person__image", "task__project")

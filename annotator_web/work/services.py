@@ -366,10 +366,75 @@ def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0)
             task=task, annotator=user, key=key, data=clean, seconds_spent=seconds_spent
         )
         task.state, task.draft, task.lease_expires_at = Task.State.SUBMITTED, None, None
-        task.save(update_fields=["state", "draft", "lease_expires_at", "updated_at"])
+        task.processing_error = ""
+        task.save(update_fields=["state", "draft", "lease_expires_at", "processing_error", "updated_at"])
         audit(user, "submit", task, submission=submission.pk)
         jobs.start_job(PROCESS_KIND, params={"submission": submission.pk}, user=user)
     return submission, True
+
+
+# --- when processing stops without a result --------------------------------------------------------------
+
+
+def processing_job(submission_id: int):
+    """The queued or running job processing this submission, if any."""
+    from annotator_web.core.models import Job
+
+    live = (Job.State.QUEUED, Job.State.RUNNING)
+    return Job.objects.filter(kind=PROCESS_KIND, params__submission=submission_id, state__in=live).first()
+
+
+def stuck(task: Task) -> bool:
+    """Submitted, and nothing is processing its submission any more (a job that ended without telling the task,
+    e.g. before processing failures sent work back): an admin may retry, requeue, release or assign it."""
+    if task.state != Task.State.SUBMITTED:
+        return False
+    latest = task.submissions.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    return latest is None or processing_job(latest) is None
+
+
+def processing_stopped(submission_id, reason: str) -> Task | None:
+    """The job processing a submission failed or was cancelled: the task goes back to its author, first in their
+    queue, with their work as the draft and the reason (as a rejection does), and the admin sees it on the Queues
+    page to retry it or hand it on. Nothing happens when the task has moved on (a newer submission, an admin)."""
+    submission = Submission.objects.filter(pk=submission_id).first() if type(submission_id) is int else None
+    if submission is None:
+        return None
+    with transaction.atomic():
+        task = _locked_task(submission.task_id)
+        latest = task.submissions.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+        if task.state != Task.State.SUBMITTED or latest != submission.pk:
+            return None
+        task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
+        task.reserved_for_id = submission.annotator_id
+        task.draft = submission.data
+        task.processing_error = reason[:2000]
+        task.review_comment = (f"Your submission could not be processed ({reason[:500]}). Your work is back as the "
+                               "draft: check it and submit it again.")  # fmt: skip
+        task.save()
+        audit(None, "processing_stopped", task, submission=submission.pk, reason=reason[:2000])
+        return task
+
+
+def retry_processing(actor, task_id: int) -> Task:
+    """Process the task's last submission again (an admin, after a failure that was not the annotator's doing):
+    for a task whose processing stopped and that its author has not taken up again, or one left submitted with
+    nothing processing it."""
+    with transaction.atomic():
+        task = _locked_task(task_id)
+        waiting = task.state == Task.State.PENDING and task.processing_error
+        if not (waiting or stuck(task)):
+            raise WorkError(f"task {task_id} is {task.state}; only a task whose processing stopped is retried",
+                            status=409)  # fmt: skip
+        submission = task.submissions.order_by("-created_at", "-id").first()
+        if submission is None:
+            raise WorkError(f"task {task_id} has no submission to process", status=409)
+        task.state, task.assignee, task.lease_expires_at, task.reserved_for = Task.State.SUBMITTED, None, None, None
+        task.draft, task.processing_error, task.review_comment = None, "", ""
+        task.save()
+        audit(actor, "retry_processing", task, submission=submission.pk)
+        jobs.start_job(PROCESS_KIND, params={"submission": submission.pk}, user=actor)
+        return task
 
 
 # --- after processing: review, acceptance -----------------------------------------------------------------
@@ -499,12 +564,13 @@ def release(actor, task_id: int) -> Task:
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
         reserved = task.state == Task.State.PENDING and task.reserved_for_id is not None
-        if task.state != Task.State.LEASED and not reserved:
+        if task.state != Task.State.LEASED and not reserved and not stuck(task):
             raise WorkError(f"task {task_id} is not leased (it is {task.state})", status=409)
         was = task.assignee_id or task.reserved_for_id
         if reserved:
             task.assignee_id = task.reserved_for_id  # so the next annotator, not them, starts afresh
         task.state, task.lease_expires_at, task.reserved_for = Task.State.PENDING, None, None
+        task.processing_error = ""
         task.save()
         audit(actor, "release", task, was=was)
         return task
@@ -517,7 +583,7 @@ def assign(actor, task_id: int, user, with_draft: bool = False) -> Task:
         task = Task.objects.select_for_update().select_related("project").filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
-        if task.state not in (Task.State.PENDING, Task.State.LEASED, Task.State.SKIPPED):
+        if task.state not in (Task.State.PENDING, Task.State.LEASED, Task.State.SKIPPED) and not stuck(task):
             raise WorkError(f"task {task_id} cannot be assigned: it is {task.state}", status=409)
         previous = task.assignee_id or task.reserved_for_id
         if with_draft:
@@ -525,7 +591,7 @@ def assign(actor, task_id: int, user, with_draft: bool = False) -> Task:
         else:
             _hand_over(task, user)
         task.state, task.assignee, task.lease_expires_at = Task.State.LEASED, user, _lease_until(task.project)
-        task.skip_reason = task.skip_note = ""
+        task.skip_reason = task.skip_note = task.processing_error = ""
         task.save()
         audit(actor, "assign", task, to=user.pk, was=previous, with_draft=bool(with_draft))
         return task
@@ -537,14 +603,17 @@ def requeue(actor, task_id: int, comment: str = "") -> Task:
         task = Task.objects.select_for_update().filter(pk=task_id).first()
         if task is None:
             raise WorkError(f"task {task_id} does not exist", status=404)
-        if task.state in (Task.State.PENDING, Task.State.SUBMITTED):
-            raise WorkError(f"task {task_id} is {task.state}; there is nothing to requeue", status=409)
-        if task.state == Task.State.SKIPPED:
-            task.draft = None  # the skipper's draft is theirs: whoever comes next starts afresh
+        if task.state == Task.State.SUBMITTED and not stuck(task):
+            raise WorkError(f"task {task_id} is being processed; there is nothing to requeue yet", status=409)
+        if task.state == Task.State.PENDING and not task.processing_error:
+            raise WorkError(f"task {task_id} is pending; there is nothing to requeue", status=409)
+        failed = bool(task.processing_error) or task.state == Task.State.SUBMITTED
+        if task.state == Task.State.SKIPPED or failed:
+            task.draft = None  # the skipper's (the failed submission's author's) work: the next one starts afresh
         task.state, task.assignee, task.lease_expires_at = Task.State.PENDING, None, None
         task.reserved_for = None  # redone by whoever comes next
-        task.review_comment = comment or task.review_comment
-        task.skip_reason = task.skip_note = ""
+        task.review_comment = comment if failed else comment or task.review_comment
+        task.skip_reason = task.skip_note = task.processing_error = ""
         task.flagged_points = []  # redone as a whole
         task.save()
         audit(actor, "requeue", task, comment=comment)

@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/tasks/<id:pk>/review", work_api.ReviewView.as_view(), name="api-task-review"),
     path("api/tasks/priority", work_api.PriorityView.as_view(), name="api-task-priority"),
     re_path(
-        r"^api/tasks/(?P<pk>[0-9]{1,18})/(?P<action>release|assign|requeue)$",
+        r"^api/tasks/(?P<pk>[0-9]{1,18})/(?P<action>release|assign|requeue|retry)$",
         work_api.TaskActionView.as_view(),
         name="api-task-action",
     ),

@@ -1,9 +1,10 @@
-// Queue dashboard buttons: create tasks, pause, resume; release, reassign, requeue and prioritise single tasks
+// Queue dashboard buttons: create tasks, pause, resume; release, reassign, requeue, retry and prioritise single tasks
 // (admin API), then reload the numbers.
 (function () {
   "use strict";
   const banner = document.getElementById("banner");
-  const DONE = { priority: "priority set", assign: "reassigned", release: "released", requeue: "requeued" };
+  const DONE = { priority: "priority set", assign: "reassigned", release: "released", requeue: "requeued",
+    retry: "its submission is being processed again" };
   // what the last action did, shown after the page reloads with the new numbers
   const done = sessionStorage.getItem("queues-done");
   if (done) {
