@@ -243,3 +243,138 @@ def test_a_task_left_submitted_with_nothing_processing_it_is_not_a_dead_end(proj
     assert resp.status_code == 200, resp.content
     assert resp.json()["state"] == {"release": "pending", "requeue": "pending", "assign": "leased",
                                     "retry": "submitted"}[action]  # fmt: skip
+
+
+# --- 6, 7, 11: odd bodies and lax types ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_odd_values_where_the_api_wants_a_number_or_text_are_refused_with_the_field_named(project, users, client_for):
+    """Each was a 500, or stored as something the sender did not send (a list as its text, true as stage 1)."""
+    from annotator_web.work.models import AuditEvent, Review, Submission
+
+    anna, boss, rita = client_for(users["annotator"]), client_for(users["admin"]), client_for(users["reviewer"])
+    for stage in (True, 1.0, "1", None, [1]):
+        resp = anna.post(NEXT, {"project": "queue-test", "stage": stage}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "stage", (stage, resp.status_code)
+        made = boss.post("/api/projects/queue-test/tasks", {"stage": stage}, format="json")
+        assert made.status_code == 400 and made.json()["field"] == "stage", (stage, made.status_code)
+    for project_name in (["queue-test"], {"name": "queue-test"}, 7):
+        resp = anna.post(NEXT, {"project": project_name, "stage": 1}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "project"
+    assert not Task.objects.filter(state="leased").exists(), "nobody got a task from an odd request"
+
+    task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
+    from tests.helpers import masks_payload
+
+    for key in (["a"], {"k": 1}, 5, True):
+        resp = anna.post(f"/api/tasks/{task['id']}/submit", {"key": key, "data": masks_payload()}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "key", (key, resp.status_code)
+    assert not Submission.objects.exists(), "nothing stored as the key's text"
+
+    anna.post(f"/api/tasks/{task['id']}/submit", {"key": "k", "data": masks_payload()}, format="json")
+    Task.objects.filter(pk=task["id"]).update(state="review")
+    for comment in ({"why": "arm"}, ["arm"], 3):
+        resp = rita.post(f"/api/tasks/{task['id']}/review", {"decision": "reject", "comment": comment}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "comment", (comment, resp.status_code)
+    for decision in (["accept"], {"accept": True}):
+        resp = rita.post(f"/api/tasks/{task['id']}/review", {"decision": decision}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "decision"
+    assert not Review.objects.exists()
+    requeued = boss.post(f"/api/tasks/{task['id']}/requeue", {"comment": ["again"]}, format="json")
+    assert requeued.status_code == 400 and requeued.json()["field"] == "comment"
+    other = Task.objects.filter(state="pending").first()
+    for username in (["otto"], {"u": "otto"}):
+        resp = boss.post(f"/api/tasks/{other.pk}/assign", {"username": username}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "username"
+    for ids in ([True], ["1"], [1.0]):
+        resp = boss.post("/api/tasks/priority", {"tasks": ids, "priority": 3}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "tasks", ids
+    assert not AuditEvent.objects.filter(action__in=("requeue", "assign", "set_priority")).exists()
+
+
+@pytest.mark.django_db
+def test_a_stage_two_answer_whose_point_is_a_list_or_an_object_is_a_400(project, users, client_for):
+    from annotator_web.work.models import SampledPoint, Submission
+
+    anna = client_for(users["annotator"])
+    person = project.images.first().people.first()
+    point = SampledPoint.objects.create(person=person, part=2, order=0, box_x=100.0, box_y=100.0)
+    task = Task.objects.create(project=project, person=person, stage=2)
+    assert anna.post(NEXT, {"project": "queue-test", "stage": 2}, format="json").json()["id"] == task.pk
+    for odd in ([point.pk], {"id": point.pk}, float(point.pk), True):
+        answers = [{"point": odd, "status": "not_visible"}]
+        resp = anna.post(f"/api/tasks/{task.pk}/submit", {"key": "s", "data": {"answers": answers}}, format="json")
+        assert resp.status_code == 400 and resp.json()["field"] == "answers[0]", (odd, resp.status_code)
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_upload_whose_boxes_nest_100000_levels_deep_is_a_400(project, users, client_for):
+    boss = client_for(users["admin"])
+    deep = "[" * 100_000 + "]" * 100_000
+    resp = boss.post("/api/projects/queue-test/images", {"file": _jpeg(), "boxes": deep}, format="multipart")
+    assert resp.status_code == 400 and resp.json()["field"] == "boxes" and "deep" in resp.json()["detail"]
+    assert project.images.count() == 3, "no image stored"
+
+
+def _jpeg(color=(200, 30, 40), size=(120, 90)):
+    import io
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, color).save(buffer, format="JPEG")
+    buffer.seek(0)
+    buffer.name = "photo.jpg"
+    return buffer
+
+
+# --- 10: images only while the lease lives -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_annotator_sees_the_tasks_image_only_while_their_lease_lives(project, users, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    anna = client_for(users["annotator"])
+    task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
+    url = task["person"]["image"]["url"]
+    assert anna.get(url).status_code == 200
+    assert anna.post(f"/api/tasks/{task['id']}/leave").status_code == 204
+    assert anna.get(url).status_code == 404, "after leaving the task"
+    again = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
+    assert again["id"] == task["id"] and anna.get(url).status_code == 200, "back on it"
+    Task.objects.filter(pk=task["id"]).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert anna.get(url).status_code == 404, "after the lease expired"
+
+
+# --- 13: jobs that would fail at once are refused at the start -----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_preannotation_that_would_fail_at_once_is_refused_when_started(
+    project, users, client_for, settings, assets, tmp_path
+):
+    from annotator_web.core.models import Job
+    from tests.stack import ASSET_CACHE
+
+    boss = client_for(users["admin"])
+    base = {"project": "queue-test", "stage": "1"}
+    settings.ASSET_CACHE_DIR = tmp_path / "no-assets"
+    resp = boss.post("/api/jobs", {"kind": "preannotate", "params": {**base, "source": "model"}}, format="json")
+    assert resp.status_code == 400 and "body assets are not built" in resp.json()["params"][0]
+    settings.ASSET_CACHE_DIR = ASSET_CACHE
+    cases = [
+        ({"source": "model"}, "checkpoint"),
+        ({"source": "model", "checkpoint": "runs/none/final.pth"}, "no such checkpoint"),
+        ({"source": "model", "checkpoint": "/etc/passwd"}, "inside the data folder"),
+        ({"source": "truth+noise"}, "not synthetic"),
+        ({"source": "truth+noise", "min_score_percent": 150}, "probability"),
+    ]
+    for params, reason in cases:
+        resp = boss.post("/api/jobs", {"kind": "preannotate", "params": {**base, **params}}, format="json")
+        assert resp.status_code == 400 and reason in resp.json()["params"][0], (params, resp.json())
+    assert not Job.objects.filter(kind="preannotate").exists(), "nothing was queued to fail"

@@ -146,7 +146,7 @@ def test_a_job_whose_message_was_lost_is_sent_again(stack, transactional_db):
     assert Job.objects.get(pk=job.pk).sends == 1
 
 
-def test_starting_a_job_while_the_broker_is_down_keeps_it_queued(tmp_path, transactional_db, make_user):
+def test_a_job_started_while_the_broker_is_down_goes_as_soon_as_it_answers(tmp_path, transactional_db, make_user):
     from tests.conftest import PASSWORD
     from tests.stack import Stack, free_port
 
@@ -164,3 +164,17 @@ def test_starting_a_job_while_the_broker_is_down_keeps_it_queued(tmp_path, trans
     from annotator_web.core.models import Job
 
     assert Job.objects.get(pk=job["id"]).sends == 0, "no message went out; a sweeper will send it later"
+    # the broker is back: the job goes at the first sweep, not after JOB_RESEND_SECONDS (for lost messages)
+    up = Stack(tmp_path / "up", "redis", extra_env={"JOB_RESEND_SECONDS": "600"})
+    try:
+        up.start_web()
+        up.login("root", PASSWORD)
+        up.start_worker()
+        done = up.wait_job(job["id"], lambda j: j["state"] in FINISHED, timeout=120)
+        assert done["state"] == "succeeded", done
+    except BaseException:
+        print(up.all_logs())
+        raise
+    finally:
+        up.stop()
+    assert Job.objects.get(pk=job["id"]).sends == 1

@@ -57,7 +57,7 @@ def test_a_bad_checkpoint_is_refused_before_anything_is_written(synth, tmp_path)
     for path, reason in cases.items():
         with pytest.raises(CommandError, match=reason):
             call_command("preannotate", project="pre", checkpoint=str(path))
-    with pytest.raises(CommandError, match="name the model's checkpoint"):
+    with pytest.raises(CommandError, match="need its checkpoint"):
         call_command("preannotate", project="pre")
     assert all(p is None for p in proposals().values())
 

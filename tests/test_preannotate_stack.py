@@ -57,11 +57,11 @@ def test_the_annotator_confirms_one_proposal_with_enter_and_corrects_another(sta
     Project.objects.filter(name="pre").update(preannotated_review_fraction=1.0)
     stage2 = Task.objects.get(person_id=task["person"]["id"], stage=2)
 
-    # a checkpoint outside the data folder, or none at all: the job fails with the reason and writes nothing
-    failed = run_job(stack, "preannotate", {"project": "pre", "stage": "2", "checkpoint": "/etc/passwd"})
-    assert failed["state"] == "failed" and "inside the data folder" in failed["error"], failed
-    failed = run_job(stack, "preannotate", {"project": "pre", "stage": "2", "checkpoint": "runs/none"})
-    assert failed["state"] == "failed" and "no such checkpoint" in failed["error"], failed
+    # a checkpoint outside the data folder, or none at all: the job is refused at the start with the reason
+    for path, reason in (("/etc/passwd", "inside the data folder"), ("runs/none", "no such checkpoint")):
+        params = {"project": "pre", "stage": "2", "checkpoint": path}
+        refused = stack.post("/api/jobs", {"kind": "preannotate", "params": params})
+        assert refused.status_code == 400 and reason in refused.json()["params"][0], refused.text
     assert Task.objects.get(pk=stage2.pk).proposal is None
     # a model of known quality (the truth, 2 cm off): proposals on the pending stage-2 task
     done = run_job(stack, "preannotate", {"project": "pre", "stage": "2", "source": "truth+noise", "noise_mm": 20})

@@ -215,6 +215,8 @@ def send(job: Job) -> bool:
         run_job.apply_async(args=[job.pk], queue=job.queue)
     except Exception:
         log.exception("could not send job %s to the broker; it stays queued and will be sent again", job.pk)
+        # not at the broker: sent again at the next sweep that finds the broker answering
+        Job.objects.filter(pk=job.pk, state=State.QUEUED).update(sent_at=None)
         return False
     Job.objects.filter(pk=job.pk).update(sent_at=timezone.now(), sends=F("sends") + 1)
     return True
@@ -448,22 +450,35 @@ def requeue_stale_jobs() -> list[int]:
     return requeued
 
 
+UNSENT_GRACE_SECONDS = 5  # a job just made is sent once its transaction commits: not the sweeper's yet
+
+
 def resend_waiting_jobs() -> list[int]:
-    """Send again jobs that wait unstarted: their message was lost (broker down when they were started, or a
-    file-broker message taken by a worker that died). Waits double between sends, so a long queue does not
-    fill up with copies; a copy that does arrive is dropped by :func:`claim`."""
+    """Send again jobs that wait unstarted:
+
+    - jobs that never reached the broker (it was down when they were started or last sent: ``sent_at`` is
+      empty) go at the first sweep that finds it answering, however long they waited;
+    - jobs whose message was lost after it was sent (a file-broker message taken by a worker that died) go once
+      they have waited ``JOB_RESEND_SECONDS``; waits double between sends, so a long queue does not fill up
+      with copies. A copy that does arrive is dropped by :func:`claim`.
+
+    While the broker does not answer, a sweep stops at the first job it cannot send."""
     now = timezone.now()
     resent = []
     grace = timedelta(seconds=settings.JOB_RESEND_SECONDS)
-    for job in Job.objects.filter(state=State.QUEUED, cancel_requested=False, created_at__lt=now - grace):
-        wait = grace * (2 ** max(job.sends - 1, 0))
-        if job.sent_at is not None and job.sent_at > now - wait:
+    queued = Job.objects.filter(state=State.QUEUED, cancel_requested=False)
+    unsent = queued.filter(sent_at__isnull=True, created_at__lt=now - timedelta(seconds=UNSENT_GRACE_SECONDS))
+    for job in list(unsent.order_by("created_at", "id")) + list(queued.filter(created_at__lt=now - grace)):
+        if job.pk in resent:
+            continue
+        if job.sent_at is not None and job.sent_at > now - grace * (2 ** max(job.sends - 1, 0)):
             continue
         # only one sweeper sends it: the first to move sent_at on
         if Job.objects.filter(pk=job.pk, state=State.QUEUED, sent_at=job.sent_at).update(sent_at=now):
             log.warning("job %s is still waiting after %s sends; sending it again", job.pk, job.sends)
-            if send(job):
-                resent.append(job.pk)
+            if not send(job):
+                break  # the broker does not answer: the others wait for the next sweep
+            resent.append(job.pk)
     return resent
 
 

@@ -27,8 +27,12 @@ def _float(text: str) -> float:
 
 
 def loads_finite(text: str | bytes):
-    """json.loads that refuses NaN, Infinity and numbers too large for a float (ValueError, saying which)."""
-    return json.loads(text, parse_constant=_constant, parse_float=_float)
+    """json.loads that refuses NaN, Infinity and numbers too large for a float, and JSON nested too deep for the
+    parser (ValueError, saying which)."""
+    try:
+        return json.loads(text, parse_constant=_constant, parse_float=_float)
+    except RecursionError:
+        raise ValueError(f"the JSON nests more than {MAX_DEPTH} levels deep") from None
 
 
 MAX_DEPTH = 64
@@ -64,8 +68,6 @@ class FiniteJSONParser(JSONParser):
         try:
             data = loads_finite(codecs.getreader(encoding)(stream).read())
             check_storable(data)
-        except RecursionError:
-            raise ParseError(f"JSON parse error - the JSON nests more than {MAX_DEPTH} levels deep") from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
         if not isinstance(data, dict):

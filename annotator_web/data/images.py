@@ -65,11 +65,12 @@ def ingest(
 
 def parse_boxes(raw) -> list[tuple[float, float, float, float]]:
     """Person boxes as sent with an upload: a JSON list (or its text) of [x, y, w, h] finite numbers."""
-    from annotator_web.core.parsers import loads_finite
+    from annotator_web.core.parsers import check_storable, loads_finite
     from pipeline.coco.densepose import finite_number
 
     try:
         boxes = loads_finite(raw or "[]") if isinstance(raw, str | bytes) or raw is None else raw
+        check_storable(boxes)  # not nested deeper than a body may be
     except ValueError as exc:
         raise DomainError(f"boxes: {exc}", field="boxes") from None
     if not isinstance(boxes, list) or not all(

@@ -94,6 +94,38 @@ def _image_array(image) -> np.ndarray:
         return np.asarray(PILImage.open(f).convert("RGB"))
 
 
+def check_request(project: Project, stage: int, source: str, checkpoint: str, noise_mm: int, min_score: float,
+                  uncertainty: str, inside_data: bool = True) -> None:  # fmt: skip
+    """What makes a pre-annotation fail before it starts, as a PreannotateError saying what (cheap: the job's
+    start runs it, so a job that would fail at once is refused instead; the checkpoint's contents are read by
+    the run)."""
+    from annotator_web.core.body_assets import built_asset_folder
+
+    if stage not in (Task.Stage.MASKS, Task.Stage.POINTS):
+        raise PreannotateError(f"stage is 1 (part masks) or 2 (surface points), got {stage!r}")
+    if uncertainty not in (ENTROPY, MIRROR):
+        raise PreannotateError(f"uncertainty is {ENTROPY!r} or {MIRROR!r}, got {uncertainty!r}")
+    if not 0 <= min_score <= 1:
+        raise PreannotateError(f"min score is a probability 0..1, got {min_score}")
+    if built_asset_folder(project.body_model) is None:
+        raise PreannotateError(f"the {project.body_model} body assets are not built yet (the 'Build body-model "
+                               "assets' job builds them)")  # fmt: skip
+    if source == MODEL:
+        if not checkpoint:
+            raise PreannotateError(f"checkpoint: proposals from a {MODEL} need its checkpoint (a training run's "
+                                   f"folder or a .pth file); or choose {KNOWN} on a synthetic project")  # fmt: skip
+        if not _checkpoint_path(checkpoint, inside_data).exists():
+            raise PreannotateError(f"checkpoint: {checkpoint}: no such checkpoint")
+    elif source == KNOWN:
+        if not project.synthetic:
+            raise PreannotateError(f"project {project.name} is not synthetic: a model of known quality needs "
+                                   "the truth")  # fmt: skip
+        if noise_mm < 0:
+            raise PreannotateError(f"noise is a size in millimetres, 0 or more, got {noise_mm}")
+    else:
+        raise PreannotateError(f"source is {MODEL!r} or {KNOWN!r}, got {source!r}")
+
+
 def preannotate_project(project: Project, stage: int, source: str = MODEL, checkpoint: str = "",
                         noise_mm: int = 50, min_score: float = 0.0, uncertain_first: bool = False,
                         progress=None, inside_data: bool = True, uncertainty: str = ENTROPY) -> dict:  # fmt: skip
@@ -108,29 +140,15 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
     from annotator_web.work.services import audit
 
     report = progress or (lambda p, m: None)
-    if stage not in (Task.Stage.MASKS, Task.Stage.POINTS):
-        raise PreannotateError(f"stage is 1 (part masks) or 2 (surface points), got {stage!r}")
-    if uncertainty not in (ENTROPY, MIRROR):
-        raise PreannotateError(f"uncertainty is {ENTROPY!r} or {MIRROR!r}, got {uncertainty!r}")
-    if not 0 <= min_score <= 1:
-        raise PreannotateError(f"min score is a probability 0..1, got {min_score}")
+    check_request(project, stage, source, checkpoint, noise_mm, min_score, uncertainty, inside_data)
     mapper = click_mapper(project.body_model)
     if mapper is None:
         raise PreannotateError(f"the {project.body_model} body assets are not built yet")
     if source == MODEL:
-        if not checkpoint:
-            raise PreannotateError("name the model's checkpoint (a run folder or a .pth file)")
         model = ModelSource(project, checkpoint, mapper, inside_data)
         name = model.name
-    elif source == KNOWN:
-        if not project.synthetic:
-            raise PreannotateError(f"project {project.name} is not synthetic: a model of known quality needs "
-                                   "the truth")  # fmt: skip
-        if noise_mm < 0:
-            raise PreannotateError(f"noise is a size in millimetres, 0 or more, got {noise_mm}")
-        model, name = None, f"truth + {noise_mm} mm noise (a model of known quality)"
     else:
-        raise PreannotateError(f"source is {MODEL!r} or {KNOWN!r}, got {source!r}")
+        model, name = None, f"truth + {noise_mm} mm noise (a model of known quality)"
 
     tasks = list(
         Task.objects.filter(project=project, stage=stage, state=Task.State.PENDING, draft__isnull=True)
@@ -229,11 +247,30 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
     return result
 
 
+def _job_request(params: dict) -> tuple:
+    """A job's parameters as :func:`preannotate_project` takes them: (project, stage, source, checkpoint, noise mm,
+    min score, uncertain first, uncertainty)."""
+    project = Project.objects.filter(name=params.get("project")).first()
+    if project is None:
+        raise PreannotateError(f"no project named {params.get('project')!r}")
+    return (project, int(params.get("stage") or 1), str(params.get("source") or MODEL),
+            str(params.get("checkpoint") or ""), int(params.get("noise_mm") or 0),
+            int(params.get("min_score_percent") or 0) / 100, bool(params.get("uncertain_first")),
+            str(params.get("uncertainty") or ENTROPY))  # fmt: skip
+
+
+def check_job(params: dict) -> None:
+    """At the job's start: what would make it fail at once refuses it (ValueError)."""
+    project, stage, source, checkpoint, noise_mm, min_score, _, uncertainty = _job_request(params)
+    check_request(project, stage, source, checkpoint, noise_mm, min_score, uncertainty)
+
+
 @job_kind(
     KIND,
     title="Pre-annotate with a model",
     queue="train",
     roles=("admin",),
+    check=check_job,
     params=(
         JobParam("project", "project", "choice", "", choices=project_names),
         JobParam("stage", "stage", "choice", "1", choices=("1", "2")),
@@ -246,15 +283,9 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
     ),
 )
 def preannotate_job(job: Job, ctx: JobContext) -> dict:
-    project = Project.objects.filter(name=job.params.get("project")).first()
-    if project is None:
-        raise JobError(f"no project named {job.params.get('project')!r}")
     try:
-        return preannotate_project(
-            project, int(job.params.get("stage") or 1), str(job.params.get("source") or MODEL),
-            str(job.params.get("checkpoint") or ""), int(job.params.get("noise_mm") or 0),
-            int(job.params.get("min_score_percent") or 0) / 100, bool(job.params.get("uncertain_first")),
-            ctx.progress, uncertainty=str(job.params.get("uncertainty") or ENTROPY),
-        )  # fmt: skip
+        project, stage, source, checkpoint, noise_mm, min_score, uncertain_first, uncertainty = _job_request(job.params)
+        return preannotate_project(project, stage, source, checkpoint, noise_mm, min_score, uncertain_first,
+                                   ctx.progress, uncertainty=uncertainty)  # fmt: skip
     except PreannotateError as exc:
         raise JobError(str(exc)) from None

@@ -97,14 +97,8 @@ class NextTaskView(AnnotatorView):
         description="The next task of a project and stage, leased to you (204 when the queue is empty).",
     )
     def post(self, request):
-        name, stage = request.data.get("project"), request.data.get("stage", 1)
-        project = Project.objects.filter(name=name).first()
-        if project is None:
-            return Response({"detail": f"no project named {name!r}", "field": "project"}, status=400)
-        if not policy.works_on(request.user, project):
-            raise not_a_member(project)
-        if stage not in (1, 2):
-            return Response({"detail": "stage is 1 (part masks) or 2 (correspondences)", "field": "stage"}, 400)
+        project = member_project_or_error(request.user, request.data.get("project"))
+        stage = services.stage_number(request.data.get("stage", 1))
         task = services.next_task(request.user, project, stage)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -165,7 +159,7 @@ class SubmitView(AnnotatorView):
         submission, created = services.submit(
             request.user,
             pk,
-            str(request.data.get("key", "")),
+            request.data.get("key", ""),
             request.data.get("data"),
             request.data.get("seconds_spent", 0.0) or 0.0,
         )
@@ -185,6 +179,8 @@ class ImageFileView(APIView):
 
 
 def project_or_400(name):
+    if not isinstance(name, str):
+        raise services.WorkError("project is a project's name (text)", field="project")
     project = Project.objects.filter(name=name).first()
     if project is None:
         raise services.WorkError(f"no project named {name!r}", field="project")
@@ -247,7 +243,7 @@ class ReviewView(ReviewerView):
         task = Task.objects.select_related("project").filter(pk=pk).first()
         if task is not None and not policy.works_on(request.user, task.project):
             raise not_a_member(task.project)
-        decision, comment = str(request.data.get("decision", "")), str(request.data.get("comment", ""))
+        decision, comment = request.data.get("decision", ""), request.data.get("comment", "")
         points = request.data.get("points")
         return Response(task_json(services.review(request.user, pk, decision, comment, points)))
 
@@ -263,9 +259,7 @@ class CreateTasksView(AdminView):
     )
     def post(self, request, name: str):
         project = project_or_400(name)
-        stage = request.data.get("stage", 1)
-        if stage not in (1, 2) or isinstance(stage, bool):
-            raise services.WorkError("stage is 1 (part masks) or 2 (correspondences)", field="stage")
+        stage = services.stage_number(request.data.get("stage", 1))
         count = services.create_tasks(project, stage, request.data.get("priority", 0), request.user)
         return Response({"created": count}, status=status.HTTP_201_CREATED)
 
@@ -300,11 +294,12 @@ class TaskActionView(AdminView):
         elif action == "retry":
             task = services.retry_processing(request.user, pk)
         elif action == "requeue":
-            task = services.requeue(request.user, pk, str(request.data.get("comment", "")))
+            task = services.requeue(request.user, pk, request.data.get("comment", ""))
         else:  # assign
             from django.contrib.auth import get_user_model
 
-            user = get_user_model().objects.filter(username=request.data.get("username")).first()
+            username = services.text(request.data.get("username", ""), "username", 150)
+            user = get_user_model().objects.filter(username=username).first()
             if user is None or not policy.can_annotate(user):
                 raise services.WorkError("username must name an annotator", field="username")
             with_draft = request.data.get("with_draft", False)
@@ -325,8 +320,6 @@ class PriorityView(AdminView):
     )
     def post(self, request):
         ids, priority = request.data.get("tasks"), request.data.get("priority")
-        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not isinstance(priority, int):
-            raise services.WorkError("send {'tasks': [task ids], 'priority': whole number}", field="tasks")
         return Response({"updated": services.set_priority(request.user, ids, priority)})
 
 

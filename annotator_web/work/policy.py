@@ -1,6 +1,7 @@
 """Who may work on tasks and see their images."""
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from annotator_web.core import policy
 from annotator_web.work.models import Task
@@ -39,10 +40,9 @@ def can_see_image(user, image) -> bool:
         return True
     if role == policy.REVIEWER:
         return works_on(user, image.project)
-    return (
-        role == policy.ANNOTATOR
-        and Task.objects.filter(person__image=image, assignee=user, state=Task.State.LEASED).exists()
-    )
+    # an annotator: while they hold a live lease on a task of the image (not after it expired or they left it)
+    live = {"assignee": user, "state": Task.State.LEASED, "lease_expires_at__gt": timezone.now()}
+    return role == policy.ANNOTATOR and Task.objects.filter(person__image=image, **live).exists()
 
 
 def can_review(user) -> bool:

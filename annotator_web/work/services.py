@@ -34,6 +34,25 @@ PRIORITY_LIMIT = 2**31 - 1  # Task.priority is a database integer
 LEASE_LOST = "lease_lost"  # the error code of a draft or submission on a task that is no longer the caller's
 
 
+COMMENT_MAX = 5000
+
+
+def text(value, field: str, max_length: int = COMMENT_MAX) -> str:
+    """A text field of a request: a string (not a list, an object, a number) of at most ``max_length``."""
+    if not isinstance(value, str):
+        raise WorkError(f"{field} is text, not {type(value).__name__}", field=field)
+    if len(value) > max_length:
+        raise WorkError(f"{field} is at most {max_length} characters", field=field)
+    return value
+
+
+def stage_number(value, stages=(1, 2)) -> int:
+    """A stage as a request gives it: the whole number itself (not true, 1.0 or "1")."""
+    if type(value) is not int or value not in stages:
+        raise WorkError("stage is 1 (part masks) or 2 (correspondences), a whole number", field="stage")
+    return value
+
+
 def _priority(value) -> int:
     if type(value) is not int or abs(value) > PRIORITY_LIMIT:
         raise WorkError(f"priority is a whole number within ±{PRIORITY_LIMIT}, got {value!r}", field="priority")
@@ -295,7 +314,7 @@ def validate_stage2(data: dict, task: Task) -> dict:
     seen, clicks, clean = set(), [], []
     for k, answer in enumerate(answers):
         where = f"answers[{k}]"
-        if not isinstance(answer, dict) or answer.get("point") not in points:
+        if not isinstance(answer, dict) or type(answer.get("point")) is not int or answer["point"] not in points:
             raise WorkError(f"{where}: 'point' must be one of this person's sampled points", field=where)
         if answer["point"] in seen:
             raise WorkError(f"{where}: point {answer['point']} is answered twice", field=where)
@@ -341,7 +360,7 @@ VALIDATORS = {Task.Stage.MASKS: lambda data, task: validate_stage1(data), Task.S
 
 def submit(user, task_id: int, key: str, data: dict, seconds_spent: float = 0.0) -> tuple[Submission, bool]:
     """Store a submission; returns (submission, created). The same key again returns the first one."""
-    if not key or len(key) > 64:
+    if not isinstance(key, str) or not key or len(key) > 64:
         raise WorkError("a submission needs a key (1..64 characters) chosen by the client", field="key")
     try:
         seconds = float("nan") if isinstance(seconds_spent, bool) else float(seconds_spent)
@@ -515,8 +534,9 @@ def _flagged_points(task: Task, points) -> list[int]:
 def review(reviewer, task_id: int, decision: str, comment: str = "", points=None) -> Task:
     """Accept, or reject with a comment; a stage-2 rejection may flag ``points`` (sampled point ids): its author
     then redoes only those."""
-    if decision not in (Review.Decision.ACCEPT, Review.Decision.REJECT):
+    if not isinstance(decision, str) or decision not in (Review.Decision.ACCEPT, Review.Decision.REJECT):
         raise WorkError("decision is 'accept' or 'reject'", field="decision")
+    comment = text(comment, "comment")
     if decision == Review.Decision.REJECT and not comment.strip():
         raise WorkError("a rejection needs a comment for the annotator", field="comment")
     with transaction.atomic():
@@ -599,6 +619,7 @@ def assign(actor, task_id: int, user, with_draft: bool = False) -> Task:
 
 def requeue(actor, task_id: int, comment: str = "") -> Task:
     """Send finished, reviewed or skipped work back to the queue to be done again."""
+    comment = text(comment, "comment")
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(pk=task_id).first()
         if task is None:
@@ -621,6 +642,8 @@ def requeue(actor, task_id: int, comment: str = "") -> Task:
 
 
 def set_priority(actor, task_ids, priority: int) -> int:
+    if not isinstance(task_ids, list) or not all(type(i) is int for i in task_ids):
+        raise WorkError("tasks is a list of task ids", field="tasks")
     priority = _priority(priority)
     count = Task.objects.filter(pk__in=list(task_ids)).update(priority=int(priority), updated_at=timezone.now())
     audit(actor, "set_priority", None, None, tasks=list(task_ids), priority=int(priority))
