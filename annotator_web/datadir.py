@@ -41,6 +41,12 @@ class DataDir:
         return self.root / "broker"
 
     @property
+    def upload_spool(self) -> Path:
+        """Where the web server spools large uploads while it reads them (Django's ``FILE_UPLOAD_TEMP_DIR``): files
+        a killed server process left here are removed by the workers' sweep."""
+        return self.root / "tmp" / "uploads"
+
+    @property
     def pause_jobs_file(self) -> Path:
         """While this file exists, running jobs wait at their next progress report (for maintenance)."""
         return self.root / "pause-jobs"
@@ -57,7 +63,7 @@ class DataDir:
 
     def ensure(self) -> None:
         """Create the folders and, if missing, a secret key readable by the owner only."""
-        for path in (self.root, self.media, self.static, self.broker):
+        for path in (self.root, self.media, self.static, self.broker, self.upload_spool):
             path.mkdir(parents=True, exist_ok=True)
         if not self.read_secret_key():
             write_private(self.secret_key_file, secrets.token_urlsafe(50) + "\n")

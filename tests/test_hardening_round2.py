@@ -1,6 +1,7 @@
 """The second hardening round: what a probe of a production-like instance found, one test a finding (each failed
 before its fix). Sign-in limits without holes, no dead-end tasks, no 500 on odd text, lax types refused."""
 
+import json
 import threading
 
 import pytest
@@ -245,6 +246,38 @@ def test_a_task_left_submitted_with_nothing_processing_it_is_not_a_dead_end(proj
                                     "retry": "submitted"}[action]  # fmt: skip
 
 
+@pytest.mark.django_db
+def test_a_lone_surrogate_in_any_json_string_is_a_400_and_nothing_is_stored(project, users, client_for):
+    """Each was a 500 on PostgreSQL (the string cannot be written as UTF-8)."""
+    from annotator_web.core.models import Job
+    from annotator_web.work.models import AuditEvent, Review, Submission
+
+    anna, boss, rita = client_for(users["annotator"]), client_for(users["admin"]), client_for(users["reviewer"])
+    task = anna.post(NEXT, {"project": "queue-test", "stage": 1}, format="json").json()
+    other = Task.objects.filter(state="pending").first()
+    bad = "\ud800"  # json.dumps writes it as the escape \\ud800, as a client would send it
+    cases = [
+        (APIClient(), "/api/auth/token", {"username": "a" + bad, "password": "x"}),
+        (anna, NEXT, {"project": "queue" + bad, "stage": 1}),
+        (anna, f"/api/tasks/{task['id']}/draft", {"draft": {"dp_masks": [], "note": bad}}),
+        (anna, f"/api/tasks/{task['id']}/submit", {"key": "k" + bad, "data": {"dp_masks": []}}),
+        (anna, f"/api/tasks/{task['id']}/skip", {"reason": "other", "note": bad}),
+        (rita, f"/api/tasks/{task['id']}/review", {"decision": "reject", "comment": bad}),
+        (boss, f"/api/tasks/{other.pk}/assign", {"username": "otto" + bad}),
+        (boss, f"/api/tasks/{other.pk}/requeue", {"comment": bad}),
+        (boss, "/api/jobs", {"kind": "check_data_folder", "params": {"x": bad}}),
+        (boss, "/api/jobs", {"kind": "export_densepose", "params": {"project": "q" + bad}}),
+        (boss, "/api/tasks/priority", {"tasks": [1], "priority": 1, bad: 2}),
+    ]
+    for client, url, body in cases:
+        method = client.put if url.endswith("/draft") else client.post
+        resp = method(url, json.dumps(body), content_type="application/json")
+        assert resp.status_code == 400 and "surrogate" in str(resp.json()), (url, resp.status_code, resp.content[:200])
+    assert Task.objects.get(pk=task["id"]).draft is None and Task.objects.get(pk=task["id"]).state == "leased"
+    assert not Submission.objects.exists() and not Review.objects.exists() and not Job.objects.exists()
+    assert not AuditEvent.objects.exclude(action__in=("create_tasks", "lease")).exists()
+
+
 # --- 6, 7, 11: odd bodies and lax types ---------------------------------------------------------------------
 
 
@@ -378,3 +411,133 @@ def test_a_preannotation_that_would_fail_at_once_is_refused_when_started(
         resp = boss.post("/api/jobs", {"kind": "preannotate", "params": {**base, **params}}, format="json")
         assert resp.status_code == 400 and reason in resp.json()["params"][0], (params, resp.json())
     assert not Job.objects.filter(kind="preannotate").exists(), "nothing was queued to fail"
+
+
+# --- 8: the same upload sent eight times at once --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_identical_uploads_at_the_same_moment_make_one_image_and_one_set_of_people(project, users, client_for):
+    from django.db import connection
+
+    boss_user = users["admin"]
+    photo = _jpeg(color=(10, 200, 60)).getvalue()
+    boxes = "[[5, 5, 40, 60], [50, 10, 30, 50]]"
+    start, codes = threading.Barrier(8), []
+
+    def upload():
+        import io
+
+        try:
+            client = client_for(boss_user)
+            body = io.BytesIO(photo)
+            body.name = "same.jpg"
+            start.wait()
+            codes.append(client.post("/api/projects/queue-test/images", {"file": body, "boxes": boxes},
+                                     format="multipart").status_code)  # fmt: skip
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=upload) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200] * 7 + [201], codes
+    import hashlib
+
+    images = project.images.filter(sha256=hashlib.sha256(photo).hexdigest())
+    assert images.count() == 1
+    assert images.get().people.count() == 2
+
+
+# --- 9: what a killed process leaves behind --------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_jobs_next_attempt_removes_what_the_killed_one_left_half_written(project, users, settings):
+    """An export whose worker was killed left its hidden staging folder; the attempt that takes the job up again
+    removes it (and writes the export)."""
+    from annotator_web.core import jobs
+    from annotator_web.core.models import Job
+
+    job = jobs.start_job("export_densepose", params={"project": "queue-test"}, user=users["admin"])
+    folder = jobs.output_folder(job)
+    staging = folder / ".densepose.json.x1y2z3"
+    staging.mkdir(parents=True)
+    (staging / "chunk-0000000.json").write_text("[{")
+    # the first attempt's worker died: the sweeper queued the job again
+    Job.objects.filter(pk=job.pk).update(attempts=1, state="queued")
+    done = jobs.execute(job.pk, worker="second")
+    assert done.state == "succeeded" and done.attempts == 2, done.error
+    assert not staging.exists()
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_removes_hidden_outputs_of_jobs_not_running_and_old_spooled_uploads(project, users, settings,
+                                                                                      tmp_path):  # fmt: skip
+    import os
+    import time
+
+    from annotator_web.core import jobs
+    from annotator_web.core.models import Job
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
+    given_up = Job.objects.create(kind="export_densepose", state="failed")
+    running = Job.objects.create(kind="export_densepose", state="running")
+    for job in (given_up, running):
+        (jobs.output_folder(job) / ".export.json.abc").mkdir(parents=True)
+        (jobs.output_folder(job) / "export.json").write_text("{}")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    old, fresh = spool / "tmpa1.upload.jpg", spool / "tmpb2.upload.jpg"
+    old.write_bytes(b"x" * 10)
+    fresh.write_bytes(b"y" * 10)
+    an_hour_and_more = time.time() - jobs.UPLOAD_SPOOL_MAX_AGE_SECONDS - 60
+    os.utime(old, (an_hour_and_more, an_hour_and_more))
+
+    assert jobs.remove_leftovers() == {"partial_outputs": 1, "spooled_uploads": 1}
+    assert sorted(p.name for p in jobs.output_folder(given_up).iterdir()) == ["export.json"]
+    assert (jobs.output_folder(running) / ".export.json.abc").exists(), "a running job's work in progress stays"
+    assert not old.exists() and fresh.exists(), "an upload being written stays"
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("broker", ["filesystem"])
+def test_an_upload_spooled_by_a_killed_web_server_is_in_the_data_folder_and_swept_away(stack):
+    """A gunicorn worker killed mid-upload leaves its spooled file in the data folder's upload spool (not /tmp),
+    and a worker's sweep removes it once it is an hour old."""
+    import os
+    import socket
+    import time
+
+    from annotator_web.data.models import Project
+
+    Project.objects.create(name="spool")
+    spool = stack.data_dir / "tmp" / "uploads"
+    token = stack.session.headers["Authorization"]
+    boundary = "spool-boundary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode()  # fmt: skip
+    declared = len(head) + 20_000_000
+    request = (f"POST /api/projects/spool/images HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n"
+               f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+               f"Content-Length: {declared}\r\n\r\n")  # fmt: skip
+    with socket.create_connection(("127.0.0.1", stack.port)) as sock:
+        sock.sendall(request.encode() + head + b"\xff" * 8_000_000)  # past the 5 MB kept in memory
+        deadline = time.monotonic() + 60
+        while not (spool.is_dir() and any(spool.iterdir())) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        spooled = list(spool.iterdir()) if spool.is_dir() else []
+        assert len(spooled) == 1 and ".upload" in spooled[0].name, spooled
+        stack.kill(stack.web)  # mid-upload, as an out-of-memory kill or a timeout would
+    assert spooled[0].exists(), "nothing else removes it"
+    hours_ago = time.time() - 2 * 3600
+    os.utime(spooled[0], (hours_ago, hours_ago))
+    stack.start_worker()  # a worker's sweeper looks for leftovers when it starts
+    deadline = time.monotonic() + 60
+    while spooled[0].exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not spooled[0].exists()

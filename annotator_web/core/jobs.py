@@ -19,6 +19,7 @@ Exactly-once results under worker death:
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 import traceback
@@ -391,6 +392,8 @@ def execute(job_id: int, worker: str, listener=None) -> Job | None:
     job = claim(job_id, worker)
     if job is None:
         return None
+    if job.attempts > 1:  # the earlier attempt's worker died: what it left half-written goes
+        remove_hidden(output_folder(job))
     kind = _KINDS.get(job.kind)
     ctx = JobContext(job, listener)
     beat = _Heartbeat(ctx)
@@ -482,19 +485,71 @@ def resend_waiting_jobs() -> list[int]:
     return resent
 
 
+# --- what killed processes leave behind --------------------------------------------------------------------
+
+LEFTOVER_SWEEP_SECONDS = 300  # how often a worker's sweeper looks for them
+UPLOAD_SPOOL_MAX_AGE_SECONDS = 3600  # a spooled upload not written to for this long belongs to no live request
+
+
+def remove_hidden(folder: Path) -> list[Path]:
+    """Remove a job folder's hidden entries (names starting with a dot): a job's work in progress, e.g. an export's
+    staging folder, which its own run removes when it ends."""
+    removed = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if not path.name.startswith("."):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def remove_leftovers() -> dict:
+    """What killed processes left behind: the hidden work in progress of jobs that are not running (their worker
+    died and nothing took them up again, or they were given up), and uploads a killed web server process was
+    spooling. Returns how many of each went."""
+    root = Path(settings.MEDIA_ROOT) / "jobs"
+    folders = {int(p.name): p for p in root.iterdir() if p.is_dir() and p.name.isdigit()} if root.is_dir() else {}
+    with_hidden = {pk: p for pk, p in folders.items() if any(c.name.startswith(".") for c in p.iterdir())}
+    running = set(Job.objects.filter(pk__in=list(with_hidden), state=State.RUNNING).values_list("pk", flat=True))
+    partial = sum(len(remove_hidden(p)) for pk, p in with_hidden.items() if pk not in running)
+    spooled = 0
+    spool = Path(settings.FILE_UPLOAD_TEMP_DIR or "")
+    if settings.FILE_UPLOAD_TEMP_DIR and spool.is_dir():
+        before = time.time() - UPLOAD_SPOOL_MAX_AGE_SECONDS
+        for path in spool.iterdir():
+            try:
+                if path.is_file() and path.stat().st_mtime < before:
+                    path.unlink()
+                    spooled += 1
+            except FileNotFoundError:  # its request finished meanwhile
+                pass
+    if partial or spooled:
+        log.warning("removed what killed processes left: %s partial job outputs, %s spooled uploads", partial, spooled)
+    return {"partial_outputs": partial, "spooled_uploads": spooled}
+
+
 class Sweeper(threading.Thread):
-    """Runs :func:`requeue_stale_jobs` every ``JOB_SWEEP_SECONDS`` in a worker's main process."""
+    """Runs :func:`requeue_stale_jobs` and :func:`resend_waiting_jobs` every ``JOB_SWEEP_SECONDS`` in a worker's
+    main process, and :func:`remove_leftovers` at start and every ``LEFTOVER_SWEEP_SECONDS``."""
 
     def __init__(self):
         super().__init__(name="job-sweeper", daemon=True)
         self.stop = threading.Event()
 
     def run(self) -> None:
+        leftovers_at = 0.0
         while True:
             close_old_connections()
             try:
                 requeue_stale_jobs()
                 resend_waiting_jobs()
+                if time.monotonic() - leftovers_at >= LEFTOVER_SWEEP_SECONDS or not leftovers_at:
+                    leftovers_at = time.monotonic()
+                    remove_leftovers()
             except Exception:
                 log.exception("job sweep failed; trying again in %ss", settings.JOB_SWEEP_SECONDS)
             if self.stop.wait(settings.JOB_SWEEP_SECONDS):

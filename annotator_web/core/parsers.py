@@ -9,8 +9,10 @@ from __future__ import annotations
 import codecs
 import json
 import math
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
@@ -137,3 +139,12 @@ class RefuseNulMiddleware:
         if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
             return JsonResponse({"detail": "the query string holds a NUL character (%00)"}, status=400)
         return self.get_response(request)
+
+
+class SpoolUploadHandler(TemporaryFileUploadHandler):
+    """Django's spooling of large uploads, into ``FILE_UPLOAD_TEMP_DIR`` (the data folder's upload spool, made
+    when first needed)."""
+
+    def new_file(self, *args, **kwargs):
+        Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+        return super().new_file(*args, **kwargs)

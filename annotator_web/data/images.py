@@ -49,9 +49,12 @@ def check_image(data: bytes, name: str = "image") -> tuple[str, int, int]:
 def ingest(
     project: Project, data: bytes, name: str, source: str = Image.Source.UPLOAD, source_id: str = "", split: str = ""
 ) -> tuple[Image, bool]:
-    """Store an image in a project: (the image, whether it is new). The same bytes twice give the same image."""
+    """Store an image in a project: (the image, whether it is new). The same bytes twice give the same image, sent
+    at the same moment too: the project's row is locked until the caller's transaction ends (call inside one), so
+    its images are added one writer at a time, and so are the people the caller adds to them."""
     fmt, width, height = check_image(data, name)
     digest = hashlib.sha256(data).hexdigest()
+    list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk"))
     existing = Image.objects.filter(project=project, sha256=digest).first()
     if existing is not None:
         return existing, False
