@@ -42,8 +42,8 @@ class DataDir:
 
     @property
     def upload_spool(self) -> Path:
-        """Where the web server spools large uploads while it reads them (Django's ``FILE_UPLOAD_TEMP_DIR``): files
-        a killed server process left here are removed by the workers' sweep."""
+        """Where the web server spools large uploads while it reads them (``UPLOAD_SPOOL_DIR``): files a killed
+        server process left here are removed by the workers' sweep."""
         return self.root / "tmp" / "uploads"
 
     @property

@@ -261,7 +261,7 @@ MAX_REQUEST_BYTES = int(_env_float("MAX_REQUEST_BYTES", 10e6))
 UPLOAD_PATHS = (r"^/api/projects/[-\w]+/images$", r"^/admin/")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 # larger uploads are spooled in the data folder, where the workers' sweep removes what a killed server left
-FILE_UPLOAD_TEMP_DIR = str(DATA.upload_spool)
+UPLOAD_SPOOL_DIR = DATA.upload_spool
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "annotator_web.core.parsers.SpoolUploadHandler",

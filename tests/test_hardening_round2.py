@@ -484,7 +484,7 @@ def test_the_sweep_removes_hidden_outputs_of_jobs_not_running_and_old_spooled_up
     from annotator_web.core.models import Job
 
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "spool")
+    settings.UPLOAD_SPOOL_DIR = tmp_path / "spool"
     given_up = Job.objects.create(kind="export_densepose", state="failed")
     running = Job.objects.create(kind="export_densepose", state="running")
     for job in (given_up, running):

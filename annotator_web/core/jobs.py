@@ -517,8 +517,8 @@ def remove_leftovers() -> dict:
     running = set(Job.objects.filter(pk__in=list(with_hidden), state=State.RUNNING).values_list("pk", flat=True))
     partial = sum(len(remove_hidden(p)) for pk, p in with_hidden.items() if pk not in running)
     spooled = 0
-    spool = Path(settings.FILE_UPLOAD_TEMP_DIR or "")
-    if settings.FILE_UPLOAD_TEMP_DIR and spool.is_dir():
+    spool = Path(settings.UPLOAD_SPOOL_DIR)
+    if spool.is_dir():
         before = time.time() - UPLOAD_SPOOL_MAX_AGE_SECONDS
         for path in spool.iterdir():
             try:

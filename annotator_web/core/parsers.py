@@ -9,10 +9,13 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
@@ -141,10 +144,22 @@ class RefuseNulMiddleware:
         return self.get_response(request)
 
 
+class SpooledUpload(TemporaryUploadedFile):
+    """An upload spooled to a file in ``UPLOAD_SPOOL_DIR`` (made when first needed) rather than the system's
+    temporary folder."""
+
+    def __init__(self, name, content_type, size, charset, content_type_extra=None):
+        spool = Path(settings.UPLOAD_SPOOL_DIR)
+        spool.mkdir(parents=True, exist_ok=True)
+        file = tempfile.NamedTemporaryFile(suffix=".upload" + os.path.splitext(name)[1], dir=spool)  # noqa: SIM115
+        UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
+
+
 class SpoolUploadHandler(TemporaryFileUploadHandler):
-    """Django's spooling of large uploads, into ``FILE_UPLOAD_TEMP_DIR`` (the data folder's upload spool, made
-    when first needed)."""
+    """Django's spooling of large uploads, into the data folder's upload spool, where the workers' sweep removes
+    what a killed server process left (Django's own ``FILE_UPLOAD_TEMP_DIR`` must exist before the server starts,
+    and a new data folder has none)."""
 
     def new_file(self, *args, **kwargs):
-        Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-        return super().new_file(*args, **kwargs)
+        FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file = SpooledUpload(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
