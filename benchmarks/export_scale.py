@@ -92,8 +92,9 @@ def fill(database: str, people: int, per_person: int) -> float:
         copy(cur, "work_partmasks", ["person_id", "dp_masks", "origin", "created_at"],
              (f"{p}\t{masks_json}\tclick\t{now}\n" for p in range(1, people + 1)))  # fmt: skip
         copy(cur, "work_task", ["project_id", "person_id", "stage", "state", "priority", "review_comment",
-                                "rejections", "skip_reason", "skip_note", "flagged_points", "created_at", "updated_at"],
-             (f"{project}\t{p}\t{s}\tdone\t0\t\t0\t\t\t[]\t{now}\t{now}\n"
+                                "rejections", "skip_reason", "skip_note", "flagged_points", "processing_error",
+                                "created_at", "updated_at"],
+             (f"{project}\t{p}\t{s}\tdone\t0\t\t0\t\t\t[]\t\t{now}\t{now}\n"
               for p in range(1, people + 1) for s in (1, 2)))  # fmt: skip
         copy(cur, "work_sampledpoint", ["id", "person_id", "part", '"order"', "box_x", "box_y"],
              (f"{(p - 1) * per_person + k + 1}\t{p}\t{part}\t{order}\t{x}\t{y}\n"
