@@ -89,22 +89,22 @@ def fill(database: str, people: int, per_person: int) -> float:
         copy(cur, "data_person", ["id", "image_id", "x", "y", "w", "h", "source_id", "created_at"],
              (f"{p}\t{(p - 1) // PER_IMAGE + 1}\t{40 + 290 * ((p - 1) % PER_IMAGE)}\t40\t200\t400\t\t{now}\n"
               for p in range(1, people + 1)))  # fmt: skip
-        copy(cur, "work_partmasks", ["person_id", "dp_masks", "origin", "created_at"],
-             (f"{p}\t{masks_json}\tclick\t{now}\n" for p in range(1, people + 1)))  # fmt: skip
+        copy(cur, "work_partmasks", ["id", "person_id", "dp_masks", "origin", "current", "created_at"],
+             (f"{p}\t{p}\t{masks_json}\tclick\tt\t{now}\n" for p in range(1, people + 1)))  # fmt: skip
         copy(cur, "work_task", ["project_id", "person_id", "stage", "state", "priority", "review_comment",
                                 "rejections", "skip_reason", "skip_note", "flagged_points", "processing_error",
                                 "created_at", "updated_at"],
              (f"{project}\t{p}\t{s}\tdone\t0\t\t0\t\t\t[]\t\t{now}\t{now}\n"
               for p in range(1, people + 1) for s in (1, 2)))  # fmt: skip
-        copy(cur, "work_sampledpoint", ["id", "person_id", "part", '"order"', "box_x", "box_y"],
-             (f"{(p - 1) * per_person + k + 1}\t{p}\t{part}\t{order}\t{x}\t{y}\n"
+        copy(cur, "work_sampledpoint", ["id", "person_id", "masks_id", "part", '"order"', "box_x", "box_y", "current"],
+             (f"{(p - 1) * per_person + k + 1}\t{p}\t{p}\t{part}\t{order}\t{x}\t{y}\tt\n"
               for p in range(1, people + 1) for k, (part, order, x, y, _) in enumerate(layout)))  # fmt: skip
         u = np.round(rng.random(per_person), 4)
         copy(cur, "work_correspondence", ["point_id", "status", "chart", "u", "v", "origin", "seconds_spent",
-                                          "created_at"],
-             (f"{(p - 1) * per_person + k + 1}\tok\t{chart}\t{u[k]}\t{u[-k - 1]}\tclick\t3\t{now}\n"
+                                          "current", "created_at"],
+             (f"{(p - 1) * per_person + k + 1}\tok\t{chart}\t{u[k]}\t{u[-k - 1]}\tclick\t3\tt\t{now}\n"
               for p in range(1, people + 1) for k, (_, _, _, _, chart) in enumerate(layout)))  # fmt: skip
-        for table in ("data_image", "data_person", "work_sampledpoint"):
+        for table in ("data_image", "data_person", "work_partmasks", "work_sampledpoint"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
         cur.execute("ANALYZE")

@@ -176,7 +176,7 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     page.get_by_role("button", name="Submit anyway").click()
     page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
     assert task.submissions.count() == 1
-    masks = wait_task_state(task.pk, ("review",)).person.part_masks.dp_masks
+    masks = wait_task_state(task.pk, ("review",)).person.part_masks.get(current=True).dp_masks
     head = decode_rle(masks[13])
     rows, cols = np.nonzero(head)
     assert (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1) == pytest.approx((10, 50, 100, 156), abs=1.5)

@@ -117,7 +117,7 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
         report.problems.append(f"annotation {ann.get('id')}: {MASKS_ORIGIN_FIELD} is one of "
                                f"{', '.join(Origin.values)}; read as {Origin.CLICK}")  # fmt: skip
         masks_origin = Origin.CLICK
-    PartMasks.objects.create(person=person, dp_masks=masks, submission=submission, origin=masks_origin)
+    stored = PartMasks.objects.create(person=person, dp_masks=masks, submission=submission, origin=masks_origin)
     if not record.has_points:
         return
     chart, u, v, box_x, box_y = record.chart, record.u, record.v, record.box_x, record.box_y
@@ -134,8 +134,8 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     for k in range(len(chart)):
         part = parts.CHART_TO_MASK_PART[int(chart[k])]
         order[part] = order.get(part, -1) + 1
-        point = SampledPoint.objects.create(person=person, part=part, order=order[part], box_x=float(box_x[k]),
-                                            box_y=float(box_y[k]))  # fmt: skip
+        point = SampledPoint.objects.create(person=person, masks=stored, part=part, order=order[part],
+                                            box_x=float(box_x[k]), box_y=float(box_y[k]))  # fmt: skip
         view, click = None, (None, None)
         if mapper is not None:  # where the point is seen, for the review page
             xy, visible = mapper.project_to_views(part, surface[k])

@@ -50,7 +50,7 @@ def _points_by_person(person_ids: list[int], drop_confirmed: bool = False) -> di
     if not person_ids:
         return {}
     points = list(
-        SampledPoint.objects.filter(person_id__in=person_ids)
+        SampledPoint.objects.filter(person_id__in=person_ids, current=True)
         .order_by("person_id", "part", "order")
         .values_list("id", "person_id", "box_x", "box_y")
     )
@@ -59,7 +59,8 @@ def _points_by_person(person_ids: list[int], drop_confirmed: bool = False) -> di
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT point_id, chart, u, v, origin FROM {table} WHERE point_id = ANY(%s) AND status = %s",
+                f"SELECT point_id, chart, u, v, origin FROM {table} WHERE point_id = ANY(%s) AND status = %s "
+                "AND current",
                 [[p[0] for p in points], Correspondence.Status.OK],
             )
         else:
@@ -67,7 +68,7 @@ def _points_by_person(person_ids: list[int], drop_confirmed: bool = False) -> di
             cursor.execute(
                 f"SELECT c.point_id, c.chart, c.u, c.v, c.origin FROM {table} c "
                 f"JOIN {q(SampledPoint._meta.db_table)} p ON c.point_id = p.id "
-                f"WHERE p.person_id IN ({marks}) AND c.status = %s",
+                f"WHERE p.person_id IN ({marks}) AND c.status = %s AND c.current AND p.current",
                 [*person_ids, Correspondence.Status.OK],
             )
         answers = {row[0]: row[1:] for row in cursor.fetchall()}
@@ -88,7 +89,9 @@ def _annotations(image_rows: list[tuple], selection: Selection):
         .order_by("image_id", "id")
         .values_list("id", "image_id", "x", "y", "w", "h", "keypoints")
     )
-    found = PartMasks.objects.filter(person__image_id__in=ids).values_list("person_id", "dp_masks", "origin")
+    found = PartMasks.objects.filter(person__image_id__in=ids, current=True).values_list(
+        "person_id", "dp_masks", "origin"
+    )
     masks, masks_origin = {}, {}
     for person_id, dp_masks, origin in found:
         masks[person_id], masks_origin[person_id] = dp_masks, origin

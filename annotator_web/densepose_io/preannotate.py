@@ -200,7 +200,7 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
                 confidences += list(confidence.values())
                 proposed += sum(1 for m in dp_masks if m)
             else:
-                points = list(person.sampled_points.all())
+                points = list(person.sampled_points.filter(current=True))
                 part = [p.part for p in points]
                 if model is not None:
                     xs, ys = [p.box_x for p in points], [p.box_y for p in points]

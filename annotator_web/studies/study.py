@@ -28,7 +28,9 @@ def _true_points(project: Project):
     true point to compare with)."""
     truths = TruthCache()
     rows = (
-        Correspondence.objects.filter(point__person__image__project=project, status="ok", face__isnull=False)
+        Correspondence.objects.filter(
+            point__person__image__project=project, status="ok", face__isnull=False, current=True, point__current=True
+        )
         .select_related("point__person", "submission__annotator")
         .order_by("point__person_id", "point__part", "point__order")
     )

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from annotator_web.core import body_assets
 from annotator_web.core.responses import answers
 from annotator_web.data.models import Image, Project
-from annotator_web.work import policy, services
+from annotator_web.work import policy, services, versions
 from annotator_web.work import responses as R
 from annotator_web.work.models import Task
 from annotator_web.work.overview import stage2_overview
@@ -28,7 +28,7 @@ def task_json(task: Task) -> dict:
         extra["expected_parts"] = parts.expected_parts(person.keypoints)
         extra["seen_from"] = parts.seen_from(person.keypoints)
     if task.stage == Task.Stage.POINTS:
-        extra["points"] = list(person.sampled_points.values("id", "part", "order", "box_x", "box_y"))
+        extra["points"] = list(versions.current_points(person.pk).values("id", "part", "order", "box_x", "box_y"))
         extra["body"] = body_assets.body_info(task.project.body_model)
         extra["flagged_points"] = list(task.flagged_points or [])
     extra["proposal"] = proposal_json(task, extra.get("points"))

@@ -108,51 +108,68 @@ class Origin(models.TextChoices):
 
 
 class PartMasks(models.Model):
-    """Stage 1's result: the 14 part masks of a person (DensePose dp_masks, 256 × 256 box frame, RLE)."""
+    """Stage 1's result: the 14 part masks of a person (DensePose dp_masks, 256 × 256 box frame, RLE). A version:
+    every processed submission (and import) adds one and none is rewritten or deleted; ``current`` marks the one
+    that is the person's answer now (at most one a person)."""
 
-    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="part_masks")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="part_masks")
     dp_masks = models.JSONField()
     submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
     origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.CLICK)
     changed_pixels = models.PositiveIntegerField(
         null=True, blank=True, help_text="pixels of the box frame whose label differs from the proposal's"
     )
+    current = models.BooleanField(default=True, help_text="the person's stage-1 answer now (one version a person)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "part masks"
         verbose_name_plural = "part masks"
+        constraints = [
+            models.UniqueConstraint(fields=("person",), condition=models.Q(current=True), name="one_current_masks")
+        ]
 
     def __str__(self) -> str:
-        return f"part masks of person {self.person_id}"
+        return f"part masks of person {self.person_id}{'' if self.current else ' (an earlier version)'}"
 
 
 class SampledPoint(models.Model):
-    """A point sampled by k-means inside a part mask, shown in stage 2 (box frame, 256 scale)."""
+    """A point sampled by k-means inside a part mask, shown in stage 2 (box frame, 256 scale). Each part-masks
+    version has its own points; those of the current version are ``current`` (the stage-2 task asks them)."""
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="sampled_points")
+    masks = models.ForeignKey(
+        PartMasks, null=True, blank=True, on_delete=models.CASCADE, related_name="points",
+        help_text="the part-masks version it was sampled from",
+    )  # fmt: skip
     part = models.PositiveSmallIntegerField()
     order = models.PositiveSmallIntegerField()
     box_x = models.FloatField()
     box_y = models.FloatField()
+    current = models.BooleanField(default=True, help_text="one of the points the person's stage 2 asks now")
 
     class Meta:
         ordering = ("person_id", "part", "order")
-        constraints = [models.UniqueConstraint(fields=("person", "part", "order"), name="one_point_per_slot")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("person", "part", "order"), condition=models.Q(current=True), name="one_current_point_per_slot"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"point {self.order} of part {self.part} of person {self.person_id}"
 
 
 class Correspondence(models.Model):
-    """Stage 2's answer for one sampled point: where on the body it is, or that it cannot be told."""
+    """Stage 2's answer for one sampled point: where on the body it is, or that it cannot be told. A version, as
+    part masks are: a new submission's answers become ``current`` and the earlier ones stay."""
 
     class Status(models.TextChoices):
         OK = "ok"
         NOT_VISIBLE = "not_visible"
         UNSURE = "unsure"
 
-    point = models.OneToOneField(SampledPoint, on_delete=models.CASCADE, related_name="correspondence")
+    point = models.ForeignKey(SampledPoint, on_delete=models.CASCADE, related_name="answers")
     status = models.CharField(max_length=16, choices=Status.choices)
     view = models.PositiveSmallIntegerField(null=True, blank=True)
     click_x = models.FloatField(null=True, blank=True)
@@ -166,10 +183,20 @@ class Correspondence(models.Model):
     origin = models.CharField(max_length=12, choices=Origin.choices, default=Origin.CLICK)
     seconds_spent = models.FloatField(default=0.0)
     submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
+    current = models.BooleanField(default=True, help_text="the point's answer now (one version a point)")
+    carried_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="the answer this one repeats: the same point (part, box position), sampled again",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("point",), condition=models.Q(current=True), name="one_current_answer")
+        ]
+
     def __str__(self) -> str:
-        return f"{self.status} answer for point {self.point_id}"
+        return f"{self.status} answer for point {self.point_id}{'' if self.current else ' (an earlier version)'}"
 
 
 class Review(models.Model):

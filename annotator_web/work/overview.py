@@ -18,8 +18,8 @@ def stage2_overview(task: Task) -> dict | None:
     built = body_assets.body_overview(body)
     if built is None:
         return None
-    points = list(task.person.sampled_points.all())
-    answers = {c.point_id: c for c in Correspondence.objects.filter(point__person=task.person)}
+    points = list(task.person.sampled_points.filter(current=True))
+    answers = {c.point_id: c for c in Correspondence.objects.filter(point__in=points, current=True)}
     surface = np.full((len(points), 3), np.nan)
     for k, p in enumerate(points):
         c = answers.get(p.pk)

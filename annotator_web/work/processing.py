@@ -6,8 +6,8 @@ from django.db import transaction
 
 from annotator_web.core.jobs import JobContext, JobError, job_kind
 from annotator_web.core.models import Job
-from annotator_web.work import services
-from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Submission, Task
+from annotator_web.work import services, versions
+from annotator_web.work.models import Correspondence, SampledPoint, Submission, Task
 from annotator_web.work.services import PROCESS_KIND
 from pipeline import preannotate
 from pipeline.coco.densepose import labels_from_dp_masks
@@ -15,6 +15,8 @@ from pipeline.sampling import person_seed, sample_points
 
 
 def process_stage1(submission: Submission) -> dict:
+    """The masks become the person's current part-masks version (the earlier ones stay) and their k-means points
+    the current points; an answer to a point sampled again at the same place is carried over (see versions)."""
     task = submission.task
     person = task.person
     labels = labels_from_dp_masks(submission.data["dp_masks"])
@@ -22,23 +24,15 @@ def process_stage1(submission: Submission) -> dict:
     proposed = (task.proposal or {}).get("dp_masks")
     origin, changed = preannotate.origin_of_masks(labels, labels_from_dp_masks(proposed) if proposed else None)
     with transaction.atomic():
-        PartMasks.objects.update_or_create(
-            person=person,
-            defaults={"dp_masks": submission.data["dp_masks"], "submission": submission, "origin": origin,
-                      "changed_pixels": changed if proposed else None},
-        )  # fmt: skip
+        masks = versions.add_masks(person, submission.data["dp_masks"], submission=submission, origin=origin,
+                                   changed_pixels=changed if proposed else None)  # fmt: skip
         # new points: a stage-2 proposal made for the old ones no longer applies
         Task.objects.filter(person=person, stage=Task.Stage.POINTS).update(proposal=None)
-        SampledPoint.objects.filter(person=person).delete()
-        SampledPoint.objects.bulk_create(
-            SampledPoint(person=person, part=part, order=k, box_x=float(x), box_y=float(y))
-            for part, xy in points.items()
-            for k, (x, y) in enumerate(xy)
-        )
+        carried = versions.resample(person, masks, points)
         state = services.processed(task, submission)
     count = sum(len(v) for v in points.values())
-    return {"person": person.pk, "points": count, "parts": len(points), "state": state,
-            "message": f"{count} points sampled; {state}"}  # fmt: skip
+    return {"person": person.pk, "points": count, "parts": len(points), "carried": carried, "state": state,
+            "message": f"{count} points sampled ({carried} answers carried over); {state}"}  # fmt: skip
 
 
 def process_stage2(submission: Submission) -> dict:
@@ -47,6 +41,7 @@ def process_stage2(submission: Submission) -> dict:
 
     task = submission.task
     answers = submission.data["answers"]
+    # any version's points: an answer to a point that new masks replaced meanwhile is kept, not current
     points = {p.pk: p for p in SampledPoint.objects.filter(person=task.person)}
     clicks = [a for a in answers if a.get("status", "ok") == "ok"]
     mapped = None
@@ -65,7 +60,8 @@ def process_stage2(submission: Submission) -> dict:
     rows, c = [], 0
     for answer in answers:
         origin = preannotate.origin_of_answer(answer, proposed.get(str(answer["point"])))
-        row = Correspondence(point=points[answer["point"]], status=answer.get("status", "ok"), origin=origin,
+        point = points[answer["point"]]
+        row = Correspondence(point=point, status=answer.get("status", "ok"), origin=origin, current=point.current,
                              seconds_spent=per_point, submission=submission)  # fmt: skip
         if row.status == "ok":
             row.view, row.click_x, row.click_y = int(answer["view"]), float(answer["x"]), float(answer["y"])
@@ -75,8 +71,7 @@ def process_stage2(submission: Submission) -> dict:
             c += 1
         rows.append(row)
     with transaction.atomic():
-        Correspondence.objects.filter(point__person=task.person).delete()
-        Correspondence.objects.bulk_create(rows)
+        versions.add_answers(task.person, rows)
         state = services.processed(task, submission)
     counts = {s: sum(r.status == s for r in rows) for s in ("ok", "not_visible", "unsure")}
     if proposed:

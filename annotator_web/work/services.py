@@ -25,6 +25,7 @@ from django.utils import timezone
 from annotator_web.core import jobs
 from annotator_web.core.errors import DomainError
 from annotator_web.data.models import Person, Project
+from annotator_web.work import versions
 from annotator_web.work.models import AuditEvent, Review, Submission, Task
 from pipeline import parts
 from pipeline.coco.densepose import check_annotation, decode_rle, encode_rle, finite_number
@@ -304,13 +305,12 @@ ANSWER_STATUSES = ("ok", "not_visible", "unsure")
 def validate_stage2(data: dict, task: Task) -> dict:
     """Every sampled point answered once: a click (view, x, y) on the point's part, or not visible / unsure."""
     from annotator_web.core.body_assets import click_checker
-    from annotator_web.work.models import SampledPoint
     from pipeline.render.views import VIEWS_PER_PART
 
     answers = data.get("answers") if isinstance(data, dict) else None
     if not isinstance(answers, list):
         raise WorkError("stage 2 submits {'answers': [{point, status, view, x, y}, ...]}", field="answers")
-    points = dict(SampledPoint.objects.filter(person_id=task.person_id).values_list("pk", "part"))  # id -> part
+    points = dict(versions.current_points(task.person_id).values_list("pk", "part"))  # id -> part
     seen, clicks, clean = set(), [], []
     for k, answer in enumerate(answers):
         where = f"answers[{k}]"
@@ -482,11 +482,15 @@ def processed(task: Task, submission: Submission) -> str:
 
 
 def _accept(task: Task) -> None:
+    """The task's work is accepted. Accepted part masks queue the person's stage 2, or, when it was finished
+    before, ask it again for the points the new masks added (:func:`versions.reopen_points`)."""
     Task.objects.filter(pk=task.pk).update(state=Task.State.DONE, review_comment="", updated_at=timezone.now())
     if task.stage == Task.Stage.MASKS:
-        Task.objects.get_or_create(
+        stage2, created = Task.objects.select_for_update().get_or_create(
             person=task.person, stage=Task.Stage.POINTS, defaults={"project": task.project, "priority": task.priority}
         )
+        if not created and (reopened := versions.reopen_points(stage2)):
+            audit(None, "reopen", stage2, points=reopened, masks_task=task.pk)
 
 
 def origins(task: Task) -> dict[str, int]:
@@ -497,9 +501,10 @@ def origins(task: Task) -> dict[str, int]:
     from annotator_web.work.models import Correspondence, Origin, PartMasks
 
     if task.stage == Task.Stage.MASKS:
-        rows = PartMasks.objects.filter(person_id=task.person_id).values("origin").annotate(n=Count("id"))
+        rows = PartMasks.objects.filter(person_id=task.person_id, current=True).values("origin").annotate(n=Count("id"))
     else:
-        rows = Correspondence.objects.filter(point__person_id=task.person_id).values("origin").annotate(n=Count("id"))
+        answers = Correspondence.objects.filter(point__person_id=task.person_id, point__current=True, current=True)
+        rows = answers.values("origin").annotate(n=Count("id"))
     counts = {o: 0 for o in Origin.values}
     counts.update({r["origin"]: r["n"] for r in rows})
     return counts
@@ -524,7 +529,7 @@ def _flagged_points(task: Task, points) -> list[int]:
         raise WorkError("only a stage-2 rejection flags points", field="points")
     if not isinstance(points, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in points):
         raise WorkError("points is a list of sampled point ids", field="points")
-    own = set(task.person.sampled_points.values_list("pk", flat=True))
+    own = set(versions.current_points(task.person_id).values_list("pk", flat=True))
     stray = [p for p in points if p not in own]
     if stray:
         raise WorkError(f"points {stray} are not this task's sampled points", field="points")

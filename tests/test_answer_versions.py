@@ -1,0 +1,176 @@
+"""Every answer kept: part masks, sampled points and stage-2 answers are versions that the workflow never rewrites
+or deletes; a stage-1 redo carries the answers of the points that stay and asks again only for the new ones."""
+
+import numpy as np
+import pytest
+
+from annotator_web.core import jobs
+from annotator_web.core.models import Job
+from annotator_web.work import services
+from annotator_web.work.models import Correspondence, PartMasks, SampledPoint, Task
+from pipeline import parts
+from pipeline.coco.densepose import dp_masks_from_labels
+from tests.helpers import masks_payload
+
+NEXT = "/api/tasks/next"
+pytestmark = pytest.mark.django_db
+
+
+def masks_with_a_left_hand():
+    """masks_payload's parts and a left hand as well (the other parts' pixels unchanged)."""
+    labels = np.zeros((256, 256), dtype=np.uint8)
+    labels[20:80, 90:170] = parts.MASK_PART_NAMES.index("Head") + 1
+    labels[80:200, 60:200] = parts.MASK_PART_NAMES.index("Torso") + 1
+    labels[200:250, 70:120] = parts.MASK_PART_NAMES.index("Upper Leg Right") + 1
+    labels[150:190, 210:250] = parts.MASK_PART_NAMES.index("Left Hand") + 1
+    return {"dp_masks": dp_masks_from_labels(labels)}
+
+
+def submit(client, task_id: int, key: str, data: dict) -> Task:
+    resp = client.post(f"/api/tasks/{task_id}/submit", {"key": key, "data": data}, format="json")
+    assert resp.status_code == 201, resp.content
+    done = jobs.execute(Job.objects.filter(kind=services.PROCESS_KIND).order_by("-id").first().pk, worker="test")
+    assert done.state == "succeeded", done.error
+    return Task.objects.get(pk=task_id)
+
+
+def lease(client, stage: int) -> dict:
+    resp = client.post(NEXT, {"project": "queue-test", "stage": stage}, format="json")
+    assert resp.status_code == 200, resp.status_code
+    return resp.json()
+
+
+def answer_all(task: dict, status="not_visible") -> dict:
+    return {"answers": [{"point": p["id"], "status": status} for p in task["points"]]}
+
+
+def current_answers(person_id: int) -> dict:
+    """point (part, box x, box y) -> status, of the person's current answers to current points."""
+    rows = Correspondence.objects.filter(point__person_id=person_id, point__current=True, current=True)
+    return {(c.point.part, c.point.box_x, c.point.box_y): c.status for c in rows.select_related("point")}
+
+
+@pytest.fixture
+def finished(project, users, client_for):
+    """A person whose stage 1 and stage 2 are done (no review): (annotator client, stage-1 task, stage-2 task)."""
+    project.review_fraction = 0.0
+    project.save()
+    anna = client_for(users["annotator"])
+    first = lease(anna, 1)
+    assert submit(anna, first["id"], "m1", masks_payload()).state == "done"
+    second = lease(anna, 2)
+    assert second["person"]["id"] == first["person"]["id"]
+    data = answer_all(second)
+    data["answers"][0]["status"] = "unsure"
+    assert submit(anna, second["id"], "p1", data).state == "done"
+    return anna, first, second
+
+
+def test_a_stage_one_redo_with_the_same_masks_keeps_every_stage_two_answer_current(finished, users, client_for):
+    """The reproduction that lost 59 accepted answers: requeue accepted masks, redo them the same, accepted."""
+    anna, first, second = finished
+    person = first["person"]["id"]
+    before = current_answers(person)
+    assert len(before) == len(second["points"]) > 0
+    boss = client_for(users["admin"])
+    assert boss.post(f"/api/tasks/{first['id']}/requeue", {"comment": "once more"}, format="json").status_code == 200
+    again = lease(anna, 1)
+    assert again["id"] == first["id"]
+    assert submit(anna, first["id"], "m2", masks_payload()).state == "done"
+
+    assert current_answers(person) == before, "every answer is still the person's answer"
+    stage2 = Task.objects.get(pk=second["id"])
+    assert stage2.state == "done" and stage2.flagged_points == []
+    assert Correspondence.objects.filter(point__person_id=person).count() == 2 * len(before), "the first kept too"
+    carried = Correspondence.objects.filter(point__person_id=person, current=True)
+    assert all(c.carried_from_id is not None for c in carried), "marked as carried over"
+    assert PartMasks.objects.filter(person_id=person).count() == 2
+    assert PartMasks.objects.filter(person_id=person, current=True).get().submission.key == "m2"
+
+
+def test_new_masks_reopen_stage_two_for_the_new_points_only(finished, users, client_for):
+    anna, first, second = finished
+    person = first["person"]["id"]
+    before = current_answers(person)
+    boss = client_for(users["admin"])
+    boss.post(f"/api/tasks/{first['id']}/requeue", {"comment": "the left hand is missing"}, format="json")
+    lease(anna, 1)
+    assert submit(anna, first["id"], "m2", masks_with_a_left_hand()).state == "done"
+
+    stage2 = Task.objects.get(pk=second["id"])
+    hand = parts.MASK_PART_NAMES.index("Left Hand") + 1
+    new_points = set(
+        SampledPoint.objects.filter(person_id=person, current=True, part=hand).values_list("pk", flat=True)
+    )
+    assert stage2.state == "pending", "not left done with points nobody answered"
+    assert set(stage2.flagged_points) == new_points and new_points
+    assert "new point" in stage2.review_comment
+    assert current_answers(person) == before, "the points that stayed keep their answers"
+
+    task = lease(anna, 2)
+    assert task["id"] == second["id"] and set(task["flagged_points"]) == new_points
+    assert {a["point"] for a in task["draft"]["answers"]} == {p["id"] for p in task["points"]} - new_points
+    answers = task["draft"]["answers"] + [{"point": p, "status": "not_visible"} for p in sorted(new_points)]
+    assert submit(anna, second["id"], "p2", {"answers": answers}).state == "done"
+    now = current_answers(person)
+    assert len(now) == len(before) + len(new_points)
+    assert {k: v for k, v in now.items() if k[0] != hand} == before
+
+
+def test_a_stage_two_redo_keeps_the_earlier_answers(finished, users, client_for):
+    anna, first, second = finished
+    person = first["person"]["id"]
+    count = Correspondence.objects.filter(point__person_id=person).count()
+    boss = client_for(users["admin"])
+    assert boss.post(f"/api/tasks/{second['id']}/requeue", {"comment": "again"}, format="json").status_code == 200
+    task = lease(anna, 2)
+    assert submit(anna, second["id"], "p2", answer_all(task, "unsure")).state == "done"
+    assert set(current_answers(person).values()) == {"unsure"}
+    assert Correspondence.objects.filter(point__person_id=person).count() == 2 * count
+    assert Correspondence.objects.filter(point__person_id=person, current=False).count() == count
+
+
+def test_a_rejected_and_resubmitted_task_keeps_both_submissions(project, users, client_for):
+    anna, rita = client_for(users["annotator"]), client_for(users["reviewer"])
+    task = lease(anna, 1)
+    submit(anna, task["id"], "m1", masks_payload())
+    resp = rita.post(f"/api/tasks/{task['id']}/review", {"decision": "reject", "comment": "the arm"}, format="json")
+    assert resp.status_code == 200
+    lease(anna, 1)
+    submit(anna, task["id"], "m2", masks_with_a_left_hand())
+    person = task["person"]["id"]
+    assert PartMasks.objects.filter(person_id=person).count() == 2
+    assert [m.submission.key for m in PartMasks.objects.filter(person_id=person).order_by("id")] == ["m1", "m2"]
+    assert PartMasks.objects.get(person_id=person, current=True).submission.key == "m2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_of_the_old_schema_migrates_with_every_answer_kept_and_current():
+    """Rows written by the schema before versions (one part masks a person, one answer a point) become the
+    current versions, each point linked to the masks it was sampled from."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("work", "0008_task_processing_error")], [("work", "0009_answers_are_versions")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    project = old.get_model("data", "Project").objects.create(name="old")
+    image = old.get_model("data", "Image").objects.create(project=project, width=64, height=64, sha256="a" * 64)
+    person = old.get_model("data", "Person").objects.create(image=image, x=1, y=1, w=30, h=60)
+    old.get_model("work", "PartMasks").objects.create(person=person, dp_masks=masks_payload()["dp_masks"])
+    for k in range(3):
+        point = old.get_model("work", "SampledPoint").objects.create(person=person, part=2, order=k, box_x=k, box_y=k)
+        old.get_model("work", "Correspondence").objects.create(point=point, status="unsure")
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        new = executor.loader.project_state(after).apps
+        masks = new.get_model("work", "PartMasks").objects.get(person_id=person.pk)
+        assert masks.current
+        points = new.get_model("work", "SampledPoint").objects.filter(person_id=person.pk)
+        assert [(p.current, p.masks_id) for p in points] == [(True, masks.pk)] * 3
+        answers = new.get_model("work", "Correspondence").objects.filter(point__person_id=person.pk)
+        assert [(a.status, a.current) for a in answers] == [("unsure", True)] * 3
+    finally:
+        MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
