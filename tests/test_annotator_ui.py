@@ -399,6 +399,29 @@ def test_annotator_paints_masks_and_clicks_views_in_the_browser(stack, assets, c
     page.locator(".notice", has_text="1 flagged point to redo").wait_for()
     assert "Point 2 is on the back" in page.locator(".notice").inner_text()
     page.locator(".point-progress", has_text="1 / 1 answered").wait_for()
+    # the point has the reviewer's number, and says it was sent back
+    title = page.locator(".point-title").inner_text()
+    assert f"point {k + 1} of {len(points)}" in title and "flagged 1 of 1" in title and "sent back" in title
+    # submitting it untouched is refused by the app (and would be by the server): answer again or keep it with C
+    page.click("#submit")
+    page.locator(".modal", has_text="Flagged points not looked at again").wait_for()
+    page.get_by_role("button", name="Back to work").click()
+    assert stage2.submissions.count() == 1 and Task.objects.get(pk=stage2.pk).state == "leased"
+    page.keyboard.press("KeyC")
+    page.locator(".point-title", has_text="sent back").wait_for(state="detached")
+    page.click("#submit")
+    page.locator(".notice", has_text="submitted").wait_for(timeout=15_000)
+    resubmitted = stage2.submissions.order_by("-id").first()
+    assert resubmitted.data["answers"] and any(a.get("confirmed") for a in resubmitted.data["answers"])
+    # the reviewer sees that it is a resubmission, the earlier comment and what changed
+    wait_task_state(stage2.pk, ("review",))
+    reviewer.reload()  # the review page asks for the next task to review when it loads
+    notice = reviewer.locator(".notice", has_text="Resubmission")
+    notice.wait_for()
+    text = notice.inner_text()
+    assert "Point 2 is on the back, not the front." in text and "1 point flagged" in text, text
+    assert f"No answer changed; {len(points)} the same" in text, text
+    reviewer.screenshot(path=str(SHOTS / "review-resubmission.png"))
     assert not errors and not reviewer_errors, errors + reviewer_errors
 
 

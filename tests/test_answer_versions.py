@@ -174,3 +174,65 @@ def test_a_database_of_the_old_schema_migrates_with_every_answer_kept_and_curren
         assert [(a.status, a.current) for a in answers] == [("unsure", True)] * 3
     finally:
         MigrationExecutor(connection).migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+# --- history you can read ------------------------------------------------------------------------------------
+
+
+def test_the_history_lists_every_submission_with_its_review_and_what_changed(project, users, client_for):
+    anna, rita = client_for(users["annotator"]), client_for(users["reviewer"])
+    task = lease(anna, 1)
+    submit(anna, task["id"], "m1", masks_payload())
+    rita.post(f"/api/tasks/{task['id']}/review", {"decision": "reject", "comment": "the left hand"}, format="json")
+    lease(anna, 1)
+    submit(anna, task["id"], "m2", masks_with_a_left_hand())
+
+    review = rita.get("/api/reviews/next", {"project": "queue-test", "stage": 1}).json()
+    assert review["id"] == task["id"]
+    again = review["resubmission"]
+    assert again["number"] == 2 and again["earlier_review"]["comment"] == "the left hand"
+    assert again["earlier_review"]["reviewer"] == "rita" and again["earlier_review"]["decision"] == "reject"
+    hand = parts.MASK_PART_NAMES.index("Left Hand") + 1
+    assert again["changes"] == {"pixels": 40 * 40, "parts": [{"part": hand, "name": "Left Hand", "pixels": 1600}]}
+
+    history = rita.get(f"/api/tasks/{task['id']}/history").json()
+    entries = history["submissions"]
+    assert [e["author"] for e in entries] == ["anna", "anna"]
+    assert entries[0]["review"]["comment"] == "the left hand" and entries[0]["changes"] is None
+    assert entries[1]["review"] is None and entries[1]["changes"]["pixels"] == 1600
+    assert entries[0]["submitted_at"] < entries[1]["submitted_at"]
+    assert (
+        entries[1]["data"]["dp_masks"] == PartMasks.objects.get(person_id=task["person"]["id"], current=True).dp_masks
+    )
+    assert anna.get(f"/api/tasks/{task['id']}/history").status_code == 403, "reviewers and admins read it"
+
+
+def test_a_returned_task_is_not_accepted_with_a_flagged_point_untouched(project, users, client_for):
+    project.review_fraction = 1.0
+    project.save()
+    anna, rita = client_for(users["annotator"]), client_for(users["reviewer"])
+    first = lease(anna, 1)
+    submit(anna, first["id"], "m1", masks_payload())
+    rita.post(f"/api/tasks/{first['id']}/review", {"decision": "accept"}, format="json")
+    task = lease(anna, 2)
+    submit(anna, task["id"], "p1", answer_all(task))
+    flagged = [task["points"][1]["id"], task["points"][3]["id"]]
+    resp = rita.post(f"/api/tasks/{task['id']}/review", {"decision": "reject", "comment": "look again",
+                                                         "points": flagged}, format="json")  # fmt: skip
+    assert resp.status_code == 200
+
+    back = lease(anna, 2)
+    assert back["flagged_points"] == flagged and back["draft"] == answer_all(task)
+    unchanged = anna.post(f"/api/tasks/{task['id']}/submit", {"key": "p2", "data": back["draft"]}, format="json")
+    assert unchanged.status_code == 400 and "flagged" in unchanged.json()["detail"]
+    assert unchanged.json()["field"] == "answers[1]"
+    answers = [dict(a) for a in back["draft"]["answers"]]
+    answers[1]["status"] = "unsure"  # answered again
+    answers[3]["confirmed"] = True  # looked at, the same answer stands
+    submit(anna, task["id"], "p2", {"answers": answers})
+
+    again = rita.get("/api/reviews/next", {"project": "queue-test", "stage": 2}).json()["resubmission"]
+    assert again["earlier_review"]["points"] == flagged
+    assert again["changes"]["changed"] == [{"point": flagged[0], "before": "not_visible", "after": "unsure",
+                                            "moved_m": None}]  # fmt: skip
+    assert again["changes"]["unchanged"] == len(task["points"]) - 1

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from annotator_web.core import body_assets
 from annotator_web.core.responses import answers
 from annotator_web.data.models import Image, Project
-from annotator_web.work import policy, services, versions
+from annotator_web.work import history, policy, services, versions
 from annotator_web.work import responses as R
 from annotator_web.work.models import Task
 from annotator_web.work.overview import stage2_overview
@@ -31,6 +31,7 @@ def task_json(task: Task) -> dict:
         extra["points"] = list(versions.current_points(person.pk).values("id", "part", "order", "box_x", "box_y"))
         extra["body"] = body_assets.body_info(task.project.body_model)
         extra["flagged_points"] = list(task.flagged_points or [])
+        extra["flagged_answers"] = services.returned_answers(task)
     extra["proposal"] = proposal_json(task, extra.get("points"))
     return {
         **extra,
@@ -218,7 +219,23 @@ class NextReviewView(ReviewerView):
         extra = {"overview": stage2_overview(task)} if task.stage == Task.Stage.POINTS else {}
         if task.proposal:  # the reviewer sees how much of it is the model's, confirmed as it was
             extra["origins"] = services.origins(task)
+        extra["resubmission"] = history.resubmission(task)
         return Response({**task_json(task), "submission": submission.data if submission else None, **extra})
+
+
+class HistoryView(ReviewerView):
+    @extend_schema(
+        responses=answers({200: R.HistoryResponse}),
+        description="Every submission of a task, oldest first: author, time, review (decision, comment, flagged "
+        "points), the answer, and what changed from the one before.",
+    )
+    def get(self, request, pk: int):
+        task = Task.objects.select_related("project").filter(pk=pk).first()
+        if task is None:
+            raise NotFound(f"task {pk} does not exist")
+        if not policy.works_on(request.user, task.project):
+            raise not_a_member(task.project)
+        return Response({"task": task.pk, "stage": task.stage, "submissions": history.task_history(task)})
 
 
 class ReviewView(ReviewerView):

@@ -49,6 +49,7 @@ class AnswerData(serializers.Serializer):
     view = serializers.IntegerField(min_value=0, max_value=VIEWS_PER_PART - 1, required=False)
     x = serializers.FloatField(required=False, help_text="the click in the view's pixels")
     y = serializers.FloatField(required=False)
+    confirmed = serializers.BooleanField(required=False, help_text="a flagged point's answer, confirmed unchanged")
 
 
 class WorkData(serializers.Serializer):
@@ -110,6 +111,9 @@ class TaskResponse(serializers.Serializer):
     flagged_points = serializers.ListField(child=serializers.IntegerField(), required=False,
                                            help_text="stage 2: the points a reviewer sent back to redo (none: "
                                                      "all)")  # fmt: skip
+    flagged_answers = AnswerData(many=True, required=False,
+                                 help_text="stage 2: the answers the reviewer sent back for the flagged points; each "
+                                           "is answered again or confirmed unchanged")  # fmt: skip
     proposal = Proposal(allow_null=True, help_text="a model's proposal for this task, if it has one")
 
 
@@ -139,8 +143,61 @@ class Overview(serializers.Serializer):
     points = OverviewPoint(many=True)
 
 
+class ReviewRef(serializers.Serializer):
+    decision = serializers.ChoiceField(["accept", "reject"])
+    comment = serializers.CharField(allow_blank=True)
+    points = serializers.ListField(child=serializers.IntegerField(), help_text="stage 2: the points it flagged")
+    reviewer = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
+class PartChange(serializers.Serializer):
+    part = serializers.IntegerField(min_value=1, max_value=14)
+    name = serializers.CharField()
+    pixels = serializers.IntegerField(help_text="pixels of the 256 x 256 box frame whose label changed")
+
+
+class AnswerChange(serializers.Serializer):
+    point = serializers.IntegerField()
+    before = serializers.ChoiceField(ANSWER_STATUSES, allow_null=True)
+    after = serializers.ChoiceField(ANSWER_STATUSES)
+    moved_m = serializers.FloatField(allow_null=True, help_text="how far the surface point moved (straight line)")
+
+
+class Changes(serializers.Serializer):
+    """What changed from the submission before: stage 1 pixels (per part), stage 2 answers."""
+
+    pixels = serializers.IntegerField(required=False)
+    parts = PartChange(many=True, required=False)
+    unchanged = serializers.IntegerField(required=False)
+    changed = AnswerChange(many=True, required=False)
+
+
+class Resubmission(serializers.Serializer):
+    number = serializers.IntegerField(help_text="which submission of the task this is (2: the first resubmission)")
+    earlier_review = ReviewRef(allow_null=True)
+    changes = Changes()
+
+
+class HistoryEntry(serializers.Serializer):
+    submission = serializers.IntegerField()
+    author = serializers.CharField(allow_null=True, help_text="none: imported")
+    submitted_at = serializers.DateTimeField()
+    seconds_spent = serializers.FloatField()
+    review = ReviewRef(allow_null=True)
+    data = WorkData()
+    changes = Changes(allow_null=True)
+
+
+class HistoryResponse(serializers.Serializer):
+    task = serializers.IntegerField()
+    stage = serializers.IntegerField()
+    submissions = HistoryEntry(many=True)
+
+
 class ReviewTaskResponse(TaskResponse):
     submission = WorkData(allow_null=True, help_text="what the annotator submitted")
+    resubmission = Resubmission(required=False, allow_null=True, help_text="when it is not the task's first")
     overview = Overview(required=False, allow_null=True, help_text="stage 2: every answer on the whole body")
     origins = serializers.DictField(child=serializers.IntegerField(), required=False,
                                     help_text="pre-annotated work: how many answers are the model's proposal "

@@ -333,9 +333,15 @@ def validate_stage2(data: dict, task: Task) -> dict:
             clean.append({"point": answer["point"], "status": status, "view": view, "x": x, "y": y})
         else:
             clean.append({"point": answer["point"], "status": status})
+        confirmed = answer.get("confirmed", False)
+        if type(confirmed) is not bool:
+            raise WorkError(f"{where}: confirmed is true or false", field=where)
+        if confirmed:
+            clean[-1]["confirmed"] = True
     missing = sorted(set(points) - seen)
     if missing:
         raise WorkError(f"{len(missing)} sampled points have no answer (first: point {missing[0]})", field="answers")
+    _check_flagged_redone(task, clean)
     if clicks:  # each click on its part in its view (the worker maps them; see work.processing)
         checker = click_checker(task.project.body_model)
         if checker is None:
@@ -353,6 +359,40 @@ def validate_stage2(data: dict, task: Task) -> dict:
                 field=f"answers[{k[i]}]",
             )
     return {"answers": clean}
+
+
+def same_answer(a: dict | None, b: dict | None) -> bool:
+    """Whether two stage-2 answers say the same (status, and for a click its view and position)."""
+    if a is None or b is None:
+        return False
+    return all(a.get(k) == b.get(k) for k in ("status", "view", "x", "y"))
+
+
+def returned_answers(task: Task) -> list[dict]:
+    """A returned stage-2 task: the answers the reviewer sent back for its flagged points (from its last
+    submission; none for points that new masks added)."""
+    flagged = set(task.flagged_points or [])
+    if not flagged:
+        return []
+    returned = task.submissions.order_by("-created_at", "-id").values_list("data", flat=True).first() or {}
+    return [a for a in returned.get("answers", []) if isinstance(a, dict) and a.get("point") in flagged]
+
+
+def _check_flagged_redone(task: Task, answers: list[dict]) -> None:
+    """A returned task's flagged points are each answered again: an answer that differs from the one the
+    reviewer sent back, or the same one confirmed unchanged (``"confirmed": true``), never the old one as it was."""
+    flagged = set(task.flagged_points or [])
+    if not flagged:
+        return
+    before = {a["point"]: a for a in returned_answers(task)}
+    for k, answer in enumerate(answers):
+        unchanged = same_answer(answer, before.get(answer["point"])) and not answer.get("confirmed")
+        if answer["point"] in flagged and unchanged:
+            raise WorkError(
+                f"answers[{k}]: point {answer['point']} was flagged by the reviewer: answer it again, or confirm "
+                'the same answer explicitly ("confirmed": true)',
+                field=f"answers[{k}]",
+            )
 
 
 VALIDATORS = {Task.Stage.MASKS: lambda data, task: validate_stage1(data), Task.Stage.POINTS: validate_stage2}

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/images/<id:pk>/file", work_api.ImageFileView.as_view(), name="api-image-file"),
     path("api/reviews/next", work_api.NextReviewView.as_view(), name="api-review-next"),
     path("api/tasks/<id:pk>/review", work_api.ReviewView.as_view(), name="api-task-review"),
+    path("api/tasks/<id:pk>/history", work_api.HistoryView.as_view(), name="api-task-history"),
     path("api/tasks/priority", work_api.PriorityView.as_view(), name="api-task-priority"),
     re_path(
         r"^api/tasks/(?P<pk>[0-9]{1,18})/(?P<action>release|assign|requeue|retry)$",

@@ -325,7 +325,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description release (back to the queue), assign (to username; the draft and review comment go with it only with with_draft) or requeue (redo finished work). */
+        /** @description release (back to the queue), assign (to username; the draft and review comment go with it only with with_draft), requeue (redo finished work) or retry (process the last submission again, after its processing stopped). */
         post: operations["tasks_create"];
         delete?: never;
         options?: never;
@@ -343,6 +343,23 @@ export interface paths {
         get?: never;
         /** @description Save your work on a leased task; renews the lease. */
         put: operations["tasks_draft_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every submission of a task, oldest first: author, time, review (decision, comment, flagged points), the answer, and what changed from the one before. */
+        get: operations["tasks_history_retrieve"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -456,6 +473,16 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AnswerChange: {
+            point: number;
+            before: (components["schemas"]["StatusEnum"] | components["schemas"]["NullEnum"]) | null;
+            after: components["schemas"]["StatusEnum"];
+            /**
+             * Format: double
+             * @description how far the surface point moved (straight line)
+             */
+            moved_m: number | null;
+        };
         AnswerData: {
             /** @description a sampled point's id */
             point: number;
@@ -468,6 +495,8 @@ export interface components {
             x?: number;
             /** Format: double */
             y?: number;
+            /** @description a flagged point's answer, confirmed unchanged */
+            confirmed?: boolean;
         };
         AuthToken: {
             username: string;
@@ -487,6 +516,13 @@ export interface components {
             detail: string;
             /** @description the job that builds the files */
             job: number;
+        };
+        /** @description What changed from the submission before: stage 1 pixels (per part), stage 2 answers. */
+        Changes: {
+            pixels?: number;
+            parts?: components["schemas"]["PartChange"][];
+            unchanged?: number;
+            changed?: components["schemas"]["AnswerChange"][];
         };
         CreateTasks: {
             /** @default 1 */
@@ -519,6 +555,23 @@ export interface components {
             field?: string;
             /** @description for the client to act on: 'lease_lost' when the task is no longer leased to you (given to someone else, submitted, or the lease ran out) */
             code?: string;
+        };
+        HistoryEntry: {
+            submission: number;
+            /** @description none: imported */
+            author: string | null;
+            /** Format: date-time */
+            submitted_at: string;
+            /** Format: double */
+            seconds_spent: number;
+            review: components["schemas"]["ReviewRef"] | null;
+            data: components["schemas"]["WorkData"];
+            changes: components["schemas"]["Changes"] | null;
+        };
+        HistoryResponse: {
+            task: number;
+            stage: number;
+            submissions: components["schemas"]["HistoryEntry"][];
         };
         ImageRef: {
             id: number;
@@ -639,6 +692,12 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["Job"][];
         };
+        PartChange: {
+            part: number;
+            name: string;
+            /** @description pixels of the 256 x 256 box frame whose label changed */
+            pixels: number;
+        };
         PartConfidence: {
             part: number;
             /**
@@ -719,11 +778,26 @@ export interface components {
          * @enum {string}
          */
         ReasonEnum: "hidden" | "too_small" | "not_a_person" | "several_people" | "other";
+        Resubmission: {
+            /** @description which submission of the task this is (2: the first resubmission) */
+            number: number;
+            earlier_review: components["schemas"]["ReviewRef"] | null;
+            changes: components["schemas"]["Changes"];
+        };
         Review: {
             decision: components["schemas"]["DecisionEnum"];
             comment?: string;
             /** @description stage 2: the points to redo (the others stand) */
             points?: number[];
+        };
+        ReviewRef: {
+            decision: components["schemas"]["DecisionEnum"];
+            comment: string;
+            /** @description stage 2: the points it flagged */
+            points: number[];
+            reviewer: string | null;
+            /** Format: date-time */
+            at: string;
         };
         ReviewTaskResponse: {
             id: number;
@@ -757,10 +831,14 @@ export interface components {
             body?: components["schemas"]["BodyRef"] | null;
             /** @description stage 2: the points a reviewer sent back to redo (none: all) */
             flagged_points?: number[];
+            /** @description stage 2: the answers the reviewer sent back for the flagged points; each is answered again or confirmed unchanged */
+            flagged_answers?: components["schemas"]["AnswerData"][];
             /** @description a model's proposal for this task, if it has one */
             proposal: components["schemas"]["Proposal"] | null;
             /** @description what the annotator submitted */
             submission: components["schemas"]["WorkData"] | null;
+            /** @description when it is not the task's first */
+            resubmission?: components["schemas"]["Resubmission"] | null;
             /** @description stage 2: every answer on the whole body */
             overview?: components["schemas"]["Overview"] | null;
             /** @description pre-annotated work: how many answers are the model's proposal confirmed, corrected, or clicks */
@@ -854,6 +932,8 @@ export interface components {
             body?: components["schemas"]["BodyRef"] | null;
             /** @description stage 2: the points a reviewer sent back to redo (none: all) */
             flagged_points?: number[];
+            /** @description stage 2: the answers the reviewer sent back for the flagged points; each is answered again or confirmed unchanged */
+            flagged_answers?: components["schemas"]["AnswerData"][];
             /** @description a model's proposal for this task, if it has one */
             proposal: components["schemas"]["Proposal"] | null;
         };
@@ -995,9 +1075,9 @@ export interface operations {
         };
         requestBody: {
             content: {
+                "application/json": components["schemas"]["AuthToken"];
                 "application/x-www-form-urlencoded": components["schemas"]["AuthToken"];
                 "multipart/form-data": components["schemas"]["AuthToken"];
-                "application/json": components["schemas"]["AuthToken"];
             };
         };
         responses: {
@@ -2478,6 +2558,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DraftSavedResponse"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    tasks_history_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryResponse"];
                 };
             };
             400: {

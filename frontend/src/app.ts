@@ -50,7 +50,8 @@ const help = helpOverlay([
     ["Ctrl+Z", "undo"], ["Ctrl+Shift+Z", "redo"]]],
   ["Stage 2 · correspondences", [["click a view", "place the point; the next one shows 0.4 s later (click again meanwhile to move it)"],
     ["Enter", "confirm the model's proposal (the hollow diamond), when there is one"],
-    ["N", "not visible / cannot tell"], ["U", "unsure"], ["→ Space", "next point"], ["←", "previous point (to correct it)"],
+    ["N", "not visible / cannot tell"], ["U", "unsure"], ["C", "a point sent back by the reviewer: its answer stands as it was"],
+    ["→ Space", "next point"], ["←", "previous point (to correct it)"],
     ["wheel on a view", "zoom that view (drag pans, 1:1 shows it whole)"]]],
   ...(review ? [["Review", [["A", "accept"], ["R", "reject (with a comment)"], ["F", "stage 2: flag the point (a rejection sends back only the flagged points)"],
     ["O", "stage 2: the overview (every answer on the whole body; hover links the image and the body; the points far from their neighbours first)"],
@@ -107,6 +108,26 @@ function proposalNotice(t: Task, proposal: NonNullable<Task["proposal"]>): strin
     `a click on a view corrects it. Proposed by: ${proposal.source}.`;
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** For the reviewer of a resubmission: that it is one, what the earlier review said, and what changed. */
+function resubmissionNotice(r: NonNullable<Task["resubmission"]>): string {
+  const earlier = r.earlier_review;
+  const said = earlier
+    ? ` The earlier one was ${earlier.decision === "reject" ? "rejected" : "accepted"} by ${earlier.reviewer ?? "a reviewer"}: ` +
+      `“${earlier.comment}”${earlier.points.length ? ` (${plural(earlier.points.length, "point")} flagged)` : ""}.`
+    : "";
+  const c = r.changes;
+  const moved = (c.changed ?? []).filter((a) => a.moved_m !== null).map((a) => `${Math.round((a.moved_m ?? 0) * 100)} cm`);
+  const changed = c.parts
+    ? (c.parts.length ? `Changed since: ${c.parts.map((p) => `${p.name} ${p.pixels} px`).join(", ")}.` : "No pixel changed since.")
+    : `${c.changed?.length ? `${plural(c.changed.length, "answer")} changed` : "No answer changed"}` +
+      `${moved.length ? ` (clicks moved ${moved.join(", ")})` : ""}; ${c.unchanged ?? 0} the same.`;
+  return `Resubmission (submission ${r.number} of this task).${said} ${changed}`;
+}
+
 async function openTask(t: Task): Promise<void> {
   closeEditor();
   task = t;
@@ -128,6 +149,7 @@ async function openTask(t: Task): Promise<void> {
   taskInfo.textContent = `Task ${t.id} · person ${t.person.id} · ${what}`;
   const redo = t.flagged_points?.length ? ` (${t.flagged_points.length} flagged point${t.flagged_points.length > 1 ? "s" : ""} to redo; the others stand)` : "";
   if (t.review_comment && !review) showNotice(`Sent back by a reviewer: ${t.review_comment}${redo}`, "error");
+  else if (review && t.resubmission) showNotice(resubmissionNotice(t.resubmission), "error");
   else if (proposal) showNotice(proposalNotice(t, proposal));
   else if (review && t.proposal) {
     const o = t.origins ?? {};

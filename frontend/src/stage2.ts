@@ -37,6 +37,7 @@ export class CorrespondenceEditor implements Editor {
   private points: SampledPoint[]; // the points to work through: all, or those a reviewer sent back to redo
   private allPoints: SampledPoint[];
   private flagged = new Set<number>(); // review: point ids to send back
+  private returned = new Map<number, Answer>(); // a returned task: the flagged points' answers sent back
   private hover: number | null = null; // review overview: the point under the pointer (index into points)
   private overview: ReviewOverview | null = null;
   private flagButton: HTMLButtonElement | null = null;
@@ -75,6 +76,8 @@ export class CorrespondenceEditor implements Editor {
     this.points = redo.size ? this.allPoints.filter((p) => redo.has(p.id)) : this.allPoints;
     for (const a of answers ?? []) this.answers.set(a.point, a);
     if (!readOnly) for (const p of task.proposal?.points ?? []) this.proposals.set(p.point, p);
+    // a returned task: the answers the reviewer sent back, each to be answered again or confirmed unchanged (C)
+    if (!readOnly) for (const a of task.flagged_answers ?? []) this.returned.set(a.point, a);
     this.current = Math.min(Math.max(0, current), Math.max(0, this.points.length - 1));
     if (!readOnly) {
       this.saver = new Autosaver(api, config.urls.draft.replace("{id}", String(task.id)),
@@ -132,6 +135,7 @@ export class CorrespondenceEditor implements Editor {
     if (!this.readOnly) {
       add("Not visible", "N", () => this.mark("not_visible"), "mark");
       add("Unsure", "U", () => this.mark("unsure"), "mark");
+      if (this.returned.size) add("Same again", "C", () => this.confirmUnchanged(), "confirm-unchanged");
     }
     add("Next", "→", () => this.move(1));
     if (this.readOnly) {
@@ -203,7 +207,9 @@ export class CorrespondenceEditor implements Editor {
     this.title.replaceChildren(
       el("span", { class: "swatch", style: `background:${rgb(part.color)}` }),
       el("strong", { text: part.name }),
-      ` · point ${index + 1} of ${this.points.length}`,
+      ` · ${this.pointNumber(p)}`,
+      ...(this.points.length < this.allPoints.length ? [` (flagged ${index + 1} of ${this.points.length})`] : []),
+      ...(this.needsAnswer(p) ? [el("span", { class: "returned", text: " · sent back: answer again, or C to keep it" })] : []),
     );
     if (this.shownPart !== p.part) {
       this.shownPart = p.part;
@@ -386,7 +392,7 @@ export class CorrespondenceEditor implements Editor {
         const dot = el("button", {
           class: `dot ${a ? a.status : "open"}${k === this.current ? " current" : ""}${this.flagged.has(p.id) ? " flagged" : ""}` +
             `${suspects.has(p.id) ? " suspect" : ""}${(!a && this.proposals.has(p.id)) || confirmed.has(p.id) ? " proposed" : ""}`,
-          title: `${this.config.parts[p.part - 1].name}, point ${k + 1}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
+          title: `${this.config.parts[p.part - 1].name}, ${this.pointNumber(p)}: ${a ? STATUS_TEXT[a.status] : "no answer yet"}`,
           style: `--part:${rgb(this.config.parts[p.part - 1].color)}`,
         });
         dot.addEventListener("click", () => this.show(k));
@@ -582,6 +588,32 @@ export class CorrespondenceEditor implements Editor {
     });
   }
 
+  /** A point's number among all the person's points: the same for the annotator and the reviewer. */
+  private pointNumber(p: SampledPoint): string {
+    return `point ${this.allPoints.indexOf(p) + 1} of ${this.allPoints.length}`;
+  }
+
+  /** A flagged point of a returned task whose answer is still the one sent back, not confirmed. */
+  private needsAnswer(p: SampledPoint): boolean {
+    const before = this.returned.get(p.id);
+    const a = this.answers.get(p.id);
+    if (!before) return false;
+    if (!a) return true;
+    return !a.confirmed && a.status === before.status && a.view === before.view && a.x === before.x && a.y === before.y;
+  }
+
+  /** C: a flagged point's answer, looked at again, stands as it was (said explicitly). */
+  private confirmUnchanged(): void {
+    if (this.readOnly) return;
+    const p = this.points[this.current];
+    const a = this.answers.get(p.id);
+    if (!a || !this.returned.has(p.id)) return;
+    this.answers.set(p.id, { ...a, confirmed: true });
+    this.saver?.changed();
+    if (this.current < this.points.length - 1) this.show(this.current + 1);
+    else { this.show(this.current); this.renderProgress(); }
+  }
+
   private mark(status: "not_visible" | "unsure"): void {
     if (this.readOnly) return;
     const p = this.points[this.current];
@@ -603,6 +635,7 @@ export class CorrespondenceEditor implements Editor {
       case "Enter": case "NumpadEnter": e.preventDefault(); return this.confirmProposal();
       case "KeyN": return this.mark("not_visible");
       case "KeyU": return this.mark("unsure");
+      case "KeyC": return this.confirmUnchanged();
       case "KeyF": return this.toggleFlag();
       case "KeyO": return this.overview ? this.toggleOverview() : undefined;
       case "Home": return this.view.fit();
@@ -612,6 +645,15 @@ export class CorrespondenceEditor implements Editor {
   // --- Editor ----------------------------------------------------------------------------------------------
 
   async check(): Promise<boolean> {
+    const stale = this.points.findIndex((p) => this.answers.has(p.id) && this.needsAnswer(p));
+    if (stale >= 0 && this.points.every((p) => this.answers.has(p.id))) {
+      this.show(stale);
+      const count = this.points.filter((p) => this.needsAnswer(p)).length;
+      await ask("Flagged points not looked at again",
+        `${count} of the ${this.returned.size} points the reviewer sent back still have the answer they sent back. ` +
+        "Answer each again (click its spot, N or U), or press C if it stands as it was.", ["Back to work"]);
+      return false;
+    }
     const open = this.points.findIndex((p) => !this.answers.has(p.id));
     if (open < 0) return true;
     this.show(open);

@@ -27,7 +27,8 @@ export type ProposedPoint = Schemas["ProposedPoint"];
 /** A draft or a submission: stage 1 the part masks, stage 2 the answers. */
 export type WorkData = Schemas["WorkData"];
 /** A task to work on (``submission`` and ``overview`` only when it comes for review). */
-export type Task = Schemas["TaskResponse"] & Partial<Pick<Schemas["ReviewTaskResponse"], "submission" | "overview" | "origins">>;
+export type Task = Schemas["TaskResponse"] &
+  Partial<Pick<Schemas["ReviewTaskResponse"], "submission" | "overview" | "origins" | "resubmission">>;
 /** The stage-2 reviewer's overview: every answer on the whole body, and which look wrong. */
 export type Overview = Schemas["Overview"];
 
