@@ -236,3 +236,99 @@ def test_a_returned_task_is_not_accepted_with_a_flagged_point_untouched(project,
     assert again["changes"]["changed"] == [{"point": flagged[0], "before": "not_visible", "after": "unsure",
                                             "moved_m": None}]  # fmt: skip
     assert again["changes"]["unchanged"] == len(task["points"]) - 1
+
+
+# --- any sequence of workflow actions ------------------------------------------------------------------------
+
+ACTIONS = ("annotate", "annotate", "review", "review", "requeue", "skip", "release", "retry")
+
+
+def _stored() -> int:
+    from annotator_web.work.models import Submission
+
+    return sum(m.objects.count() for m in (PartMasks, SampledPoint, Correspondence, Submission))
+
+
+def _check_invariants() -> None:
+    from annotator_web.work import versions
+
+    for task in Task.objects.filter(state="done"):
+        if task.stage == 1:
+            assert PartMasks.objects.filter(person_id=task.person_id, current=True).exists(), task
+        elif Task.objects.filter(person_id=task.person_id, stage=1, state="done").exists():
+            assert versions.current_points(task.person_id).exists(), task
+            assert versions.unanswered_points(task.person_id) == [], f"{task} is done without every answer"
+
+
+def _step(action: str, k: int, clients: dict) -> None:
+    anna, rita, boss = clients["annotator"], clients["reviewer"], clients["admin"]
+    stage = k % 2 + 1
+    if action == "annotate":
+        resp = anna.post(NEXT, {"project": "queue-test", "stage": stage}, format="json")
+        if resp.status_code != 200:
+            return
+        task = resp.json()
+        if stage == 1:
+            data = masks_payload() if k % 4 < 2 else masks_with_a_left_hand()
+        else:
+            flagged = set(task["flagged_points"])
+            draft = {a["point"]: a for a in (task["draft"] or {}).get("answers", [])}
+            status = ("not_visible", "unsure")[k // 2 % 2]
+            data = {"answers": [{**draft[p["id"]], "confirmed": True} if p["id"] in draft and p["id"] in flagged
+                                else draft.get(p["id"], {"point": p["id"], "status": status})
+                                for p in task["points"]]}  # fmt: skip
+        submit(anna, task["id"], f"s{Job.objects.count()}", data)
+    elif action == "review":
+        resp = rita.get("/api/reviews/next", {"project": "queue-test", "stage": stage})
+        if resp.status_code != 200:
+            return
+        task = resp.json()
+        body = {"decision": "accept"} if k % 3 else {"decision": "reject", "comment": "again"}
+        if body["decision"] == "reject" and stage == 2 and k % 2:
+            body["points"] = [task["points"][0]["id"]]
+        assert rita.post(f"/api/tasks/{task['id']}/review", body, format="json").status_code == 200
+    else:
+        tasks = list(Task.objects.order_by("id"))
+        task = tasks[k % len(tasks)]
+        if action == "skip":
+            resp = anna.post(NEXT, {"project": "queue-test", "stage": stage}, format="json")
+            if resp.status_code == 200:
+                anna.post(f"/api/tasks/{resp.json()['id']}/skip", {"reason": "hidden"}, format="json")
+        else:
+            resp = boss.post(f"/api/tasks/{task.pk}/{action}", {"comment": "again"}, format="json")
+            assert resp.status_code in (200, 409), resp.content
+
+
+def test_no_sequence_of_workflow_actions_loses_an_answer_or_leaves_a_task_done_without_one(project, users, client_for):
+    """Random sequences of what annotators, reviewers and admins do (submit, accept, reject with or without flags,
+    requeue, skip, release, retry), on two people: the stored versions never decrease, and no task is done
+    without its person's current answer."""
+    from django.db import transaction
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    Task.objects.exclude(
+        person_id__in=list(Task.objects.order_by("id").values_list("person_id", flat=True)[:2])
+    ).delete()
+    project.review_fraction = 0.5
+    project.save()
+    clients = {role: client_for(users[role]) for role in ("annotator", "reviewer", "admin")}
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 11)), min_size=4, max_size=24))
+    def run(steps):
+        with transaction.atomic():
+            mark = transaction.savepoint()
+            try:
+                stored = _stored()
+                for action, k in steps:
+                    _step(action, k, clients)
+                    now = _stored()
+                    assert now >= stored, f"{action} lowered the stored versions from {stored} to {now}"
+                    stored = now
+                    _check_invariants()
+            finally:
+                transaction.savepoint_rollback(mark)
+
+    run()

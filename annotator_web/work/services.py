@@ -512,7 +512,14 @@ def needs_review(task: Task, submission: Submission) -> bool:
 
 
 def processed(task: Task, submission: Submission) -> str:
-    """Called by the worker once a submission is stored: to review, or accepted straight away."""
+    """Called by the worker once a submission is stored: to review, or accepted straight away. A stage-2
+    submission made for points that new part masks replaced meanwhile goes back to the queue for the points it
+    did not answer (:func:`versions.reopen_points`), not to review."""
+    if task.stage == Task.Stage.POINTS:
+        fresh = Task.objects.select_for_update().get(pk=task.pk)
+        if reopened := versions.reopen_points(fresh):
+            audit(None, "reopen", fresh, points=reopened, submission=submission.pk)
+            return Task.State.PENDING
     if needs_review(task, submission):
         Task.objects.filter(pk=task.pk).update(state=Task.State.REVIEW, updated_at=timezone.now())
         audit(None, "to_review", task, submission=submission.pk)

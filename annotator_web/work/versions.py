@@ -88,10 +88,10 @@ def answer_draft(person_id: int) -> dict:
 
 
 def reopen_points(task: Task) -> list[int]:
-    """A finished stage-2 task (done or waiting for review) whose person has current points without an answer
-    goes back to the queue for those points only (flagged; the carried answers are its draft). Returns the
-    points to answer ([] when nothing was reopened)."""
-    if task.state not in (Task.State.DONE, Task.State.REVIEW):
+    """A finished stage-2 task (done, waiting for review, or just processed) whose person has current points
+    without an answer goes back to the queue for those points only (flagged; the carried answers are its draft).
+    Returns the points to answer ([] when nothing was reopened)."""
+    if task.state not in (Task.State.DONE, Task.State.REVIEW, Task.State.SUBMITTED):
         return []
     missing = unanswered_points(task.person_id)
     if not missing:
