@@ -10,7 +10,8 @@ marked not current. The rules of moving "current" live here.
   answers stay, not current.
 - A stage-2 submission's answers (:func:`add_answers`) become the current answers of their points.
 - Once new part masks are accepted, the person's stage-2 work (:func:`reopen_points`), if it was finished, is
-  asked again for the current points that have no current answer, and only for those.
+  asked again for the current points that have no current answer, and only for those; so is a stage-2
+  submission processed after new masks replaced the points it answered.
 """
 
 from __future__ import annotations
