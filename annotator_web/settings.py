@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStateEnum": "annotator_web.work.models.Task.State",
         "JobStateEnum": "annotator_web.core.models.Job.State",
+        "AnswerStatusEnum": "annotator_web.work.services.ANSWER_STATUSES",
     },
 }
 

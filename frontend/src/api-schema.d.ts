@@ -475,8 +475,8 @@ export interface components {
     schemas: {
         AnswerChange: {
             point: number;
-            before: (components["schemas"]["StatusEnum"] | components["schemas"]["NullEnum"]) | null;
-            after: components["schemas"]["StatusEnum"];
+            before: (components["schemas"]["AnswerStatusEnum"] | components["schemas"]["NullEnum"]) | null;
+            after: components["schemas"]["AnswerStatusEnum"];
             /**
              * Format: double
              * @description how far the surface point moved (straight line)
@@ -486,7 +486,7 @@ export interface components {
         AnswerData: {
             /** @description a sampled point's id */
             point: number;
-            status: components["schemas"]["StatusEnum"];
+            status: components["schemas"]["AnswerStatusEnum"];
             view?: number;
             /**
              * Format: double
@@ -498,6 +498,13 @@ export interface components {
             /** @description a flagged point's answer, confirmed unchanged */
             confirmed?: boolean;
         };
+        /**
+         * @description * `ok` - ok
+         *     * `not_visible` - not_visible
+         *     * `unsure` - unsure
+         * @enum {string}
+         */
+        AnswerStatusEnum: "ok" | "not_visible" | "unsure";
         AuthToken: {
             username: string;
             password: string;
@@ -876,13 +883,6 @@ export interface components {
          * @enum {integer}
          */
         StageEnum: 1 | 2;
-        /**
-         * @description * `ok` - ok
-         *     * `not_visible` - not_visible
-         *     * `unsure` - unsure
-         * @enum {string}
-         */
-        StatusEnum: "ok" | "not_visible" | "unsure";
         Submit: {
             key: string;
             data: unknown;
