@@ -52,3 +52,31 @@ def log_in(browser, url: str, username: str, viewport=(1280, 800)):
     page.click("button[type=submit]")
     page.wait_for_load_state()
     return page, errors
+
+
+def at_once(count: int, work) -> list:
+    """Run ``work()`` in ``count`` threads released together (each with its own database connection, closed
+    after); their results, and an exception raised in a thread is raised here."""
+    import threading
+
+    from django.db import connection
+
+    start, results, errors = threading.Barrier(count), [], []
+
+    def run():
+        try:
+            start.wait()
+            results.append(work())
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -2,7 +2,6 @@
 before its fix). Sign-in limits without holes, no dead-end tasks, no 500 on odd text, lax types refused."""
 
 import json
-import threading
 
 import pytest
 from django.test import Client
@@ -11,6 +10,7 @@ from rest_framework.test import APIClient
 from annotator_web.core.models import LoginFailure
 from annotator_web.work.models import Task
 from tests.conftest import PASSWORD
+from tests.helpers import at_once
 
 NEXT = "/api/tasks/next"
 
@@ -79,22 +79,7 @@ def test_thirty_wrong_passwords_at_once_check_no_more_than_the_limit(users, sett
     """The count and the check are one step: each attempt is counted before its password is checked."""
     settings.LOGIN_FAILURES_PER_ACCOUNT = 5
     settings.LOGIN_FAILURES_PER_ADDRESS = 1000
-    start, codes = threading.Barrier(30), []
-
-    def attempt():
-        from django.db import connection
-
-        try:
-            start.wait()
-            codes.append(token_call(APIClient(), "anna", "wrong").status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = at_once(30, lambda: token_call(APIClient(), "anna", "wrong").status_code)
     assert len(codes) == 30 and set(codes) <= {400, 429}
     assert codes.count(400) <= 5, f"{codes.count(400)} passwords were checked; the limit is 5"
     assert LoginFailure.objects.filter(username="anna").count() == codes.count(400)
@@ -418,31 +403,21 @@ def test_a_preannotation_that_would_fail_at_once_is_refused_when_started(
 
 @pytest.mark.django_db(transaction=True)
 def test_eight_identical_uploads_at_the_same_moment_make_one_image_and_one_set_of_people(project, users, client_for):
-    from django.db import connection
 
     boss_user = users["admin"]
     photo = _jpeg(color=(10, 200, 60)).getvalue()
     boxes = "[[5, 5, 40, 60], [50, 10, 30, 50]]"
-    start, codes = threading.Barrier(8), []
 
     def upload():
         import io
 
-        try:
-            client = client_for(boss_user)
-            body = io.BytesIO(photo)
-            body.name = "same.jpg"
-            start.wait()
-            codes.append(client.post("/api/projects/queue-test/images", {"file": body, "boxes": boxes},
-                                     format="multipart").status_code)  # fmt: skip
-        finally:
-            connection.close()
+        body = io.BytesIO(photo)
+        body.name = "same.jpg"
+        client = client_for(boss_user)  # one a thread: a test client is not shared between threads
+        return client.post("/api/projects/queue-test/images", {"file": body, "boxes": boxes},
+                           format="multipart").status_code  # fmt: skip
 
-    threads = [threading.Thread(target=upload) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = at_once(8, upload)
     assert sorted(codes) == [200] * 7 + [201], codes
     import hashlib
 

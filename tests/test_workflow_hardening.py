@@ -4,11 +4,9 @@ overlap, clicks on a fractional view, uploads sent twice."""
 
 import io
 import json
-import threading
 
 import numpy as np
 import pytest
-from django.db import connection
 from PIL import Image as PILImage
 
 from annotator_web.core import jobs
@@ -18,7 +16,7 @@ from annotator_web.work import services
 from annotator_web.work.models import AuditEvent, Submission, Task
 from pipeline import parts
 from pipeline.coco.densepose import dp_masks_from_labels, encode_rle
-from tests.helpers import masks_payload
+from tests.helpers import at_once, masks_payload
 
 NEXT = "/api/tasks/next"
 
@@ -91,25 +89,12 @@ def test_nobody_reviews_their_own_work_unless_the_project_allows_it(project, use
 @pytest.mark.django_db(transaction=True)
 def test_one_annotator_asking_ten_times_at_once_holds_one_task(project, users):
     anna = users["annotator"]
-    got, errors = [], []
-    start = threading.Barrier(10)
 
     def work():
-        try:
-            start.wait()
-            task = services.next_task(anna, project, 1)
-            got.append(task.pk if task else None)
-        except Exception as exc:
-            errors.append(repr(exc))
-        finally:
-            connection.close()
+        task = services.next_task(anna, project, 1)
+        return task.pk if task else None
 
-    threads = [threading.Thread(target=work) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    got = at_once(10, work)
     assert len(set(got)) == 1 and None not in got
     assert Task.objects.filter(state="leased", assignee=anna).count() == 1
 
