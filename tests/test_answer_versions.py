@@ -332,3 +332,33 @@ def test_no_sequence_of_workflow_actions_loses_an_answer_or_leaves_a_task_done_w
                 transaction.savepoint_rollback(mark)
 
     run()
+
+
+def test_only_an_admins_explicit_purge_deletes_earlier_versions_and_it_is_audited(finished, users, client_for):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from annotator_web.work.models import AuditEvent
+
+    anna, first, _ = finished
+    person = first["person"]["id"]
+    client_for(users["admin"]).post(f"/api/tasks/{first['id']}/requeue", {}, format="json")
+    lease(anna, 1)
+    submit(anna, first["id"], "m2", masks_payload())
+    current = current_answers(person)
+    earlier = Correspondence.objects.filter(current=False).count()
+    assert earlier == len(current) > 0
+    with pytest.raises(CommandError, match="not an admin"):
+        call_command("purge_earlier_versions", project="queue-test", by="anna", yes=True)
+    out = StringIO()
+    call_command("purge_earlier_versions", project="queue-test", by="alice", stdout=out)
+    assert f"would delete from queue-test: {earlier} answers" in out.getvalue()
+    assert Correspondence.objects.filter(current=False).count() == earlier, "counting deletes nothing"
+    call_command("purge_earlier_versions", project="queue-test", by="alice", yes=True, stdout=StringIO())
+    assert not Correspondence.objects.filter(current=False).exists()
+    assert not PartMasks.objects.filter(current=False).exists() and not SampledPoint.objects.filter(current=False)
+    assert current_answers(person) == current, "the current versions stay"
+    event = AuditEvent.objects.get(action="purge_earlier_versions")
+    assert event.actor.username == "alice" and event.detail == {"answers": earlier, "points": len(current),
+                                                                 "part_masks": 1}  # fmt: skip

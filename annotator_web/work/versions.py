@@ -9,6 +9,8 @@ marked not current. The rules of moving "current" live here.
   marked ``carried_from``, current; the old answer stays as it was, not current. The other old points and their
   answers stay, not current.
 - A stage-2 submission's answers (:func:`add_answers`) become the current answers of their points.
+- Only an admin's explicit purge (:func:`purge_earlier`, ``manage.py purge_earlier_versions``) deletes versions:
+  the earlier (not current) ones of a project, counted in the audit trail.
 - Once new part masks are accepted, the person's stage-2 work (:func:`reopen_points`), if it was finished, is
   asked again for the current points that have no current answer, and only for those; so is a stage-2
   submission processed after new masks replaced the points it answered.
@@ -104,3 +106,28 @@ def reopen_points(task: Task) -> list[int]:
                            "to answer; the answers to the points that stayed were carried over.")  # fmt: skip
     task.save()
     return missing
+
+
+def earlier_versions(project) -> dict:
+    """The project's versions that are not current, by kind (what a purge would delete)."""
+    people = {"person__image__project": project}
+    return {  # in the order a purge deletes them: an answer before its point, a point before its masks
+        "answers": Correspondence.objects.filter(current=False, point__person__image__project=project),
+        "points": SampledPoint.objects.filter(current=False, **people),
+        "part_masks": PartMasks.objects.filter(current=False, **people),
+    }
+
+
+def purge_earlier(project, actor=None) -> dict:
+    """Delete the project's earlier versions (the current ones, and every submission, stay); the counts go to
+    the audit trail. An admin's explicit act: nothing in the workflow calls it."""
+    from django.db import transaction
+
+    from annotator_web.work.services import audit
+
+    with transaction.atomic():
+        counts = {kind: rows.count() for kind, rows in earlier_versions(project).items()}
+        for rows in earlier_versions(project).values():
+            rows.delete()
+        audit(actor, "purge_earlier_versions", project=project, **counts)
+    return counts
