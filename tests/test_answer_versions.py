@@ -217,8 +217,11 @@ def test_a_returned_task_is_not_accepted_with_a_flagged_point_untouched(project,
     task = lease(anna, 2)
     submit(anna, task["id"], "p1", answer_all(task))
     flagged = [task["points"][1]["id"], task["points"][3]["id"]]
-    resp = rita.post(f"/api/tasks/{task['id']}/review", {"decision": "reject", "comment": "look again",
-                                                         "points": flagged}, format="json")  # fmt: skip
+    resp = rita.post(
+        f"/api/tasks/{task['id']}/review",
+        {"decision": "reject", "comment": "look again", "points": flagged},
+        format="json",
+    )
     assert resp.status_code == 200
 
     back = lease(anna, 2)
@@ -233,8 +236,9 @@ def test_a_returned_task_is_not_accepted_with_a_flagged_point_untouched(project,
 
     again = rita.get("/api/reviews/next", {"project": "queue-test", "stage": 2}).json()["resubmission"]
     assert again["earlier_review"]["points"] == flagged
-    assert again["changes"]["changed"] == [{"point": flagged[0], "before": "not_visible", "after": "unsure",
-                                            "moved_m": None}]  # fmt: skip
+    assert again["changes"]["changed"] == [
+        {"point": flagged[0], "before": "not_visible", "after": "unsure", "moved_m": None}
+    ]
     assert again["changes"]["unchanged"] == len(task["points"]) - 1
 
 
@@ -274,9 +278,14 @@ def _step(action: str, k: int, clients: dict) -> None:
             flagged = set(task["flagged_points"])
             draft = {a["point"]: a for a in (task["draft"] or {}).get("answers", [])}
             status = ("not_visible", "unsure")[k // 2 % 2]
-            data = {"answers": [{**draft[p["id"]], "confirmed": True} if p["id"] in draft and p["id"] in flagged
-                                else draft.get(p["id"], {"point": p["id"], "status": status})
-                                for p in task["points"]]}  # fmt: skip
+            data = {
+                "answers": [
+                    {**draft[p["id"]], "confirmed": True}
+                    if p["id"] in draft and p["id"] in flagged
+                    else draft.get(p["id"], {"point": p["id"], "status": status})
+                    for p in task["points"]
+                ]
+            }
         submit(anna, task["id"], f"s{Job.objects.count()}", data)
     elif action == "review":
         resp = rita.get("/api/reviews/next", {"project": "queue-test", "stage": stage})
@@ -314,8 +323,7 @@ def test_no_sequence_of_workflow_actions_loses_an_answer_or_leaves_a_task_done_w
     project.save()
     clients = {role: client_for(users[role]) for role in ("annotator", "reviewer", "admin")}
 
-    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 11)), min_size=4, max_size=24))
     def run(steps):
         with transaction.atomic():
@@ -360,5 +368,8 @@ def test_only_an_admins_explicit_purge_deletes_earlier_versions_and_it_is_audite
     assert not PartMasks.objects.filter(current=False).exists() and not SampledPoint.objects.filter(current=False)
     assert current_answers(person) == current, "the current versions stay"
     event = AuditEvent.objects.get(action="purge_earlier_versions")
-    assert event.actor.username == "alice" and event.detail == {"answers": earlier, "points": len(current),
-                                                                 "part_masks": 1}  # fmt: skip
+    assert event.actor.username == "alice" and event.detail == {
+        "answers": earlier,
+        "points": len(current),
+        "part_masks": 1,
+    }

@@ -269,8 +269,9 @@ def targets(users, settings_for_fuzz):
 @pytest.mark.django_db
 @schema.parametrize()
 @schema.given(data=st.data())
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
+@settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_text_the_database_cannot_store_gets_a_client_error_never_a_server_error(case, data, callers, targets):
     """Each case again, once with a lone surrogate and once with a NUL: in a string or object key of its body (at
     any depth) or in all of its body's strings, or a field added to it; likewise in its query; or in a path

@@ -177,8 +177,10 @@ def test_a_one_pixel_larger_raster_reaches_the_masks_bounds_as_detectron2s(mesh)
     assert G._mask_iou(larger.mask_on(size), t.mask_on(size), False) == 1.0
 
 
-@pytest.mark.parametrize(("size", "declared"), [((50, 99), True), ((50, 99), False), ((49, 100), True),
-                                                ((52, 102), True), ((50, 102), False), ((52, 100), True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("size", "declared"),
+    [((50, 99), True), ((50, 99), False), ((49, 100), True), ((52, 102), True), ((50, 102), False), ((52, 100), True)],
+)
 def test_a_raster_smaller_or_more_than_a_pixel_larger_is_refused(mesh, size, declared):
     """Reference: a smaller raster cannot be read at the box's integer offsets (the reference fails, index out
     of range); only one pixel more in each direction is taken. Refused with the record named, whether
@@ -347,7 +349,13 @@ def test_the_evaluate_densepose_command_prints_the_warnings(mesh, tmp_path, monk
     (tmp_path / "gt.json").write_text(json.dumps(dataset(person(1, B))))
     (tmp_path / "dt.json").write_text(json.dumps([bigger(B, 1.0)]))
     err = io.StringIO()
-    call_command("evaluate_densepose", gt=str(tmp_path / "gt.json"), dt=str(tmp_path / "dt.json"),
-                 json_out=tmp_path / "numbers.json", stdout=io.StringIO(), stderr=err)  # fmt: skip
+    call_command(
+        "evaluate_densepose",
+        gt=str(tmp_path / "gt.json"),
+        dt=str(tmp_path / "dt.json"),
+        json_out=tmp_path / "numbers.json",
+        stdout=io.StringIO(),
+        stderr=err,
+    )
     assert "dt.json: warning: 1 result had a uv_data raster one pixel larger" in err.getvalue()
     assert json.loads((tmp_path / "numbers.json").read_text())["warnings"][0].startswith("1 result had")

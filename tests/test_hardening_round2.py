@@ -98,8 +98,9 @@ def test_a_username_with_a_nul_or_a_lone_surrogate_is_a_400_everywhere(users, na
     if "\x00" in name:  # a form cannot carry a lone surrogate (it is not UTF-8); a NUL it can
         form = APIClient().post("/api/auth/token", {"username": name, "password": "x"}, format="multipart")
         assert form.status_code == 400
-        encoded = APIClient().post("/api/auth/token", "username=an%00na&password=x",
-                                   content_type="application/x-www-form-urlencoded")  # fmt: skip
+        encoded = APIClient().post(
+            "/api/auth/token", "username=an%00na&password=x", content_type="application/x-www-form-urlencoded"
+        )
         assert encoded.status_code == 400
         for url in ("/login/", "/admin/login/"):
             page = Client().post(url, {"username": name, "password": "x"})
@@ -224,11 +225,14 @@ def test_a_task_left_submitted_with_nothing_processing_it_is_not_a_dead_end(proj
     task_id, job = _submitted(anna)
     Job.objects.filter(pk=job.pk).update(state="cancelled", cancel_requested=True)  # ended, the task not told
     assert Task.objects.get(pk=task_id).state == "submitted"
-    resp = boss.post(f"/api/tasks/{task_id}/{action}", {"username": "otto"} if action == "assign" else {},
-                     format="json")  # fmt: skip
+    resp = boss.post(
+        f"/api/tasks/{task_id}/{action}", {"username": "otto"} if action == "assign" else {}, format="json"
+    )
     assert resp.status_code == 200, resp.content
-    assert resp.json()["state"] == {"release": "pending", "requeue": "pending", "assign": "leased",
-                                    "retry": "submitted"}[action]  # fmt: skip
+    assert (
+        resp.json()["state"]
+        == {"release": "pending", "requeue": "pending", "assign": "leased", "retry": "submitted"}[action]
+    )
 
 
 @pytest.mark.django_db
@@ -414,8 +418,9 @@ def test_eight_identical_uploads_at_the_same_moment_make_one_image_and_one_set_o
         body = io.BytesIO(photo)
         body.name = "same.jpg"
         client = client_for(boss_user)  # one a thread: a test client is not shared between threads
-        return client.post("/api/projects/queue-test/images", {"file": body, "boxes": boxes},
-                           format="multipart").status_code  # fmt: skip
+        return client.post(
+            "/api/projects/queue-test/images", {"file": body, "boxes": boxes}, format="multipart"
+        ).status_code
 
     codes = at_once(8, upload)
     assert sorted(codes) == [200] * 7 + [201], codes
@@ -450,8 +455,9 @@ def test_a_jobs_next_attempt_removes_what_the_killed_one_left_half_written(proje
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_sweep_removes_hidden_outputs_of_jobs_not_running_and_old_spooled_uploads(project, users, settings,
-                                                                                      tmp_path):  # fmt: skip
+def test_the_sweep_removes_hidden_outputs_of_jobs_not_running_and_old_spooled_uploads(
+    project, users, settings, tmp_path
+):
     import os
     import time
 
@@ -494,12 +500,16 @@ def test_an_upload_spooled_by_a_killed_web_server_is_in_the_data_folder_and_swep
     spool = stack.data_dir / "tmp" / "uploads"
     token = stack.session.headers["Authorization"]
     boundary = "spool-boundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n"
-            "Content-Type: image/jpeg\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
     declared = len(head) + 20_000_000
-    request = (f"POST /api/projects/spool/images HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n"
-               f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-               f"Content-Length: {declared}\r\n\r\n")  # fmt: skip
+    request = (
+        f"POST /api/projects/spool/images HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    )
     with socket.create_connection(("127.0.0.1", stack.port)) as sock:
         sock.sendall(request.encode() + head + b"\xff" * 8_000_000)  # past the 5 MB kept in memory
         deadline = time.monotonic() + 60

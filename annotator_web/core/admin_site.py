@@ -23,12 +23,17 @@ class FactoryAdminSite(admin.AdminSite):
         from annotator_web.core import auth
 
         def refused(wait: int):
-            context = {**self.each_context(request), "title": "Log in", "app_path": request.get_full_path(),
-                       "form": refused_login_form(request, wait)}  # fmt: skip
+            context = {
+                **self.each_context(request),
+                "title": "Log in",
+                "app_path": request.get_full_path(),
+                "form": refused_login_form(request, wait),
+            }
             return TemplateResponse(request, self.login_template or "admin/login.html", context, status=429)
 
-        return auth.throttled_page_login(request, lambda: super(FactoryAdminSite, self).login(request, extra_context),
-                                         refused)  # fmt: skip
+        return auth.throttled_page_login(
+            request, lambda: super(FactoryAdminSite, self).login(request, extra_context), refused
+        )
 
 
 def refused_login_form(request, wait: int):

@@ -134,8 +134,16 @@ def job_kind(name: str, *, title: str, queue: str = "default", roles=("admin",),
         raise ValueError(f"job kind {name!r}: unknown queue {queue!r}, expected one of {settings.JOB_QUEUES}")
 
     def declare(run):
-        run.job_kind = JobKind(name=name, title=title, run=run, queue=queue, roles=frozenset(roles),
-                               params=tuple(params), on_stop=on_stop, check=check)  # fmt: skip
+        run.job_kind = JobKind(
+            name=name,
+            title=title,
+            run=run,
+            queue=queue,
+            roles=frozenset(roles),
+            params=tuple(params),
+            on_stop=on_stop,
+            check=check,
+        )
         return run
 
     return declare

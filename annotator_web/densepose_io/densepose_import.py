@@ -134,8 +134,9 @@ def _import_person(project, image, ann, state, mapper, lookup, report: ImportRep
     for k in range(len(chart)):
         part = parts.CHART_TO_MASK_PART[int(chart[k])]
         order[part] = order.get(part, -1) + 1
-        point = SampledPoint.objects.create(person=person, masks=stored, part=part, order=order[part],
-                                            box_x=float(box_x[k]), box_y=float(box_y[k]))  # fmt: skip
+        point = SampledPoint.objects.create(
+            person=person, masks=stored, part=part, order=order[part], box_x=float(box_x[k]), box_y=float(box_y[k])
+        )
         view, click = None, (None, None)
         if mapper is not None:  # where the point is seen, for the review page
             xy, visible = mapper.project_to_views(part, surface[k])

@@ -94,8 +94,16 @@ def _image_array(image) -> np.ndarray:
         return np.asarray(PILImage.open(f).convert("RGB"))
 
 
-def check_request(project: Project, stage: int, source: str, checkpoint: str, noise_mm: int, min_score: float,
-                  uncertainty: str, inside_data: bool = True) -> None:  # fmt: skip
+def check_request(
+    project: Project,
+    stage: int,
+    source: str,
+    checkpoint: str,
+    noise_mm: int,
+    min_score: float,
+    uncertainty: str,
+    inside_data: bool = True,
+) -> None:
     """What makes a pre-annotation fail before it starts, as a PreannotateError saying what (cheap: the job's
     start runs it, so a job that would fail at once is refused instead; the checkpoint's contents are read by
     the run)."""
@@ -108,18 +116,20 @@ def check_request(project: Project, stage: int, source: str, checkpoint: str, no
     if not 0 <= min_score <= 1:
         raise PreannotateError(f"min score is a probability 0..1, got {min_score}")
     if built_asset_folder(project.body_model) is None:
-        raise PreannotateError(f"the {project.body_model} body assets are not built yet (the 'Build body-model "
-                               "assets' job builds them)")  # fmt: skip
+        raise PreannotateError(
+            f"the {project.body_model} body assets are not built yet (the 'Build body-model assets' job builds them)"
+        )
     if source == MODEL:
         if not checkpoint:
-            raise PreannotateError(f"checkpoint: proposals from a {MODEL} need its checkpoint (a training run's "
-                                   f"folder or a .pth file); or choose {KNOWN} on a synthetic project")  # fmt: skip
+            raise PreannotateError(
+                f"checkpoint: proposals from a {MODEL} need its checkpoint (a training run's "
+                f"folder or a .pth file); or choose {KNOWN} on a synthetic project"
+            )
         if not _checkpoint_path(checkpoint, inside_data).exists():
             raise PreannotateError(f"checkpoint: {checkpoint}: no such checkpoint")
     elif source == KNOWN:
         if not project.synthetic:
-            raise PreannotateError(f"project {project.name} is not synthetic: a model of known quality needs "
-                                   "the truth")  # fmt: skip
+            raise PreannotateError(f"project {project.name} is not synthetic: a model of known quality needs the truth")
         if noise_mm < 0:
             raise PreannotateError(f"noise is a size in millimetres, 0 or more, got {noise_mm}")
     else:
@@ -253,10 +263,16 @@ def _job_request(params: dict) -> tuple:
     project = Project.objects.filter(name=params.get("project")).first()
     if project is None:
         raise PreannotateError(f"no project named {params.get('project')!r}")
-    return (project, int(params.get("stage") or 1), str(params.get("source") or MODEL),
-            str(params.get("checkpoint") or ""), int(params.get("noise_mm") or 0),
-            int(params.get("min_score_percent") or 0) / 100, bool(params.get("uncertain_first")),
-            str(params.get("uncertainty") or ENTROPY))  # fmt: skip
+    return (
+        project,
+        int(params.get("stage") or 1),
+        str(params.get("source") or MODEL),
+        str(params.get("checkpoint") or ""),
+        int(params.get("noise_mm") or 0),
+        int(params.get("min_score_percent") or 0) / 100,
+        bool(params.get("uncertain_first")),
+        str(params.get("uncertainty") or ENTROPY),
+    )
 
 
 def check_job(params: dict) -> None:
@@ -285,7 +301,16 @@ def check_job(params: dict) -> None:
 def preannotate_job(job: Job, ctx: JobContext) -> dict:
     try:
         project, stage, source, checkpoint, noise_mm, min_score, uncertain_first, uncertainty = _job_request(job.params)
-        return preannotate_project(project, stage, source, checkpoint, noise_mm, min_score, uncertain_first,
-                                   ctx.progress, uncertainty=uncertainty)  # fmt: skip
+        return preannotate_project(
+            project,
+            stage,
+            source,
+            checkpoint,
+            noise_mm,
+            min_score,
+            uncertain_first,
+            ctx.progress,
+            uncertainty=uncertainty,
+        )
     except PreannotateError as exc:
         raise JobError(str(exc)) from None

@@ -15,8 +15,13 @@ from pipeline.coco.densepose import decode_rle
 def review_json(review: Review | None) -> dict | None:
     if review is None:
         return None
-    return {"decision": review.decision, "comment": review.comment, "points": list(review.points or []),
-            "reviewer": review.reviewer.username if review.reviewer_id else None, "at": review.created_at}  # fmt: skip
+    return {
+        "decision": review.decision,
+        "comment": review.comment,
+        "points": list(review.points or []),
+        "reviewer": review.reviewer.username if review.reviewer_id else None,
+        "at": review.created_at,
+    }
 
 
 def mask_changes(before: dict, after: dict) -> dict:
@@ -79,15 +84,17 @@ def task_history(task: Task) -> list[dict]:
         reviews[review.submission_id] = review  # the last review of each submission
     out, previous = [], None
     for submission in submissions:
-        out.append({
-            "submission": submission.pk,
-            "author": submission.annotator.username if submission.annotator_id else None,
-            "submitted_at": submission.created_at,
-            "seconds_spent": round(submission.seconds_spent, 1),
-            "review": review_json(reviews.get(submission.pk)),
-            "data": submission.data,
-            "changes": changes(task, previous, submission) if previous is not None else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "submission": submission.pk,
+                "author": submission.annotator.username if submission.annotator_id else None,
+                "submitted_at": submission.created_at,
+                "seconds_spent": round(submission.seconds_spent, 1),
+                "review": review_json(reviews.get(submission.pk)),
+                "data": submission.data,
+                "changes": changes(task, previous, submission) if previous is not None else None,
+            }
+        )
         previous = submission
     return out
 

@@ -139,9 +139,13 @@ class SampledPoint(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="sampled_points")
     masks = models.ForeignKey(
-        PartMasks, null=True, blank=True, on_delete=models.CASCADE, related_name="points",
+        PartMasks,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="points",
         help_text="the part-masks version it was sampled from",
-    )  # fmt: skip
+    )
     part = models.PositiveSmallIntegerField()
     order = models.PositiveSmallIntegerField()
     box_x = models.FloatField()
@@ -185,9 +189,13 @@ class Correspondence(models.Model):
     submission = models.ForeignKey(Submission, null=True, on_delete=models.SET_NULL)
     current = models.BooleanField(default=True, help_text="the point's answer now (one version a point)")
     carried_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="the answer this one repeats: the same point (part, box position), sampled again",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,15 +24,26 @@ def process_stage1(submission: Submission) -> dict:
     proposed = (task.proposal or {}).get("dp_masks")
     origin, changed = preannotate.origin_of_masks(labels, labels_from_dp_masks(proposed) if proposed else None)
     with transaction.atomic():
-        masks = versions.add_masks(person, submission.data["dp_masks"], submission=submission, origin=origin,
-                                   changed_pixels=changed if proposed else None)  # fmt: skip
+        masks = versions.add_masks(
+            person,
+            submission.data["dp_masks"],
+            submission=submission,
+            origin=origin,
+            changed_pixels=changed if proposed else None,
+        )
         # new points: a stage-2 proposal made for the old ones no longer applies
         Task.objects.filter(person=person, stage=Task.Stage.POINTS).update(proposal=None)
         carried = versions.resample(person, masks, points)
         state = services.processed(task, submission)
     count = sum(len(v) for v in points.values())
-    return {"person": person.pk, "points": count, "parts": len(points), "carried": carried, "state": state,
-            "message": f"{count} points sampled ({carried} answers carried over); {state}"}  # fmt: skip
+    return {
+        "person": person.pk,
+        "points": count,
+        "parts": len(points),
+        "carried": carried,
+        "state": state,
+        "message": f"{count} points sampled ({carried} answers carried over); {state}",
+    }
 
 
 def process_stage2(submission: Submission) -> dict:

@@ -111,9 +111,12 @@ class TaskResponse(serializers.Serializer):
     flagged_points = serializers.ListField(child=serializers.IntegerField(), required=False,
                                            help_text="stage 2: the points a reviewer sent back to redo (none: "
                                                      "all)")  # fmt: skip
-    flagged_answers = AnswerData(many=True, required=False,
-                                 help_text="stage 2: the answers the reviewer sent back for the flagged points; each "
-                                           "is answered again or confirmed unchanged")  # fmt: skip
+    flagged_answers = AnswerData(
+        many=True,
+        required=False,
+        help_text="stage 2: the answers the reviewer sent back for the flagged points; each "
+        "is answered again or confirmed unchanged",
+    )
     proposal = Proposal(allow_null=True, help_text="a model's proposal for this task, if it has one")
 
 

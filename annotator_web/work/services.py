@@ -468,8 +468,10 @@ def processing_stopped(submission_id, reason: str) -> Task | None:
         task.reserved_for_id = submission.annotator_id
         task.draft = submission.data
         task.processing_error = reason[:2000]
-        task.review_comment = (f"Your submission could not be processed ({reason[:500]}). Your work is back as the "
-                               "draft: check it and submit it again.")  # fmt: skip
+        task.review_comment = (
+            f"Your submission could not be processed ({reason[:500]}). Your work is back as the "
+            "draft: check it and submit it again."
+        )
         task.save()
         audit(None, "processing_stopped", task, submission=submission.pk, reason=reason[:2000])
         return task
@@ -483,8 +485,9 @@ def retry_processing(actor, task_id: int) -> Task:
         task = _locked_task(task_id)
         waiting = task.state == Task.State.PENDING and task.processing_error
         if not (waiting or stuck(task)):
-            raise WorkError(f"task {task_id} is {task.state}; only a task whose processing stopped is retried",
-                            status=409)  # fmt: skip
+            raise WorkError(
+                f"task {task_id} is {task.state}; only a task whose processing stopped is retried", status=409
+            )
         submission = task.submissions.order_by("-created_at", "-id").first()
         if submission is None:
             raise WorkError(f"task {task_id} has no submission to process", status=409)

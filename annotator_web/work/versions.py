@@ -102,8 +102,10 @@ def reopen_points(task: Task) -> list[int]:
     task.state, task.assignee, task.lease_expires_at, task.reserved_for = Task.State.PENDING, None, None, None
     task.flagged_points = missing
     task.draft = answer_draft(task.person_id)
-    task.review_comment = (f"The part masks were redone: {len(missing)} new point{'s' if len(missing) > 1 else ''} "
-                           "to answer; the answers to the points that stayed were carried over.")  # fmt: skip
+    task.review_comment = (
+        f"The part masks were redone: {len(missing)} new point{'s' if len(missing) > 1 else ''} "
+        "to answer; the answers to the points that stayed were carried over."
+    )
     task.save()
     return missing
 

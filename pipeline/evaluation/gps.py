@@ -102,8 +102,10 @@ def _raster_needs(bbox) -> str:
     """What a box's raster must be, for refusals."""
     height, width = raster_size(bbox)
     bbox = bbox.tolist() if isinstance(bbox, np.ndarray) else list(bbox)
-    return (f"its box {bbox} needs {height}x{width} (int(h) x int(w), at least 1x1); up to one pixel more "
-            f"in each direction ({height + 1}x{width + 1}) is accepted and read at its top-left")  # fmt: skip
+    return (
+        f"its box {bbox} needs {height}x{width} (int(h) x int(w), at least 1x1); up to one pixel more "
+        f"in each direction ({height + 1}x{width + 1}) is accepted and read at its top-left"
+    )
 
 
 def uv_data_size(data: str) -> tuple[int, int] | None:
@@ -181,8 +183,10 @@ class Detection:
         if self._raw is None:
             raw = decode_uv_bytes(self.record["uv_data"])
             if raster_fit(raw.shape[:2], self.bbox) is None:
-                raise ValueError(f"a result on image {self.record.get('image_id')} has a {raw.shape[0]}x"
-                                 f"{raw.shape[1]} uv_data raster; {_raster_needs(self.bbox)}")  # fmt: skip
+                raise ValueError(
+                    f"a result on image {self.record.get('image_id')} has a {raw.shape[0]}x"
+                    f"{raw.shape[1]} uv_data raster; {_raster_needs(self.bbox)}"
+                )
             self._raw = raw
         return self._raw
 
@@ -340,9 +344,11 @@ def check_results(results, warnings: list | None = None) -> list[str]:
         if problem:
             reasons.append(f"result {k}: {problem}")
     if larger and warnings is not None:
-        warnings.append(f"{larger} result{'s' if larger > 1 else ''} had a uv_data raster one pixel larger than "
-                        "the box's integer size (int(h) x int(w)) in height or width; read as DensePose's "
-                        "reference evaluator reads it (points from its top-left int(h) x int(w))")  # fmt: skip
+        warnings.append(
+            f"{larger} result{'s' if larger > 1 else ''} had a uv_data raster one pixel larger than "
+            "the box's integer size (int(h) x int(w)) in height or width; read as DensePose's "
+            "reference evaluator reads it (points from its top-left int(h) x int(w))"
+        )
     return reasons
 
 

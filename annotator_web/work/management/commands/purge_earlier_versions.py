@@ -27,8 +27,11 @@ class Command(BaseCommand):
             raise CommandError(f"--by names the admin who purges; {by!r} is not an admin")
         if not yes:
             counts = {kind: rows.count() for kind, rows in versions.earlier_versions(found).items()}
-            self.stdout.write(f"would delete from {project}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
-                              + " (earlier versions); run again with --yes to delete them")  # fmt: skip
+            self.stdout.write(
+                f"would delete from {project}: "
+                + ", ".join(f"{n} {k}" for k, n in counts.items())
+                + " (earlier versions); run again with --yes to delete them"
+            )
             return
         counts = versions.purge_earlier(found, admin)
         self.stdout.write(f"deleted from {project}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
