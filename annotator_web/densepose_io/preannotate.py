@@ -257,28 +257,28 @@ def preannotate_project(project: Project, stage: int, source: str = MODEL, check
     return result
 
 
-def _job_request(params: dict) -> tuple:
-    """A job's parameters as :func:`preannotate_project` takes them: (project, stage, source, checkpoint, noise mm,
-    min score, uncertain first, uncertainty)."""
+def _job_request(params: dict) -> dict:
+    """A job's parameters as :func:`preannotate_project` takes them (its keyword arguments)."""
     project = Project.objects.filter(name=params.get("project")).first()
     if project is None:
         raise PreannotateError(f"no project named {params.get('project')!r}")
-    return (
-        project,
-        int(params.get("stage") or 1),
-        str(params.get("source") or MODEL),
-        str(params.get("checkpoint") or ""),
-        int(params.get("noise_mm") or 0),
-        int(params.get("min_score_percent") or 0) / 100,
-        bool(params.get("uncertain_first")),
-        str(params.get("uncertainty") or ENTROPY),
-    )
+    return {
+        "project": project,
+        "stage": int(params.get("stage") or 1),
+        "source": str(params.get("source") or MODEL),
+        "checkpoint": str(params.get("checkpoint") or ""),
+        "noise_mm": int(params.get("noise_mm") or 0),
+        "min_score": int(params.get("min_score_percent") or 0) / 100,
+        "uncertain_first": bool(params.get("uncertain_first")),
+        "uncertainty": str(params.get("uncertainty") or ENTROPY),
+    }
 
 
 def check_job(params: dict) -> None:
     """At the job's start: what would make it fail at once refuses it (ValueError)."""
-    project, stage, source, checkpoint, noise_mm, min_score, _, uncertainty = _job_request(params)
-    check_request(project, stage, source, checkpoint, noise_mm, min_score, uncertainty)
+    request = _job_request(params)
+    del request["uncertain_first"]  # how the queue is ordered afterwards: nothing to check
+    check_request(**request)
 
 
 @job_kind(
@@ -300,17 +300,6 @@ def check_job(params: dict) -> None:
 )
 def preannotate_job(job: Job, ctx: JobContext) -> dict:
     try:
-        project, stage, source, checkpoint, noise_mm, min_score, uncertain_first, uncertainty = _job_request(job.params)
-        return preannotate_project(
-            project,
-            stage,
-            source,
-            checkpoint,
-            noise_mm,
-            min_score,
-            uncertain_first,
-            ctx.progress,
-            uncertainty=uncertainty,
-        )
+        return preannotate_project(**_job_request(job.params), progress=ctx.progress)
     except PreannotateError as exc:
         raise JobError(str(exc)) from None

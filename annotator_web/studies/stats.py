@@ -41,14 +41,15 @@ def tasks_in_hand(project: Project) -> list[Task]:
     being processed, waiting for review or skipped by an annotator (oldest first), then each stage's next pending
     ones in the order the queue hands them out (to change their priority)."""
     tasks = Task.objects.filter(project=project).select_related("assignee", "person", "reserved_for")
-    failed = list(tasks.exclude(processing_error="").exclude(state=Task.State.SUBMITTED).order_by("updated_at", "id"))
+    stopped = tasks.exclude(processing_error="").exclude(state=Task.State.SUBMITTED)
+    failed = list(stopped.order_by("updated_at", "id")[:OPEN_TASKS_SHOWN])
     open_states = (Task.State.LEASED, Task.State.SUBMITTED, Task.State.REVIEW, Task.State.SKIPPED)
     held = list(tasks.filter(state__in=open_states).order_by("state", "updated_at", "id")[:OPEN_TASKS_SHOWN])
     for task in failed:
         task.stopped = True
     for task in held:
         task.stopped = services.stuck(task)
-    held = failed[:OPEN_TASKS_SHOWN] + sorted(held, key=lambda t: not t.stopped)
+    held = failed + sorted(held, key=lambda t: not t.stopped)
     shown = {t.pk for t in held}
     pending = tasks.filter(state=Task.State.PENDING)
     for stage in (1, 2):

@@ -184,9 +184,7 @@ def skip(user, task_id: int, reason, note="") -> Task:
     reasons = [r.value for r in Task.SkipReason]
     if reason not in reasons:
         raise WorkError(f"reason is one of {', '.join(reasons)}; got {reason!r}", field="reason")
-    if not isinstance(note, str) or len(note) > SKIP_NOTE_MAX:
-        raise WorkError(f"note is text of at most {SKIP_NOTE_MAX} characters", field="note")
-    note = note.strip()
+    note = text(note, "note", SKIP_NOTE_MAX).strip()
     if reason == Task.SkipReason.OTHER and not note:
         raise WorkError("say in the note why this person cannot be annotated (reason: other)", field="note")
     with transaction.atomic():
